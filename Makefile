@@ -1,0 +1,35 @@
+# The two commands of the README: `make dev` runs the whole system locally, `make test` runs
+# every test. Both install what they need (a project-local Python virtualenv with moto's server
+# and cfn-lint) on first use.
+
+SHELL := /bin/bash
+VENV  := .venv
+export AWS_LC_SYS_NO_JITTER_ENTROPY := 1
+
+.PHONY: dev test venv lint release clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## The whole system on 127.0.0.1:3000 (moto, table, demo data, every function's routes).
+dev: venv
+	cargo run -p local
+
+## Every test: template lint, unit tests, integration tests against moto, events, OpenAPI.
+test: venv lint
+	cargo test --workspace --no-fail-fast
+
+lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+## Release builds of the Lambda binaries (what `sam build` does through cargo-lambda).
+release:
+	cargo build --release -p authorize
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

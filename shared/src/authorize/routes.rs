@@ -1,0 +1,424 @@
+//! HTTP routes of the authorize function. Paths are those API Gateway routes to it.
+
+use super::model::{Authorization, EffectiveStatus, Materials, Method};
+use super::service::{
+    self, DecisionRequest, OfflineGrantRequest, OfflineResult, OriginalsRequest, ShareLinkCreated,
+};
+use crate::app::AppState;
+use crate::audit::{self, AuditRecord};
+use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::identity::Identity;
+use crate::ids::{PersonKey, Uscc};
+use crate::registry;
+use crate::tenancy::{LegalRepAccess, OperatorAccess, Role, TenantAccess};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// An authorisation as people see it: masked identity, effective status as of now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationView {
+    pub uscc: String,
+    pub enterprise_name: String,
+    /// Opaque id of the agent (a keyed hash; never the ID number).
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_masked_id: String,
+    pub status: EffectiveStatus,
+    pub method: Method,
+    pub reason: Option<String>,
+    pub applied_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub offline: Option<OfflineView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineView {
+    pub operator_name: String,
+    pub materials: Materials,
+    pub email_approved_at: DateTime<Utc>,
+    pub originals_due: DateTime<Utc>,
+    pub originals_received_at: Option<DateTime<Utc>>,
+}
+
+impl AuthorizationView {
+    fn new(auth: Authorization, now: DateTime<Utc>) -> Self {
+        Self {
+            status: auth.effective_status(now),
+            uscc: auth.uscc.to_string(),
+            enterprise_name: auth.enterprise_name,
+            agent_id: auth.agent.to_string(),
+            agent_name: auth.agent_name,
+            agent_masked_id: auth.agent_masked_id,
+            method: auth.method,
+            reason: auth.reason,
+            applied_at: auth.applied_at,
+            decided_at: auth.decided_at,
+            valid_until: auth.valid_until,
+            offline: auth.offline.map(|o| OfflineView {
+                operator_name: o.operator_name,
+                materials: o.materials,
+                email_approved_at: o.email_approved_at,
+                originals_due: o.originals_due,
+                originals_received_at: o.originals_received_at,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationList {
+    pub items: Vec<AuthorizationView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn list(page: crate::store::Page<Authorization>, now: DateTime<Utc>) -> AuthorizationList {
+    AuthorizationList {
+        items: page
+            .items
+            .into_iter()
+            .map(|a| AuthorizationView::new(a, now))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CursorQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn agent_id(raw: String) -> Result<PersonKey, ApiError> {
+    PersonKey::try_from(raw).map_err(|e| ApiError::bad_request("invalid_agent_id", e))
+}
+
+fn uscc(state: &AppState, raw: &str) -> Result<Uscc, ApiError> {
+    state
+        .uscc_policy
+        .parse(raw)
+        .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindQuery {
+    /// The enterprise's exact full name (企业全称).
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnterpriseSummary {
+    pub uscc: String,
+    pub name: String,
+    pub district: String,
+}
+
+/// Find an enterprise by its exact full name (method 2, step 2).
+#[utoipa::path(get, path = "/authorize/enterprises", tag = "authorize", params(FindQuery),
+    responses((status = 200, body = Vec<EnterpriseSummary>), (status = 400, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn find_enterprise(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+    ApiQuery(query): ApiQuery<FindQuery>,
+) -> Result<ApiJson<Vec<EnterpriseSummary>>, ApiError> {
+    let name = query.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "type the enterprise's full name (1 to 100 characters)",
+        ));
+    }
+    let found = registry::find_by_name(&state.store, name).await?;
+    Ok(ApiJson(
+        found
+            .into_iter()
+            .map(|e| EnterpriseSummary {
+                uscc: e.uscc.to_string(),
+                name: e.name,
+                district: e.district,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationRequest {
+    pub uscc: String,
+    /// 申请原因, required for method 2.
+    pub reason: String,
+}
+
+/// Apply for an enterprise with a reason (method 2).
+#[utoipa::path(post, path = "/authorize/applications", tag = "authorize", request_body = ApplicationRequest,
+    responses((status = 201, body = AuthorizationView), (status = 404, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn apply(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+    ApiJson(request): ApiJson<ApplicationRequest>,
+) -> Result<(StatusCode, ApiJson<AuthorizationView>), ApiError> {
+    let uscc = uscc(&state, &request.uscc)?;
+    let auth = service::apply(
+        &state,
+        &identity,
+        &uscc,
+        Method::Application,
+        Some(request.reason),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(AuthorizationView::new(auth, state.clock.now())),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareLinkRequest {
+    pub uscc: String,
+}
+
+/// Apply now and get a link to share with the legal rep (method 1).
+#[utoipa::path(post, path = "/authorize/share-links", tag = "authorize", request_body = ShareLinkRequest,
+    responses((status = 201, body = ShareLinkCreated), (status = 404, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_share_link(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+    ApiJson(request): ApiJson<ShareLinkRequest>,
+) -> Result<(StatusCode, ApiJson<ShareLinkCreated>), ApiError> {
+    let uscc = uscc(&state, &request.uscc)?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(service::create_share_link(&state, &identity, &uscc).await?),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareLinkView {
+    pub enterprise_name: String,
+    pub uscc: String,
+    pub applicant_name: String,
+    pub applicant_masked_id: String,
+    pub applied_at: DateTime<Utc>,
+    /// Whether the caller's face verification is recent enough to decide now.
+    pub can_decide_now: bool,
+}
+
+/// The legal rep opens a share link: who asks for which enterprise.
+#[utoipa::path(get, path = "/authorize/share-links/{token}", tag = "authorize",
+    params(("token" = String, Path, description = "the token of the share link")),
+    responses((status = 200, body = ShareLinkView), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn open_share_link(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+    ApiPath(token): ApiPath<String>,
+) -> Result<ApiJson<ShareLinkView>, ApiError> {
+    let opened = service::open_share_link(&state, &identity, &token).await?;
+    Ok(ApiJson(ShareLinkView {
+        enterprise_name: opened.enterprise.name,
+        uscc: opened.enterprise.uscc.to_string(),
+        applicant_name: opened.authorization.agent_name,
+        applicant_masked_id: opened.authorization.agent_masked_id,
+        applied_at: opened.authorization.applied_at,
+        can_decide_now: identity
+            .face_verified_within(state.clock.now(), state.settings.face_verification_window),
+    }))
+}
+
+/// The legal rep grants or rejects through the share link (needs a recent face verification).
+#[utoipa::path(post, path = "/authorize/share-links/{token}/decision", tag = "authorize", request_body = DecisionRequest,
+    params(("token" = String, Path, description = "the token of the share link")),
+    responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn decide_share_link(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+    ApiPath(token): ApiPath<String>,
+    ApiJson(decision): ApiJson<DecisionRequest>,
+) -> Result<ApiJson<AuthorizationView>, ApiError> {
+    let auth = service::decide_share_link(&state, &identity, &token, decision).await?;
+    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+}
+
+/// My authorisations and their states ("我的权限").
+#[utoipa::path(get, path = "/authorize/me", tag = "authorize", params(CursorQuery),
+    responses((status = 200, body = AuthorizationList)), security(("bearer" = [])))]
+async fn mine(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+    ApiQuery(query): ApiQuery<CursorQuery>,
+) -> Result<ApiJson<AuthorizationList>, ApiError> {
+    let page = service::mine(&state, &identity, query.cursor.as_deref()).await?;
+    Ok(ApiJson(list(page, state.clock.now())))
+}
+
+/// Applications waiting for me, across the enterprises I am the legal rep of.
+#[utoipa::path(get, path = "/authorize/legal-rep/pending", tag = "authorize",
+    responses((status = 200, body = Vec<AuthorizationView>)), security(("bearer" = [])))]
+async fn pending(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    identity: Identity,
+) -> Result<ApiJson<Vec<AuthorizationView>>, ApiError> {
+    let now = state.clock.now();
+    let pending = service::pending_for_legal_rep(&state, &identity).await?;
+    Ok(ApiJson(
+        pending
+            .into_iter()
+            .map(|a| AuthorizationView::new(a, now))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessView {
+    pub uscc: String,
+    pub enterprise_name: String,
+    pub role: Role,
+}
+
+/// What I may do for this enterprise (the tenant guard's answer).
+#[utoipa::path(get, path = "/authorize/enterprises/{uscc}/access", tag = "authorize",
+    params(("uscc" = String, Path, description = "unified social credit code")),
+    responses((status = 200, body = AccessView), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn access(access: TenantAccess) -> ApiJson<AccessView> {
+    ApiJson(AccessView {
+        uscc: access.enterprise.uscc.to_string(),
+        enterprise_name: access.enterprise.name,
+        role: access.role,
+    })
+}
+
+/// The enterprise's agents in every state (legal rep only).
+#[utoipa::path(get, path = "/authorize/enterprises/{uscc}/agents", tag = "authorize",
+    params(("uscc" = String, Path, description = "unified social credit code"), CursorQuery),
+    responses((status = 200, body = AuthorizationList), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn agents(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    LegalRepAccess(access): LegalRepAccess,
+    ApiQuery(query): ApiQuery<CursorQuery>,
+) -> Result<ApiJson<AuthorizationList>, ApiError> {
+    let page = service::agents(&state, &access.enterprise.uscc, query.cursor.as_deref()).await?;
+    Ok(ApiJson(list(page, state.clock.now())))
+}
+
+/// The legal rep approves or rejects a pending application (method 2; needs a recent face verification).
+#[utoipa::path(post, path = "/authorize/enterprises/{uscc}/agents/{agent_id}/decision", tag = "authorize", request_body = DecisionRequest,
+    params(("uscc" = String, Path, description = "unified social credit code"), ("agent_id" = String, Path, description = "the applicant's agent_id")),
+    responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn decide_application(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    LegalRepAccess(access): LegalRepAccess,
+    ApiPath((_, agent)): ApiPath<(String, String)>,
+    ApiJson(decision): ApiJson<DecisionRequest>,
+) -> Result<ApiJson<AuthorizationView>, ApiError> {
+    let auth = service::decide_application(&state, &access, &agent_id(agent)?, decision).await?;
+    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+}
+
+/// The legal rep revokes an agent.
+#[utoipa::path(delete, path = "/authorize/enterprises/{uscc}/agents/{agent_id}", tag = "authorize",
+    params(("uscc" = String, Path, description = "unified social credit code"), ("agent_id" = String, Path, description = "the agent's agent_id")),
+    responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn revoke(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    LegalRepAccess(access): LegalRepAccess,
+    ApiPath((_, agent)): ApiPath<(String, String)>,
+) -> Result<ApiJson<AuthorizationView>, ApiError> {
+    let auth = service::revoke(&state, &access, &agent_id(agent)?).await?;
+    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub items: Vec<AuditRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// The enterprise's authorisation audit trail, newest first (legal rep only).
+#[utoipa::path(get, path = "/authorize/enterprises/{uscc}/audit", tag = "authorize",
+    params(("uscc" = String, Path, description = "unified social credit code"), CursorQuery),
+    responses((status = 200, body = AuditList), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn audit_trail(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    LegalRepAccess(access): LegalRepAccess,
+    ApiQuery(query): ApiQuery<CursorQuery>,
+) -> Result<ApiJson<AuditList>, ApiError> {
+    let page = audit::list(
+        &state.store,
+        &access.enterprise.uscc,
+        query.cursor.as_deref(),
+        50,
+    )
+    .await?;
+    Ok(ApiJson(AuditList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// An operator grants agents offline, one or a batch (manual §9).
+#[utoipa::path(post, path = "/authorize/offline-grants", tag = "authorize", request_body = OfflineGrantRequest,
+    responses((status = 200, body = Vec<OfflineResult>), (status = 403, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn offline_grant(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    OperatorAccess(operator): OperatorAccess,
+    ApiJson(request): ApiJson<OfflineGrantRequest>,
+) -> Result<ApiJson<Vec<OfflineResult>>, ApiError> {
+    Ok(ApiJson(
+        service::offline_grant(&state, &operator, request).await?,
+    ))
+}
+
+/// An operator records that the paper originals of an offline grant arrived.
+#[utoipa::path(post, path = "/authorize/offline-grants/{uscc}/{agent_id}/originals", tag = "authorize", request_body = OriginalsRequest,
+    params(("uscc" = String, Path, description = "unified social credit code"), ("agent_id" = String, Path, description = "the agent's agent_id")),
+    responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn record_originals(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    OperatorAccess(operator): OperatorAccess,
+    ApiPath((raw_uscc, agent)): ApiPath<(String, String)>,
+    ApiJson(request): ApiJson<OriginalsRequest>,
+) -> Result<ApiJson<AuthorizationView>, ApiError> {
+    let uscc = state
+        .uscc_policy
+        .parse(&raw_uscc)
+        .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
+    let auth =
+        service::record_originals(&state, &operator, &uscc, &agent_id(agent)?, request).await?;
+    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+}
+
+/// The authorize function's routes with their OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(find_enterprise))
+        .routes(routes!(apply))
+        .routes(routes!(create_share_link))
+        .routes(routes!(open_share_link))
+        .routes(routes!(decide_share_link))
+        .routes(routes!(mine))
+        .routes(routes!(pending))
+        .routes(routes!(access))
+        .routes(routes!(agents))
+        .routes(routes!(decide_application, revoke))
+        .routes(routes!(audit_trail))
+        .routes(routes!(offline_grant))
+        .routes(routes!(record_originals))
+}

@@ -1,0 +1,729 @@
+//! The authorisation flows of manual §2 and §9, as functions of the app state. Handlers in
+//! [`super::routes`] only extract, call one of these, and answer.
+
+use super::link::{LinkClaims, LinkError};
+use super::model::{
+    Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
+};
+use crate::app::AppState;
+use crate::audit::{ActorRole, AuditAction, AuditEntry};
+use crate::http::ApiError;
+use crate::identity::Identity;
+use crate::ids::{IdDocument, IdType, PersonKey, Uscc};
+use crate::keys;
+use crate::registry::{self, EnterpriseProfile};
+use crate::store::{self, Page, QuerySpec, Store, StoreError};
+use crate::tenancy::TenantAccess;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_REASON_CHARS: usize = 200;
+pub const MAX_OFFLINE_BATCH: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Grant,
+    Reject,
+}
+
+/// A legal rep's answer to an application or share link.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: Decision,
+    /// Optional end of the authorisation; absent means until revoked.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+fn authorization_put(
+    table: &str,
+    auth: &Authorization,
+    read_version: Option<u64>,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = Store::to_item(auth)?;
+    Ok(match read_version {
+        None => store::put_new(table, item),
+        Some(v) => store::put_if(
+            table,
+            item,
+            "#version = :read_version",
+            &[("#version", "version")],
+            vec![(":read_version", AttributeValue::N(v.to_string()))],
+        ),
+    })
+}
+
+/// Writes `auth` (conditional on the version read) together with its audit record.
+async fn commit(
+    state: &AppState,
+    mut auth: Authorization,
+    read_version: Option<u64>,
+    audit: AuditEntry<'_>,
+    extra: Option<TransactWriteItem>,
+) -> Result<Authorization, ApiError> {
+    let now = state.clock.now();
+    if read_version.is_some() {
+        auth.version += 1;
+    }
+    let table = state.store.table();
+    let mut items = vec![
+        authorization_put(table, &auth, read_version)?,
+        store::put_new(table, audit.into_item(now, state.settings.audit_retention)?),
+    ];
+    items.extend(extra);
+    state.store.transact(items).await?;
+    Ok(auth)
+}
+
+async fn load(
+    store: &Store,
+    uscc: &Uscc,
+    agent: &PersonKey,
+) -> Result<Option<Authorization>, StoreError> {
+    store
+        .get(&keys::enterprise(uscc), &keys::agent(agent))
+        .await
+}
+
+async fn enterprise(state: &AppState, uscc: &Uscc) -> Result<EnterpriseProfile, ApiError> {
+    registry::get(&state.store, uscc).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_enterprise",
+            "no enterprise with this unified social credit code",
+        )
+    })
+}
+
+fn require_recent_face(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    if identity.face_verified_within(state.clock.now(), state.settings.face_verification_window) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "face_verification_required",
+            "confirm with a face verification first, then try again",
+        ))
+    }
+}
+
+fn validate_reason(reason: Option<String>, required: bool) -> Result<Option<String>, ApiError> {
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    match &reason {
+        None if required => Err(ApiError::unprocessable(
+            "reason_required",
+            "say why you need access (申请原因)",
+        )),
+        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(ApiError::unprocessable(
+            "reason_too_long",
+            format!("the reason is limited to {MAX_REASON_CHARS} characters"),
+        )),
+        _ => Ok(reason),
+    }
+}
+
+/// Files an application (method 1 or 2). An existing pending application is returned as is for
+/// a share link (the applicant may share again); a second method-2 application is a conflict.
+pub async fn apply(
+    state: &AppState,
+    identity: &Identity,
+    uscc: &Uscc,
+    method: Method,
+    reason: Option<String>,
+) -> Result<Authorization, ApiError> {
+    let reason = validate_reason(reason, method == Method::Application)?;
+    let enterprise = enterprise(state, uscc).await?;
+    if enterprise.legal_rep == identity.person {
+        return Err(ApiError::conflict(
+            "is_legal_rep",
+            "you are this enterprise's legal representative and need no authorisation",
+        ));
+    }
+    let now = state.clock.now();
+    let existing = load(&state.store, uscc, &identity.person).await?;
+    match existing.as_ref().map(|a| a.effective_status(now)) {
+        Some(EffectiveStatus::Active) => {
+            return Err(ApiError::conflict(
+                "already_authorized",
+                "you are already authorised for this enterprise",
+            ));
+        }
+        Some(EffectiveStatus::Pending) if method == Method::ShareLink => {
+            return Ok(existing.expect("matched Some"));
+        }
+        Some(EffectiveStatus::Pending) => {
+            return Err(ApiError::conflict(
+                "already_pending",
+                "your application is already waiting for the legal representative",
+            ));
+        }
+        _ => {}
+    }
+    let mut auth = Authorization::pending(
+        Applicant {
+            uscc,
+            enterprise_name: &enterprise.name,
+            agent: &identity.person,
+            agent_name: &identity.name,
+            agent_masked_id: &identity.masked_id,
+        },
+        method,
+        reason,
+        now,
+    );
+    let read_version = existing.map(|e| e.version);
+    auth.version = read_version.unwrap_or(0);
+    let audit = AuditEntry {
+        uscc,
+        actor: &identity.person,
+        actor_name: &identity.name,
+        actor_role: ActorRole::Applicant,
+        action: AuditAction::Applied,
+        subject: Some(&identity.person),
+        subject_name: Some(&identity.name),
+        detail: Some(format!("{method:?}")),
+    };
+    commit(state, auth, read_version, audit, None).await
+}
+
+/// The stored side of a share link: which application it decides, and whether it was used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShareLink {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    pub uscc: Uscc,
+    pub applicant: PersonKey,
+    pub created_at: DateTime<Utc>,
+    pub link_expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
+    #[serde(rename = "expires_at")]
+    retention_until: i64,
+}
+
+const LINK_SK: &str = "LINK";
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ShareLinkCreated {
+    /// The token the legal rep's link carries.
+    pub token: String,
+    /// The link to send the legal rep (e.g. over WeChat).
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Method 1: "立即申请" + "分享法定代表人" — files (or reuses) the application and mints a link.
+pub async fn create_share_link(
+    state: &AppState,
+    identity: &Identity,
+    uscc: &Uscc,
+) -> Result<ShareLinkCreated, ApiError> {
+    let auth = apply(state, identity, uscc, Method::ShareLink, None).await?;
+    let now = state.clock.now();
+    let expires_at = now + state.settings.share_link_ttl;
+    let id = ulid::Ulid::new().to_string();
+    let link = ShareLink {
+        pk: keys::share_link(&id),
+        sk: LINK_SK.into(),
+        uscc: uscc.clone(),
+        applicant: auth.agent.clone(),
+        created_at: now,
+        link_expires_at: expires_at,
+        used_at: None,
+        retention_until: (expires_at + chrono::Duration::days(30)).timestamp(),
+    };
+    state.store.put(&link).await?;
+    let token = state.links.sign(&LinkClaims {
+        id,
+        uscc: uscc.clone(),
+        exp: expires_at.timestamp(),
+    });
+    let url = format!(
+        "{}/authorize/share-links/{token}",
+        state.settings.public_base_url.trim_end_matches('/')
+    );
+    Ok(ShareLinkCreated {
+        token,
+        url,
+        expires_at,
+    })
+}
+
+/// What the legal rep sees when opening a share link.
+pub struct OpenedLink {
+    pub id: String,
+    pub enterprise: EnterpriseProfile,
+    pub authorization: Authorization,
+}
+
+/// Checks a share link for the legal rep who opens it: signature, expiry, use, and that the
+/// opener is the legal rep of the enterprise it names.
+pub async fn open_share_link(
+    state: &AppState,
+    identity: &Identity,
+    token: &str,
+) -> Result<OpenedLink, ApiError> {
+    let now = state.clock.now();
+    let claims = state.links.verify(token, now).map_err(|e| match e {
+        LinkError::Invalid => ApiError::bad_request("invalid_link", e.to_string()),
+        LinkError::Expired => ApiError::gone("link_expired", e.to_string()),
+    })?;
+    let link: ShareLink = state
+        .store
+        .get(&keys::share_link(&claims.id), LINK_SK)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_link", "this link does not exist (any more)")
+        })?;
+    if link.used_at.is_some() {
+        return Err(ApiError::gone(
+            "link_used",
+            "this link has already been used",
+        ));
+    }
+    let enterprise = enterprise(state, &link.uscc).await?;
+    if enterprise.legal_rep != identity.person {
+        return Err(ApiError::forbidden(
+            "legal_rep_only",
+            "only the enterprise's legal representative may open this link",
+        ));
+    }
+    let authorization = load(&state.store, &link.uscc, &link.applicant)
+        .await?
+        .filter(|a| a.status == Status::Pending)
+        .ok_or_else(|| {
+            ApiError::gone(
+                "application_decided",
+                "this application has already been decided",
+            )
+        })?;
+    Ok(OpenedLink {
+        id: claims.id,
+        enterprise,
+        authorization,
+    })
+}
+
+fn decided(
+    auth: &Authorization,
+    decision: &DecisionRequest,
+    by: &Identity,
+    state: &AppState,
+) -> Result<Authorization, ApiError> {
+    let now = state.clock.now();
+    if decision.valid_until.is_some_and(|u| u <= now) {
+        return Err(ApiError::unprocessable(
+            "invalid_valid_until",
+            "valid_until must be in the future",
+        ));
+    }
+    let mut next = auth.clone();
+    let status = match decision.decision {
+        Decision::Grant => Status::Active,
+        Decision::Reject => Status::Rejected,
+    };
+    next.decide(status, &by.person, now, state.settings.decided_retention);
+    next.valid_until = decision.valid_until.filter(|_| status == Status::Active);
+    Ok(next)
+}
+
+fn decision_audit<'a>(
+    uscc: &'a Uscc,
+    by: &'a Identity,
+    auth: &'a Authorization,
+    decision: Decision,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        uscc,
+        actor: &by.person,
+        actor_name: &by.name,
+        actor_role: ActorRole::LegalRep,
+        action: match decision {
+            Decision::Grant => AuditAction::Granted,
+            Decision::Reject => AuditAction::Rejected,
+        },
+        subject: Some(&auth.agent),
+        subject_name: Some(&auth.agent_name),
+        detail: Some(format!("{:?}", auth.method)),
+    }
+}
+
+/// Method 1, last step: the legal rep, freshly face-verified, grants or rejects through the link.
+/// The link is consumed in the same transaction, so a replay fails.
+pub async fn decide_share_link(
+    state: &AppState,
+    identity: &Identity,
+    token: &str,
+    decision: DecisionRequest,
+) -> Result<Authorization, ApiError> {
+    let opened = open_share_link(state, identity, token).await?;
+    require_recent_face(state, identity)?;
+    let next = decided(&opened.authorization, &decision, identity, state)?;
+    let consume = Update::builder()
+        .table_name(state.store.table())
+        .set_key(Some(Store::key(&keys::share_link(&opened.id), LINK_SK)))
+        .update_expression("SET used_at = :now")
+        .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
+        .expression_attribute_values(":now", AttributeValue::S(state.clock.now().to_rfc3339()))
+        .build()
+        .map_err(ApiError::internal)?;
+    let audit = decision_audit(
+        &opened.enterprise.uscc,
+        identity,
+        &opened.authorization,
+        decision.decision,
+    );
+    commit(
+        state,
+        next,
+        Some(opened.authorization.version),
+        audit,
+        Some(TransactWriteItem::builder().update(consume).build()),
+    )
+    .await
+    .map_err(|e| {
+        if e.code == "conflict" {
+            ApiError::gone("link_used", "this link has already been used")
+        } else {
+            e
+        }
+    })
+}
+
+/// Method 2, last step: the legal rep decides a pending application from their list.
+pub async fn decide_application(
+    state: &AppState,
+    access: &TenantAccess,
+    agent: &PersonKey,
+    decision: DecisionRequest,
+) -> Result<Authorization, ApiError> {
+    require_recent_face(state, &access.identity)?;
+    let uscc = &access.enterprise.uscc;
+    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_application", "no application from this person")
+    })?;
+    if auth.status != Status::Pending {
+        return Err(ApiError::conflict(
+            "not_pending",
+            "this application has already been decided",
+        ));
+    }
+    let next = decided(&auth, &decision, &access.identity, state)?;
+    commit(
+        state,
+        next,
+        Some(auth.version),
+        decision_audit(uscc, &access.identity, &auth, decision.decision),
+        None,
+    )
+    .await
+}
+
+/// The legal rep withdraws an agent's access.
+pub async fn revoke(
+    state: &AppState,
+    access: &TenantAccess,
+    agent: &PersonKey,
+) -> Result<Authorization, ApiError> {
+    let uscc = &access.enterprise.uscc;
+    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_agent", "this person holds no authorisation here")
+    })?;
+    if auth.status != Status::Active {
+        return Err(ApiError::conflict(
+            "not_active",
+            "only a granted authorisation can be revoked",
+        ));
+    }
+    let mut next = auth.clone();
+    next.decide(
+        Status::Revoked,
+        &access.identity.person,
+        state.clock.now(),
+        state.settings.decided_retention,
+    );
+    let audit = AuditEntry {
+        uscc,
+        actor: &access.identity.person,
+        actor_name: &access.identity.name,
+        actor_role: ActorRole::LegalRep,
+        action: AuditAction::Revoked,
+        subject: Some(&auth.agent),
+        subject_name: Some(&auth.agent_name),
+        detail: None,
+    };
+    commit(state, next, Some(auth.version), audit, None).await
+}
+
+/// A person's own authorisations, across enterprises ("我的权限").
+pub async fn mine(
+    state: &AppState,
+    identity: &Identity,
+    cursor: Option<&str>,
+) -> Result<Page<Authorization>, ApiError> {
+    let spec =
+        QuerySpec::index(keys::GSI1, keys::person(&identity.person)).prefix(keys::AUTH_PREFIX);
+    Ok(state.store.query(&spec, cursor).await?)
+}
+
+/// Every application waiting for this legal rep, across their enterprises.
+/// Cost: 1 query for the enterprises + 1 per enterprise (a legal rep rarely has many).
+pub async fn pending_for_legal_rep(
+    state: &AppState,
+    identity: &Identity,
+) -> Result<Vec<Authorization>, ApiError> {
+    let mut pending = Vec::new();
+    for enterprise in registry::of_legal_rep(&state.store, &identity.person).await? {
+        let spec = QuerySpec::index(keys::GSI2, keys::pending(&enterprise.uscc)).limit(100);
+        pending.extend(state.store.first_page::<Authorization>(&spec).await?.items);
+    }
+    Ok(pending)
+}
+
+/// The agents (in every state) of an enterprise.
+pub async fn agents(
+    state: &AppState,
+    uscc: &Uscc,
+    cursor: Option<&str>,
+) -> Result<Page<Authorization>, ApiError> {
+    let spec = QuerySpec::table(keys::enterprise(uscc)).prefix(keys::AGENT_PREFIX);
+    Ok(state.store.query(&spec, cursor).await?)
+}
+
+/// One agent in an operator's offline batch.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineAgent {
+    pub name: String,
+    pub id_type: IdType,
+    /// The agent's ID number, as on the sealed copy. Hashed and masked on arrival.
+    pub id_number: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineGrantRequest {
+    pub uscc: String,
+    pub agents: Vec<OfflineAgent>,
+    pub materials: Materials,
+    /// When the operator approved the e-mailed materials; the paper originals are due 15 days later.
+    pub email_approved_at: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineOutcome {
+    Granted,
+    AlreadyActive,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OfflineResult {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_masked_id: String,
+    pub outcome: OfflineOutcome,
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "a name has 1 to 50 characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Manual §9: an operator grants agents on the strength of mailed materials, one or a batch.
+/// Every agent is validated before anything is written; each grant is its own transaction
+/// (state + audit), and re-running a batch is harmless (already active agents are reported).
+pub async fn offline_grant(
+    state: &AppState,
+    operator: &Identity,
+    request: OfflineGrantRequest,
+) -> Result<Vec<OfflineResult>, ApiError> {
+    let uscc = state
+        .uscc_policy
+        .parse(&request.uscc)
+        .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))?;
+    if request.agents.is_empty() || request.agents.len() > MAX_OFFLINE_BATCH {
+        return Err(ApiError::unprocessable(
+            "invalid_batch",
+            format!("a batch has 1 to {MAX_OFFLINE_BATCH} agents"),
+        ));
+    }
+    if !request.materials.complete() || request.materials.email_reference.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "materials_incomplete",
+            "all four materials (form, licence, both identity copies) and the e-mail reference are required",
+        ));
+    }
+    let now = state.clock.now();
+    if request.email_approved_at > now {
+        return Err(ApiError::unprocessable(
+            "invalid_email_approved_at",
+            "the e-mail approval cannot be in the future",
+        ));
+    }
+    let mut agents = Vec::with_capacity(request.agents.len());
+    for (index, agent) in request.agents.iter().enumerate() {
+        let document = IdDocument::parse(agent.id_type, &agent.id_number).map_err(|e| {
+            ApiError::unprocessable("invalid_id_number", format!("agent {}: {e}", index + 1))
+        })?;
+        let name = validate_name(&agent.name).map_err(|e| ApiError {
+            message: format!("agent {}: {}", index + 1, e.message),
+            ..e
+        })?;
+        agents.push((name, state.keyer.key(&document), document.masked()));
+    }
+    let enterprise = enterprise(state, &uscc).await?;
+    let mut results = Vec::with_capacity(agents.len());
+    for (name, person, masked) in agents {
+        let existing = load(&state.store, &uscc, &person).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|a| a.effective_status(now) == EffectiveStatus::Active)
+        {
+            results.push(OfflineResult {
+                agent_id: person.to_string(),
+                agent_name: name,
+                agent_masked_id: masked,
+                outcome: OfflineOutcome::AlreadyActive,
+            });
+            continue;
+        }
+        // The manual has the agent link to the enterprise first; their pending application, if
+        // any, is what the operator approves. Otherwise the grant starts here.
+        let read_version = existing.as_ref().map(|a| a.version);
+        let mut auth = existing
+            .filter(|a| a.status == Status::Pending)
+            .unwrap_or_else(|| {
+                Authorization::pending(
+                    Applicant {
+                        uscc: &uscc,
+                        enterprise_name: &enterprise.name,
+                        agent: &person,
+                        agent_name: &name,
+                        agent_masked_id: &masked,
+                    },
+                    Method::Offline,
+                    None,
+                    now,
+                )
+            });
+        auth.version = read_version.unwrap_or(0);
+        auth.method = Method::Offline;
+        auth.decide(
+            Status::Active,
+            &operator.person,
+            now,
+            state.settings.decided_retention,
+        );
+        auth.valid_until = request.valid_until;
+        auth.offline = Some(OfflineGrant {
+            operator: operator.person.clone(),
+            operator_name: operator.name.clone(),
+            materials: request.materials.clone(),
+            email_approved_at: request.email_approved_at,
+            originals_due: request.email_approved_at + state.settings.offline_originals_due,
+            originals_received_at: None,
+            originals_note: None,
+        });
+        let audit = AuditEntry {
+            uscc: &uscc,
+            actor: &operator.person,
+            actor_name: &operator.name,
+            actor_role: ActorRole::Operator,
+            action: AuditAction::OfflineGranted,
+            subject: Some(&person),
+            subject_name: Some(&name),
+            detail: Some(format!(
+                "materials: {}",
+                request.materials.email_reference.trim()
+            )),
+        };
+        commit(state, auth, read_version, audit, None).await?;
+        results.push(OfflineResult {
+            agent_id: person.to_string(),
+            agent_name: name,
+            agent_masked_id: masked,
+            outcome: OfflineOutcome::Granted,
+        });
+    }
+    Ok(results)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginalsRequest {
+    pub received_at: DateTime<Utc>,
+    /// e.g. the courier's waybill number.
+    pub note: Option<String>,
+}
+
+/// The paper originals of an offline grant arrived. Recording them after the deadline does not
+/// revive a lapsed grant: the operator grants again.
+pub async fn record_originals(
+    state: &AppState,
+    operator: &Identity,
+    uscc: &Uscc,
+    agent: &PersonKey,
+    request: OriginalsRequest,
+) -> Result<Authorization, ApiError> {
+    let now = state.clock.now();
+    if request.received_at > now {
+        return Err(ApiError::unprocessable(
+            "invalid_received_at",
+            "received_at cannot be in the future",
+        ));
+    }
+    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_agent", "this person holds no authorisation here")
+    })?;
+    let Some(offline) = auth
+        .offline
+        .clone()
+        .filter(|_| auth.status == Status::Active)
+    else {
+        return Err(ApiError::conflict(
+            "not_offline",
+            "this authorisation is not an active offline grant",
+        ));
+    };
+    if offline.originals_received_at.is_some() {
+        return Err(ApiError::conflict(
+            "originals_recorded",
+            "the originals are already recorded",
+        ));
+    }
+    if request.received_at > offline.originals_due {
+        return Err(ApiError::conflict(
+            "originals_late",
+            "the originals arrived after the 15-day deadline; the grant has lapsed",
+        ));
+    }
+    let mut next = auth.clone();
+    next.offline = Some(OfflineGrant {
+        originals_received_at: Some(request.received_at),
+        originals_note: request.note.map(|n| n.trim().chars().take(200).collect()),
+        ..offline
+    });
+    let audit = AuditEntry {
+        uscc,
+        actor: &operator.person,
+        actor_name: &operator.name,
+        actor_role: ActorRole::Operator,
+        action: AuditAction::OriginalsReceived,
+        subject: Some(&auth.agent),
+        subject_name: Some(&auth.agent_name),
+        detail: None,
+    };
+    commit(state, next, Some(auth.version), audit, None).await
+}

@@ -1,0 +1,88 @@
+//! Configuration from the environment, read once at init. A missing or invalid setting fails
+//! the cold start with a message naming the variable — never a request later.
+//!
+//! The AWS endpoint is not configured here: the SDK honours `AWS_ENDPOINT_URL`, which is how the
+//! local stack and the tests point everything at moto's server.
+
+use chrono::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// Business settings every function shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How recent a face verification must be for a legal rep's grant (manual §2: "人脸识别认证通过后").
+    pub face_verification_window: Duration,
+    /// How long a share link to the legal rep stays valid.
+    pub share_link_ttl: Duration,
+    /// How long after the e-mail approval the paper originals of an offline grant must arrive (manual §9).
+    pub offline_originals_due: Duration,
+    /// Retention of audit records.
+    pub audit_retention: Duration,
+    /// Retention of decided (rejected, revoked) authorisation records.
+    pub decided_retention: Duration,
+    /// Base of the links people open (share links, invitations).
+    pub public_base_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            face_verification_window: Duration::minutes(5),
+            share_link_ttl: Duration::hours(72),
+            offline_originals_due: Duration::days(15),
+            audit_retention: Duration::days(3 * 365),
+            decided_retention: Duration::days(365),
+            public_base_url: "https://fangyitong.example.cn".into(),
+        }
+    }
+}
+
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+pub fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number(name: &'static str) -> Result<Option<i64>, ConfigError> {
+    optional(name)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|e| ConfigError::Invalid(name, e.to_string()))
+        })
+        .transpose()
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        Ok(Self {
+            face_verification_window: number("FACE_VERIFICATION_WINDOW_SECONDS")?
+                .map(Duration::seconds)
+                .unwrap_or(defaults.face_verification_window),
+            share_link_ttl: number("SHARE_LINK_TTL_HOURS")?
+                .map(Duration::hours)
+                .unwrap_or(defaults.share_link_ttl),
+            offline_originals_due: defaults.offline_originals_due,
+            audit_retention: number("AUDIT_RETENTION_DAYS")?
+                .map(Duration::days)
+                .unwrap_or(defaults.audit_retention),
+            decided_retention: number("DECIDED_RETENTION_DAYS")?
+                .map(Duration::days)
+                .unwrap_or(defaults.decided_retention),
+            public_base_url: optional("PUBLIC_BASE_URL").unwrap_or(defaults.public_base_url),
+        })
+    }
+}

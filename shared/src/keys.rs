@@ -1,0 +1,94 @@
+//! The single-table design: every partition/sort key format, every index and the TTL attribute
+//! live here and nowhere else. Other modules build keys only through these functions.
+//!
+//! # Attributes
+//!
+//! | attribute | role |
+//! |---|---|
+//! | `PK`, `SK` | table key |
+//! | `GSI1PK`, `GSI1SK` | GSI1 — look-ups by a second natural key (enterprise name, a person's own items) |
+//! | `GSI2PK`, `GSI2SK` | GSI2 — sparse: only items waiting for someone (pending applications, legal rep's enterprises) |
+//! | `expires_at` | TTL (epoch seconds): every record has a retention; see `docs/privacy.md` |
+//!
+//! # Items
+//!
+//! | item | PK | SK | GSI1 | GSI2 |
+//! |---|---|---|---|---|
+//! | enterprise profile | `ENT#{uscc}` | `PROFILE` | `ENTNAME#{full name}` / `ENT#{uscc}` | `LEGALREP#{person}` / `ENT#{uscc}` |
+//! | authorisation | `ENT#{uscc}` | `AGENT#{person}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
+//! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
+//! | share link | `LINK#{id}` | `LINK` | — | — |
+//!
+//! # Access patterns and their cost
+//!
+//! | pattern | request |
+//! |---|---|
+//! | tenant guard: profile + caller's authorisation | 1 BatchGetItem (2 keys) |
+//! | find an enterprise by exact full name | 1 Query GSI1 `ENTNAME#…` |
+//! | a person's own authorisations | 1 Query GSI1 `PER#…` begins_with `AUTH#` per page |
+//! | a legal rep's enterprises | 1 Query GSI2 `LEGALREP#…` |
+//! | pending applications of one enterprise | 1 Query GSI2 `PENDING#…` per page (sparse: only pending items) |
+//! | agents of an enterprise | 1 Query `ENT#…` begins_with `AGENT#` per page |
+//! | audit trail of an enterprise | 1 Query `ENT#…` begins_with `AUDIT#` per page, newest first |
+//! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
+
+use crate::ids::{PersonKey, Uscc};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+/// The TTL attribute (epoch seconds).
+pub const TTL: &str = "expires_at";
+
+pub const PROFILE: &str = "PROFILE";
+pub const AGENT_PREFIX: &str = "AGENT#";
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub const AUTH_PREFIX: &str = "AUTH#";
+pub const ENT_PREFIX: &str = "ENT#";
+
+pub fn enterprise(uscc: &Uscc) -> String {
+    format!("ENT#{uscc}")
+}
+
+pub fn enterprise_name(full_name: &str) -> String {
+    format!("ENTNAME#{}", normalise_name(full_name))
+}
+
+/// Full names are matched exactly, as the manual asks ("录入企业全称"), but after folding the
+/// differences people cannot see: surrounding spaces and full-width brackets.
+pub fn normalise_name(full_name: &str) -> String {
+    full_name.trim().replace('（', "(").replace('）', ")")
+}
+
+pub fn legal_rep(person: &PersonKey) -> String {
+    format!("LEGALREP#{person}")
+}
+
+pub fn agent(person: &PersonKey) -> String {
+    format!("{AGENT_PREFIX}{person}")
+}
+
+pub fn person(person: &PersonKey) -> String {
+    format!("PER#{person}")
+}
+
+pub fn authorization_of(uscc: &Uscc) -> String {
+    format!("{AUTH_PREFIX}{uscc}")
+}
+
+pub fn pending(uscc: &Uscc) -> String {
+    format!("PENDING#{uscc}")
+}
+
+pub fn audit(at: &str, id: &str) -> String {
+    format!("{AUDIT_PREFIX}{at}#{id}")
+}
+
+pub fn share_link(id: &str) -> String {
+    format!("LINK#{id}")
+}

@@ -1,0 +1,33 @@
+//! fangyitong's domain crate.
+//!
+//! Every rule of the service lives here, one module per capability; the crates under
+//! `functions/` only read configuration, build [`app::AppState`] once and hand a router or a
+//! handler to the Lambda runtime. The same routers are merged by `tools/local` into one local API.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`ids`] | validated newtypes: ID documents, USCC, phone, e-mail, the keyed person hash |
+//! | [`keys`] | the single-table design: every key format, index, TTL and access pattern |
+//! | [`table`] | the table definition shared by the local stack, the tests and `template.yaml` |
+//! | [`store`] | DynamoDB access behind the domain's own functions |
+//! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
+//! | [`tenancy`] | the one guard deciding who may act for an enterprise |
+//! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
+//! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
+//! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
+//! | [`clock`] | injected time; business time in Asia/Shanghai |
+
+pub mod app;
+pub mod audit;
+pub mod authorize;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod keys;
+pub mod openapi;
+pub mod registry;
+pub mod store;
+pub mod table;
+pub mod tenancy;

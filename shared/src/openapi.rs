@@ -1,0 +1,46 @@
+//! The API description is generated from the handlers' annotations (utoipa), so it cannot drift
+//! from the routes. Each function contributes its `routes()`; [`document`] adds what is common.
+
+use crate::app::AppState;
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "fangyitong", description = "深i企 防疫通 — enterprise epidemic-prevention service API"),
+    modifiers(&BearerAuth),
+    components(schemas(crate::http::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// A router seeded with the common document; merge function routes into it.
+pub fn base() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
+/// Splits routes into a ready router (with the shared edge) and the OpenAPI document.
+pub fn build(
+    routes: OpenApiRouter<AppState>,
+    state: AppState,
+) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let (router, api) = base().merge(routes).split_for_parts();
+    (crate::http::edge(router.with_state(state)), api)
+}

@@ -1,0 +1,422 @@
+//! DynamoDB behind the domain's own functions. Capability modules say *what* to read or write
+//! (keys come from [`crate::keys`]); this module says *how*: serde_dynamo (de)serialisation,
+//! conditional writes, transactions, pagination with opaque cursors, and error mapping.
+
+use crate::keys;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use base64::Engine;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the item in another state than required.
+    #[error("the item changed or does not exist in the expected state")]
+    ConditionFailed,
+    #[error("DynamoDB request failed: {0}")]
+    Request(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("item (de)serialisation failed: {0}")]
+    Serde(#[from] serde_dynamo::Error),
+    #[error("malformed item: {0}")]
+    Malformed(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same request may succeed (throttling, timeouts, 5xx).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Request(..))
+    }
+}
+
+fn request_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(&err).to_string();
+    StoreError::Request(message, Box::new(err))
+}
+
+/// One page of a query: items and the opaque cursor to the next page (if any).
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What to query: the table or an index, a partition, an optional sort-key prefix.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    pub index: Option<&'static str>,
+    pub partition_attr: &'static str,
+    pub partition: String,
+    pub sort_attr: &'static str,
+    pub sort_prefix: Option<String>,
+    pub newest_first: bool,
+    pub limit: i32,
+}
+
+impl QuerySpec {
+    /// A query on the table's own key.
+    pub fn table(partition: String) -> Self {
+        Self {
+            index: None,
+            partition_attr: keys::PK,
+            partition,
+            sort_attr: keys::SK,
+            sort_prefix: None,
+            newest_first: false,
+            limit: 50,
+        }
+    }
+
+    /// A query on GSI1 or GSI2.
+    pub fn index(index: &'static str, partition: String) -> Self {
+        let (partition_attr, sort_attr) = match index {
+            keys::GSI1 => (keys::GSI1PK, keys::GSI1SK),
+            _ => (keys::GSI2PK, keys::GSI2SK),
+        };
+        Self {
+            index: Some(index),
+            partition_attr,
+            sort_attr,
+            ..Self::table(partition)
+        }
+    }
+
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.sort_prefix = Some(prefix.into());
+        self
+    }
+
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+
+    pub fn limit(mut self, limit: i32) -> Self {
+        self.limit = limit;
+        self
+    }
+}
+
+/// Cursors are the DynamoDB `LastEvaluatedKey` (string attributes only in this design), as
+/// base64url JSON. They are opaque to clients; a tampered cursor is a 400, never a 500.
+pub fn encode_cursor(key: &Item) -> String {
+    let map: std::collections::BTreeMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
+        .collect();
+    let json = serde_json::to_vec(&map).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the cursor is not one this API issued")]
+pub struct BadCursor;
+
+pub fn decode_cursor(cursor: &str, spec: &QuerySpec) -> Result<Item, BadCursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| BadCursor)?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| BadCursor)?;
+    // A cursor must point into the partition being queried: one from another enterprise or
+    // another list is refused rather than silently answering something else.
+    if map.get(spec.partition_attr) != Some(&spec.partition) {
+        return Err(BadCursor);
+    }
+    if let (Some(prefix), Some(sort)) = (&spec.sort_prefix, map.get(spec.sort_attr)) {
+        if !sort.starts_with(prefix.as_str()) {
+            return Err(BadCursor);
+        }
+    }
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn key(pk: &str, sk: &str) -> Item {
+        HashMap::from([
+            (keys::PK.to_string(), AttributeValue::S(pk.to_string())),
+            (keys::SK.to_string(), AttributeValue::S(sk.to_string())),
+        ])
+    }
+
+    pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+        Ok(serde_dynamo::to_item(value)?)
+    }
+
+    pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+        Ok(serde_dynamo::from_item(item)?)
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .send()
+            .await
+            .map_err(request_error)?;
+        out.item.map(Self::from_item).transpose()
+    }
+
+    /// Reads several items in one BatchGetItem (≤ 100 keys), retrying unprocessed keys.
+    /// Returns them keyed by (PK, SK); missing items are simply absent.
+    pub async fn get_many(
+        &self,
+        keys_: Vec<Item>,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::new();
+        let mut pending = Some(keys_);
+        let mut attempt = 0u32;
+        while let Some(batch) = pending.take().filter(|b| !b.is_empty()) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(batch))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(request_error)?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let pk = item
+                    .get(keys::PK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let sk = item
+                    .get(keys::SK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                found.insert((pk, sk), item);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys);
+            if pending.as_ref().is_some_and(|p| !p.is_empty()) {
+                attempt += 1;
+                crate::store::backoff(attempt).await;
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn put<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_item(value)?))
+            .send()
+            .await
+            .map_err(request_error)?;
+        Ok(())
+    }
+
+    /// Runs a transaction; a failed condition in any part is [`StoreError::ConditionFailed`].
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e))
+                    if e
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Err(StoreError::ConditionFailed)
+                }
+                _ => Err(request_error(err)),
+            },
+        }
+    }
+
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        spec: &QuerySpec,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, BadCursorOr> {
+        let start = cursor.map(|c| decode_cursor(c, spec)).transpose()?;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(spec.index.map(str::to_string))
+            .expression_attribute_names("#p", spec.partition_attr)
+            .expression_attribute_values(":p", AttributeValue::S(spec.partition.clone()))
+            .scan_index_forward(!spec.newest_first)
+            .limit(spec.limit)
+            .set_exclusive_start_key(start);
+        request = match &spec.sort_prefix {
+            Some(prefix) => request
+                .key_condition_expression("#p = :p AND begins_with(#s, :s)")
+                .expression_attribute_names("#s", spec.sort_attr)
+                .expression_attribute_values(":s", AttributeValue::S(prefix.clone())),
+            None => request.key_condition_expression("#p = :p"),
+        };
+        let out = request.send().await.map_err(request_error)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Self::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
+        Ok(Page { items, next_cursor })
+    }
+}
+
+impl Store {
+    /// The first page of a query (no client cursor involved, so only store errors).
+    pub async fn first_page<T: DeserializeOwned>(
+        &self,
+        spec: &QuerySpec,
+    ) -> Result<Page<T>, StoreError> {
+        self.query(spec, None).await.map_err(|e| match e {
+            BadCursorOr::Store(e) => e,
+            BadCursorOr::Cursor(_) => {
+                StoreError::Malformed("a cursor was rejected where none was given".into())
+            }
+        })
+    }
+}
+
+/// A query fails either because the caller's cursor is bad (4xx) or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BadCursorOr {
+    #[error(transparent)]
+    Cursor(#[from] BadCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<serde_dynamo::Error> for BadCursorOr {
+    fn from(value: serde_dynamo::Error) -> Self {
+        Self::Store(value.into())
+    }
+}
+
+/// Capped exponential backoff with full jitter: 25 ms · 2^attempt, at most 2 s.
+pub async fn backoff(attempt: u32) {
+    let cap_ms = 25u64.saturating_mul(1 << attempt.min(7)).min(2_000);
+    let wait = rand::random_range(0..=cap_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+}
+
+/// A conditional-put transaction part: insert `item` only if no item has its key yet.
+pub fn put_new(table: &str, item: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .expect("table and item are set"),
+        )
+        .build()
+}
+
+/// An unconditional put transaction part.
+pub fn put(table: &str, item: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .build()
+                .expect("table and item are set"),
+        )
+        .build()
+}
+
+/// A put transaction part guarded by `condition` (with its names and values).
+pub fn put_if(
+    table: &str,
+    item: Item,
+    condition: &str,
+    names: &[(&str, &str)],
+    values: Vec<(&str, AttributeValue)>,
+) -> TransactWriteItem {
+    let mut put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    for (k, v) in names {
+        put = put.expression_attribute_names(*k, *v);
+    }
+    for (k, v) in values {
+        put = put.expression_attribute_values(k, v);
+    }
+    TransactWriteItem::builder()
+        .put(put.build().expect("table and item are set"))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_are_scoped() {
+        let spec = QuerySpec::table("ENT#A".into()).prefix("AGENT#");
+        let key = Store::key("ENT#A", "AGENT#x");
+        let cursor = encode_cursor(&key);
+        assert_eq!(decode_cursor(&cursor, &spec).unwrap(), key);
+        let other = QuerySpec::table("ENT#B".into()).prefix("AGENT#");
+        assert!(decode_cursor(&cursor, &other).is_err());
+        let other_list = QuerySpec::table("ENT#A".into()).prefix("AUDIT#");
+        assert!(decode_cursor(&cursor, &other_list).is_err());
+        assert!(decode_cursor("!!not-base64", &spec).is_err());
+        assert!(decode_cursor("e30", &spec).is_err());
+    }
+}

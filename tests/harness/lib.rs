@@ -1,0 +1,187 @@
+//! The test harness: one moto server per test binary (started on first use, stopped when the
+//! binary exits), one fresh table per test, the real routers driven in-process.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chrono::{DateTime, TimeZone, Utc};
+use fangyitong::app::AppState;
+use fangyitong::clock::{Clock, ManualClock};
+use fangyitong::config::Settings;
+use fangyitong::identity::{Identity, Persona, TokenMinter};
+use http_body_util::BodyExt;
+use local::demo::{self, Cast};
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+use tower::ServiceExt;
+
+static MOTO: OnceLock<Result<String, String>> = OnceLock::new();
+static MOTO_SERVER: OnceLock<local::moto::MotoServer> = OnceLock::new();
+
+/// The AWS-API endpoint: `AWS_ENDPOINT_URL` if set, else a moto server this binary starts.
+pub fn endpoint() -> &'static str {
+    let result = MOTO.get_or_init(|| {
+        match std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty())
+        {
+            Some(e) => Ok(e),
+            None => local::moto::MotoServer::start(0)
+                .map(|server| MOTO_SERVER.get_or_init(|| server).endpoint.clone())
+                .map_err(|e| e.to_string()),
+        }
+    });
+    match result {
+        Ok(e) => e,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// 2022-04-01 10:00 in Shenzhen.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2022, 4, 1, 2, 0, 0).unwrap()
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub cast: Cast,
+    pub minter: TokenMinter,
+    pub table: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// A fresh table with the demo registry in it, and the authorize routes over it.
+pub async fn spawn_app() -> TestApp {
+    let endpoint = endpoint();
+    let aws = local::sdk_config(endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("test-{}", ulid::Ulid::new());
+    local::ensure_table(&dynamodb, &table)
+        .await
+        .expect("create the test table");
+    let clock = ManualClock::new(start_time());
+    let state = AppState::new(
+        dynamodb,
+        &table,
+        demo::dev_secrets(),
+        Settings::default(),
+        Arc::new(clock.clone()),
+    )
+    .expect("dev configuration is valid");
+    let cast = Cast::new(start_time());
+    demo::seed_registry(&state, &cast)
+        .await
+        .expect("seed the registry");
+    let router = local::api(state.clone());
+    TestApp {
+        state,
+        router,
+        clock,
+        cast,
+        minter: demo::minter(),
+        table,
+    }
+}
+
+impl TestApp {
+    /// A token for `persona`, face-verified just now.
+    pub fn token(&self, persona: &Persona) -> String {
+        self.token_with_face(persona, Some(self.clock.now()))
+    }
+
+    pub fn token_with_face(&self, persona: &Persona, face: Option<DateTime<Utc>>) -> String {
+        let persona = Persona {
+            face_verified_at: face,
+            ..persona.clone()
+        };
+        self.minter
+            .mint(&persona, self.clock.now(), chrono::Duration::hours(1))
+    }
+
+    pub fn identity(&self, persona: &Persona) -> Identity {
+        self.state
+            .verifier
+            .verify(&self.token(persona), self.clock.now())
+            .expect("demo tokens verify")
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply { status, body }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("valid request")).await
+    }
+
+    pub async fn get(&self, path: &str, who: &Persona) -> Reply {
+        self.call(Method::GET, path, Some(&self.token(who)), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, who: &Persona, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(&self.token(who)), Some(body))
+            .await
+    }
+
+    /// How many items the table holds (a Scan: tests only, to prove "nothing written").
+    pub async fn item_count(&self) -> usize {
+        let out = self
+            .state
+            .store
+            .client()
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("scan");
+        out.items().len()
+    }
+}

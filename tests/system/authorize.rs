@@ -1,0 +1,759 @@
+//! Every authorisation path of manual §2 and §9, through the HTTP API.
+
+use axum::http::{Method, StatusCode};
+use chrono::Duration;
+use fangyitong::clock::Clock;
+use local::demo;
+use serde_json::{Value, json};
+use system_tests::{TestApp, spawn_app};
+
+fn demo_uscc() -> String {
+    demo::demo_uscc().to_string()
+}
+
+async fn status_of(app: &TestApp, who: &fangyitong::identity::Persona) -> Vec<(String, String)> {
+    let reply = app.get("/authorize/me", who).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["uscc"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn access(app: &TestApp, who: &fangyitong::identity::Persona) -> StatusCode {
+    app.get(
+        &format!("/authorize/enterprises/{}/access", demo_uscc()),
+        who,
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn method_1_share_link_grant() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    assert_eq!(access(&app, &c.applicant).await, StatusCode::FORBIDDEN);
+
+    let link = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": demo_uscc()}),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{link:?}");
+    let token = link.body["token"].as_str().unwrap().to_string();
+    assert!(link.body["url"].as_str().unwrap().ends_with(&token));
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(demo_uscc(), "pending".into())]
+    );
+    let pending = app
+        .get(
+            &format!("/authorize/enterprises/{}/access", demo_uscc()),
+            &c.applicant,
+        )
+        .await;
+    assert_eq!(pending.body["code"], "authorization_pending");
+
+    // Somebody else who gets hold of the link cannot open it.
+    let stranger = app
+        .get(&format!("/authorize/share-links/{token}"), &c.agent)
+        .await;
+    assert_eq!(stranger.status, StatusCode::FORBIDDEN, "{stranger:?}");
+
+    let opened = app
+        .get(&format!("/authorize/share-links/{token}"), &c.legal_rep)
+        .await;
+    assert_eq!(opened.status, StatusCode::OK, "{opened:?}");
+    assert_eq!(opened.body["applicant_name"], c.applicant.name);
+    assert_eq!(opened.body["enterprise_name"], demo::DEMO_ENTERPRISE_NAME);
+    assert!(
+        !opened.body.to_string().contains(&c.applicant.id_number),
+        "raw ID number in a response"
+    );
+    assert_eq!(opened.body["can_decide_now"], true);
+
+    // A stale face verification is not enough to grant.
+    let stale = app.token_with_face(&c.legal_rep, Some(app.clock.now() - Duration::minutes(30)));
+    let refused = app
+        .call(
+            Method::POST,
+            &format!("/authorize/share-links/{token}/decision"),
+            Some(&stale),
+            Some(json!({"decision": "grant"})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["code"], "face_verification_required");
+
+    let granted = app
+        .post(
+            &format!("/authorize/share-links/{token}/decision"),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
+    assert_eq!(granted.body["status"], "active");
+    assert_eq!(granted.body["method"], "share_link");
+    assert_eq!(access(&app, &c.applicant).await, StatusCode::OK);
+
+    // The link works once.
+    let replay = app
+        .post(
+            &format!("/authorize/share-links/{token}/decision"),
+            &c.legal_rep,
+            json!({"decision": "reject"}),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::GONE, "{replay:?}");
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(demo_uscc(), "active".into())]
+    );
+
+    let audit = app
+        .get(
+            &format!("/authorize/enterprises/{}/audit", demo_uscc()),
+            &c.legal_rep,
+        )
+        .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["granted", "applied"]);
+}
+
+#[tokio::test]
+async fn share_links_expire_and_forgeries_are_refused() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let link = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": demo_uscc()}),
+        )
+        .await;
+    let token = link.body["token"].as_str().unwrap().to_string();
+
+    let (payload, signature) = token.split_once('.').unwrap();
+    let forged = format!("{payload}x.{signature}");
+    let reply = app
+        .get(&format!("/authorize/share-links/{forged}"), &c.legal_rep)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_link"))
+    );
+    let reply = app
+        .get("/authorize/share-links/garbage", &c.legal_rep)
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+    app.clock
+        .advance(app.state.settings.share_link_ttl + Duration::seconds(1));
+    let expired = app
+        .post(
+            &format!("/authorize/share-links/{token}/decision"),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(
+        (expired.status, expired.body["code"].as_str()),
+        (StatusCode::GONE, Some("link_expired"))
+    );
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(demo_uscc(), "pending".into())]
+    );
+}
+
+#[tokio::test]
+async fn method_2_application_approve_reject_and_revoke() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+
+    let found = app
+        .get(
+            &format!("/authorize/enterprises?name={}", demo::DEMO_ENTERPRISE_NAME),
+            &c.applicant,
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(found.body[0]["uscc"], demo_uscc());
+    let none = app
+        .get("/authorize/enterprises?name=深圳市示例科技", &c.applicant)
+        .await;
+    assert_eq!(none.body, json!([]), "the full name must match exactly");
+
+    let missing_reason = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": demo_uscc(), "reason": "  "}),
+        )
+        .await;
+    assert_eq!(missing_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    for who in [&c.applicant, &c.second_applicant] {
+        let applied = app
+            .post(
+                "/authorize/applications",
+                who,
+                json!({"uscc": demo_uscc(), "reason": "负责员工核酸统计"}),
+            )
+            .await;
+        assert_eq!(applied.status, StatusCode::CREATED, "{applied:?}");
+    }
+    let twice = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": demo_uscc(), "reason": "again"}),
+        )
+        .await;
+    assert_eq!(
+        (twice.status, twice.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_pending"))
+    );
+    let own = app
+        .post(
+            "/authorize/applications",
+            &c.legal_rep,
+            json!({"uscc": demo_uscc(), "reason": "me"}),
+        )
+        .await;
+    assert_eq!(own.body["code"], "is_legal_rep");
+
+    let pending = app.get("/authorize/legal-rep/pending", &c.legal_rep).await;
+    assert_eq!(pending.status, StatusCode::OK);
+    let pending = pending.body.as_array().unwrap().clone();
+    assert_eq!(pending.len(), 2);
+    let id_of = |name: &str| -> String {
+        pending.iter().find(|a| a["agent_name"] == name).unwrap()["agent_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (first, second) = (id_of(&c.applicant.name), id_of(&c.second_applicant.name));
+    // Nobody else sees them.
+    assert_eq!(
+        app.get("/authorize/legal-rep/pending", &c.applicant)
+            .await
+            .body,
+        json!([])
+    );
+
+    let decide = |agent: &str| {
+        format!(
+            "/authorize/enterprises/{}/agents/{agent}/decision",
+            demo_uscc()
+        )
+    };
+    // An applicant cannot approve themselves.
+    let self_approve = app
+        .post(&decide(&first), &c.applicant, json!({"decision": "grant"}))
+        .await;
+    assert_eq!(self_approve.status, StatusCode::FORBIDDEN);
+
+    let until = app.clock.now() + Duration::days(30);
+    let granted = app
+        .post(
+            &decide(&first),
+            &c.legal_rep,
+            json!({"decision": "grant", "valid_until": until}),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
+    let rejected = app
+        .post(
+            &decide(&second),
+            &c.legal_rep,
+            json!({"decision": "reject"}),
+        )
+        .await;
+    assert_eq!(rejected.body["status"], "rejected");
+    let again = app
+        .post(&decide(&second), &c.legal_rep, json!({"decision": "grant"}))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.get("/authorize/legal-rep/pending", &c.legal_rep)
+            .await
+            .body,
+        json!([])
+    );
+
+    assert_eq!(access(&app, &c.applicant).await, StatusCode::OK);
+    assert_eq!(
+        access(&app, &c.second_applicant).await,
+        StatusCode::FORBIDDEN
+    );
+
+    // The grant ends when the legal rep said.
+    app.clock.advance(Duration::days(31));
+    assert_eq!(access(&app, &c.applicant).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(demo_uscc(), "expired".into())]
+    );
+    // An expired agent may apply again.
+    let reapply = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": demo_uscc(), "reason": "续期"}),
+        )
+        .await;
+    assert_eq!(reapply.status, StatusCode::CREATED, "{reapply:?}");
+    let granted = app
+        .post(&decide(&first), &c.legal_rep, json!({"decision": "grant"}))
+        .await;
+    assert_eq!(granted.status, StatusCode::OK);
+
+    let agents = app
+        .get(
+            &format!("/authorize/enterprises/{}/agents", demo_uscc()),
+            &c.legal_rep,
+        )
+        .await;
+    assert_eq!(agents.body["items"].as_array().unwrap().len(), 2);
+    let agents_by_agent = app
+        .get(
+            &format!("/authorize/enterprises/{}/agents", demo_uscc()),
+            &c.applicant,
+        )
+        .await;
+    assert_eq!(
+        (
+            agents_by_agent.status,
+            agents_by_agent.body["code"].as_str()
+        ),
+        (StatusCode::FORBIDDEN, Some("legal_rep_only"))
+    );
+
+    let revoke_path = format!("/authorize/enterprises/{}/agents/{first}", demo_uscc());
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &revoke_path,
+            Some(&app.token(&c.legal_rep)),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.body["status"], "revoked", "{revoked:?}");
+    assert_eq!(access(&app, &c.applicant).await, StatusCode::FORBIDDEN);
+    let twice = app
+        .call(
+            Method::DELETE,
+            &revoke_path,
+            Some(&app.token(&c.legal_rep)),
+            None,
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    let audit = app
+        .get(
+            &format!("/authorize/enterprises/{}/audit", demo_uscc()),
+            &c.legal_rep,
+        )
+        .await;
+    assert_eq!(
+        audit.body["items"].as_array().unwrap().len(),
+        7,
+        "{audit:?}"
+    );
+    assert!(!audit.body.to_string().contains(&c.applicant.id_number));
+}
+
+fn offline_body(app: &TestApp, agents: Value) -> Value {
+    json!({
+        "uscc": demo::foreign_uscc().to_string(),
+        "agents": agents,
+        "materials": {
+            "application_form": true, "business_licence": true,
+            "legal_rep_identity": true, "agent_identity": true,
+            "email_reference": "OPS-2022-0401-17"
+        },
+        "email_approved_at": app.clock.now() - Duration::days(1),
+    })
+}
+
+#[tokio::test]
+async fn offline_batch_grant_lapses_without_originals() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let agents = json!([
+        {"name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number},
+        {"name": c.applicant.name, "id_type": "resident_id", "id_number": c.applicant.id_number},
+    ]);
+    let foreign = demo::foreign_uscc().to_string();
+
+    let not_operator = app
+        .post(
+            "/authorize/offline-grants",
+            &c.legal_rep,
+            offline_body(&app, agents.clone()),
+        )
+        .await;
+    assert_eq!(not_operator.status, StatusCode::FORBIDDEN);
+
+    let granted = app
+        .post(
+            "/authorize/offline-grants",
+            &c.operator,
+            offline_body(&app, agents.clone()),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
+    let results = granted.body.as_array().unwrap();
+    assert!(results.iter().all(|r| r["outcome"] == "granted"));
+    assert!(!granted.body.to_string().contains(&c.agent.id_number));
+    // Re-running the batch is harmless.
+    let again = app
+        .post(
+            "/authorize/offline-grants",
+            &c.operator,
+            offline_body(&app, agents.clone()),
+        )
+        .await;
+    assert!(
+        again
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] == "already_active")
+    );
+
+    let access_path = format!("/authorize/enterprises/{foreign}/access");
+    let access_foreign = |who| app.get(&access_path, who);
+    assert_eq!(access_foreign(&c.agent).await.status, StatusCode::OK);
+
+    // The originals of one agent arrive in time; the other's never do.
+    let agent_id = results
+        .iter()
+        .find(|r| r["agent_name"] == c.agent.name)
+        .unwrap()["agent_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let originals = app
+        .post(
+            &format!("/authorize/offline-grants/{foreign}/{agent_id}/originals"),
+            &c.operator,
+            json!({"received_at": app.clock.now(), "note": "SF1234567890"}),
+        )
+        .await;
+    assert_eq!(originals.status, StatusCode::OK, "{originals:?}");
+    assert!(originals.body["offline"]["originals_received_at"].is_string());
+
+    app.clock.advance(Duration::days(15));
+    assert_eq!(access_foreign(&c.agent).await.status, StatusCode::OK);
+    let lapsed = access_foreign(&c.applicant).await;
+    assert_eq!(lapsed.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(foreign, "lapsed".into())]
+    );
+}
+
+#[tokio::test]
+async fn offline_batch_with_one_bad_agent_writes_nothing() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let before = app.item_count().await;
+    let mut bad_id = c.applicant.id_number.clone();
+    bad_id.replace_range(17.., if bad_id.ends_with('0') { "1" } else { "0" });
+    let agents = json!([
+        {"name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number},
+        {"name": c.applicant.name, "id_type": "resident_id", "id_number": bad_id},
+    ]);
+    let reply = app
+        .post(
+            "/authorize/offline-grants",
+            &c.operator,
+            offline_body(&app, agents),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_id_number"))
+    );
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent 2")
+    );
+
+    let mut incomplete = offline_body(
+        &app,
+        json!([{"name": "赵一", "id_type": "passport", "id_number": "E99887766"}]),
+    );
+    incomplete["materials"]["business_licence"] = json!(false);
+    let reply = app
+        .post("/authorize/offline-grants", &c.operator, incomplete)
+        .await;
+    assert_eq!(reply.body["code"], "materials_incomplete");
+
+    let mut unknown = offline_body(
+        &app,
+        json!([{"name": "赵一", "id_type": "passport", "id_number": "E99887766"}]),
+    );
+    unknown["uscc"] = json!(demo::uscc("MA5N0B0DY").to_string());
+    let reply = app
+        .post("/authorize/offline-grants", &c.operator, unknown)
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.item_count().await, before);
+}
+
+#[tokio::test]
+async fn applications_refuse_bad_enterprises_and_write_nothing() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let before = app.item_count().await;
+    let bad_check = "91440300MA5D3M001X";
+    for (uscc, status, code) in [
+        (bad_check, StatusCode::UNPROCESSABLE_ENTITY, "invalid_uscc"),
+        ("123", StatusCode::UNPROCESSABLE_ENTITY, "invalid_uscc"),
+        (
+            &*demo::uscc("MA5N0B0DY").to_string(),
+            StatusCode::NOT_FOUND,
+            "unknown_enterprise",
+        ),
+    ] {
+        let reply = app
+            .post(
+                "/authorize/applications",
+                &c.applicant,
+                json!({"uscc": uscc, "reason": "x"}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (status, Some(code)),
+            "{uscc}"
+        );
+    }
+    let reply = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": bad_check}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = "很".repeat(201);
+    let reply = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": demo_uscc(), "reason": long}),
+        )
+        .await;
+    assert_eq!(reply.body["code"], "reason_too_long");
+    assert_eq!(app.item_count().await, before);
+}
+
+#[tokio::test]
+async fn a_legal_rep_cannot_decide_for_an_enterprise_not_theirs() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let foreign = demo::foreign_uscc().to_string();
+    let applied = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": foreign, "reason": "x"}),
+        )
+        .await;
+    let agent_id = applied.body["agent_id"].as_str().unwrap().to_string();
+    let before = app.item_count().await;
+    // 张建国 is the demo enterprise's legal rep, not the foreign one's.
+    let reply = app
+        .post(
+            &format!("/authorize/enterprises/{foreign}/agents/{agent_id}/decision"),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{reply:?}");
+    assert_eq!(app.item_count().await, before);
+    let link = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": foreign}),
+        )
+        .await;
+    let token = link.body["token"].as_str().unwrap();
+    let reply = app
+        .post(
+            &format!("/authorize/share-links/{token}/decision"),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(foreign, "pending".into())]
+    );
+}
+
+/// The tenant guard over every enterprise-scoped route of this function: only the legal rep (and,
+/// where the route is not reserved to the legal rep, an active agent) gets through.
+#[tokio::test]
+async fn tenant_guard_matrix() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let uscc = demo_uscc();
+    // agent: active; second_applicant: pending; applicant: revoked; employee: stranger.
+    for who in [&c.agent, &c.applicant, &c.second_applicant] {
+        app.post(
+            "/authorize/applications",
+            who,
+            json!({"uscc": uscc, "reason": "x"}),
+        )
+        .await;
+    }
+    let id = |p: &fangyitong::identity::Persona| app.identity(p).person.to_string();
+    for who in [&c.agent, &c.applicant] {
+        let r = app
+            .post(
+                &format!("/authorize/enterprises/{uscc}/agents/{}/decision", id(who)),
+                &c.legal_rep,
+                json!({"decision": "grant"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/authorize/enterprises/{uscc}/agents/{}", id(&c.applicant)),
+            Some(&app.token(&c.legal_rep)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Another enterprise's agent.
+    let other = demo::foreign_uscc().to_string();
+    app.post("/authorize/offline-grants", &c.operator, offline_body(&app, json!([{"name": c.employee.name, "id_type": "resident_id", "id_number": c.employee.id_number}]))).await;
+    assert_eq!(
+        app.get(
+            &format!("/authorize/enterprises/{other}/access"),
+            &c.employee
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    let target = id(&c.second_applicant);
+    let routes: Vec<(Method, String, Option<Value>, bool)> = vec![
+        (
+            Method::GET,
+            format!("/authorize/enterprises/{uscc}/access"),
+            None,
+            false,
+        ),
+        (
+            Method::GET,
+            format!("/authorize/enterprises/{uscc}/agents"),
+            None,
+            true,
+        ),
+        (
+            Method::GET,
+            format!("/authorize/enterprises/{uscc}/audit"),
+            None,
+            true,
+        ),
+        (
+            Method::POST,
+            format!("/authorize/enterprises/{uscc}/agents/{target}/decision"),
+            Some(json!({"decision": "reject"})),
+            true,
+        ),
+        (
+            Method::DELETE,
+            format!("/authorize/enterprises/{uscc}/agents/{target}"),
+            None,
+            true,
+        ),
+    ];
+    let denied = [
+        &c.second_applicant,
+        &c.applicant,
+        &c.employee,
+        &c.operator,
+        &c.foreign_legal_rep,
+    ];
+    for (method, path, body, legal_rep_only) in &routes {
+        for who in denied {
+            let r = app
+                .call(method.clone(), path, Some(&app.token(who)), body.clone())
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{} {method} {path}: {r:?}",
+                who.name
+            );
+        }
+        let r = app
+            .call(
+                method.clone(),
+                path,
+                Some(&app.token(&c.agent)),
+                body.clone(),
+            )
+            .await;
+        let expected = if *legal_rep_only {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(r.status, expected, "agent {method} {path}: {r:?}");
+        let r = app.call(method.clone(), path, None, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous {method} {path}"
+        );
+    }
+    // The legal rep passes the guard on every one (the decision itself then runs).
+    for (method, path, body, _) in &routes {
+        let r = app
+            .call(
+                method.clone(),
+                path,
+                Some(&app.token(&c.legal_rep)),
+                body.clone(),
+            )
+            .await;
+        assert_ne!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "legal rep {method} {path}: {r:?}"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! Bad input at the edge: every one a clear 4xx JSON error, nothing written.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chrono::Duration;
+use fangyitong::clock::Clock;
+use fangyitong::identity::TokenMinter;
+use local::demo;
+use serde_json::json;
+use system_tests::spawn_app;
+
+#[tokio::test]
+async fn tokens_are_verified() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let path = "/authorize/me";
+    let reply = app.call(Method::GET, path, None, None).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    for bad in ["garbage", "a.b.c", ""] {
+        let reply = app.call(Method::GET, path, Some(bad), None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    // Signed by someone else's key.
+    let other_key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgevZzL1gdAFr88hb2\nOF/2NxApJCzGCEDdfSp6VQO30hyhRANCAAQRWz+jn65BtOMvdyHKcvjBeBSDZH2r\n1RTwjmYSi9R/zpBnuQ4EiMnCqfMPWiZqB4QdbAd0E7oH50VpuZ1P087G\n-----END PRIVATE KEY-----\n";
+    let forger =
+        TokenMinter::from_ec_pem(other_key.as_bytes(), demo::DEV_ISSUER, demo::DEV_AUDIENCE)
+            .unwrap();
+    let forged = forger.mint(&c.agent, app.clock.now(), Duration::hours(1));
+    let reply = app.call(Method::GET, path, Some(&forged), None).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    // Right key, wrong issuer / audience.
+    for (iss, aud) in [
+        ("https://evil.example", demo::DEV_AUDIENCE),
+        (demo::DEV_ISSUER, "someone-else"),
+    ] {
+        let minter = TokenMinter::from_ec_pem(demo::DEV_PRIVATE_KEY.as_bytes(), iss, aud).unwrap();
+        let token = minter.mint(&c.agent, app.clock.now(), Duration::hours(1));
+        assert_eq!(
+            app.call(Method::GET, path, Some(&token), None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Expired (beyond the minute of leeway), by the injected clock.
+    let token = app.token(&c.agent);
+    app.clock.advance(Duration::hours(1) + Duration::minutes(2));
+    let reply = app.call(Method::GET, path, Some(&token), None).await;
+    assert_eq!(reply.body["code"], "token_expired");
+    // A token whose ID number fails its check digit.
+    let mut bad = c.agent.clone();
+    bad.id_number.replace_range(
+        17..,
+        if bad.id_number.ends_with('1') {
+            "2"
+        } else {
+            "1"
+        },
+    );
+    let token = app.minter.mint(&bad, app.clock.now(), Duration::hours(1));
+    let reply = app.call(Method::GET, path, Some(&token), None).await;
+    assert_eq!(reply.body["code"], "invalid_identity");
+}
+
+#[tokio::test]
+async fn bodies_paths_and_routes() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let token = app.token(&c.applicant);
+    let before = app.item_count().await;
+    let send = |body: Body, content_type: &'static str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/authorize/applications")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(body)
+            .unwrap()
+    };
+    let reply = app
+        .send(send(Body::from("{not json"), "application/json"))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    let reply = app
+        .send(send(
+            Body::from("uscc=1"),
+            "application/x-www-form-urlencoded",
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let reply = app
+        .send(send(
+            Body::from(json!({"uscc": 5}).to_string()),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let reply = app
+        .send(send(
+            Body::from(json!({"uscc": "x", "reason": "y", "extra": 1}).to_string()),
+            "application/json",
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = json!({"uscc": "x", "reason": "y".repeat(100_000)}).to_string();
+    let reply = app.send(send(Body::from(huge), "application/json")).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    assert_eq!(app.item_count().await, before);
+
+    let reply = app
+        .get("/authorize/enterprises/not-a-uscc/access", &c.agent)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_uscc"))
+    );
+    let reply = app
+        .get(
+            &format!("/authorize/enterprises/{}/access", demo::uscc("MA5N0B0DY")),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_enterprise"))
+    );
+    let reply = app
+        .post(
+            &format!(
+                "/authorize/enterprises/{}/agents/not-an-id/decision",
+                demo::demo_uscc()
+            ),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(reply.body["code"], "invalid_agent_id");
+    let reply = app.get("/authorize/me?cursor=bm9wZQ", &c.agent).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
+    let reply = app.get("/nowhere", &c.agent).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_such_route"))
+    );
+    let reply = app
+        .call(Method::PUT, "/authorize/me", Some(&token), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(reply.body["code"].is_string());
+    let reply = app
+        .post(
+            &format!(
+                "/authorize/enterprises/{}/agents/{}/decision",
+                demo::demo_uscc(),
+                "a".repeat(64)
+            ),
+            &c.legal_rep,
+            json!({"decision": "maybe"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

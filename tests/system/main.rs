@@ -1,0 +1,7 @@
+//! One test binary for the whole system (one link of the AWS SDK, one moto server).
+
+mod authorize;
+mod edge;
+mod events;
+mod openapi;
+mod template;

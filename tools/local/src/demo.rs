@@ -1,0 +1,257 @@
+//! Demo personas and data for the local stack and the tests: valid synthetic ID numbers and
+//! USCCs (check characters computed, never copied from real people), written through the same
+//! domain functions the sync and the API use.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use fangyitong::app::{AppState, Secrets};
+use fangyitong::authorize::{self, Decision, DecisionRequest, Method};
+use fangyitong::identity::{KeySource, Persona, TokenMinter};
+use fangyitong::ids::{IdDocument, IdType, Uscc, resident_id_check_char, uscc_check_character};
+use fangyitong::registry::{self, EnterpriseRecord};
+use fangyitong::tenancy;
+use rand::Rng;
+
+pub const DEV_PRIVATE_KEY: &str = include_str!("../../../dev/identity-dev-private.pem");
+pub const DEV_PUBLIC_KEY: &str = include_str!("../../../dev/identity-dev-public.pem");
+pub const DEV_ISSUER: &str = "https://idp.shenzhen-iqi.local";
+pub const DEV_AUDIENCE: &str = "fangyitong";
+
+/// Development secrets: public by being in this repository, never for a deployed stack.
+pub fn dev_secrets() -> Secrets {
+    Secrets {
+        person_key_secret: "dev-only-person-key-secret-0123456789abcdef".into(),
+        link_signing_secret: "dev-only-link-signing-secret-0123456789abcdef".into(),
+        jwt_issuer: DEV_ISSUER.into(),
+        jwt_audience: DEV_AUDIENCE.into(),
+        jwt_keys: KeySource::Pem(DEV_PUBLIC_KEY.into()),
+    }
+}
+
+pub fn minter() -> TokenMinter {
+    TokenMinter::from_ec_pem(DEV_PRIVATE_KEY.as_bytes(), DEV_ISSUER, DEV_AUDIENCE)
+        .expect("the dev key is a valid EC key")
+}
+
+/// A resident ID number: address code, birth date, sequence, and the GB 11643 check character.
+pub fn resident_id(address_code: &str, birth: NaiveDate, sequence: u16) -> String {
+    let first17 = format!(
+        "{address_code}{}{:03}",
+        birth.format("%Y%m%d"),
+        sequence % 1000
+    );
+    let check = resident_id_check_char(first17.as_bytes()).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// A random adult's resident ID from one of Shenzhen's district codes.
+pub fn random_resident_id(rng: &mut impl Rng) -> String {
+    const DISTRICTS: [&str; 9] = [
+        "440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310", "440311",
+    ];
+    let birth = NaiveDate::from_ymd_opt(1960, 1, 1).expect("valid")
+        + Duration::days(rng.random_range(0..15_000));
+    resident_id(
+        DISTRICTS[rng.random_range(0..DISTRICTS.len())],
+        birth,
+        rng.random_range(0..1000),
+    )
+}
+
+/// A USCC for a Shenzhen company (登记管理部门 9 = 工商, 类别 1 = 企业, 440300 = 深圳) with
+/// the given 9-character organisation code.
+pub fn uscc(organisation_code: &str) -> Uscc {
+    let first17 = format!("91440300{organisation_code}");
+    let check =
+        uscc_check_character(first17.as_bytes()).expect("17 characters of the alphabet") as char;
+    Uscc::parse(&format!("{first17}{check}")).expect("a computed check character is valid")
+}
+
+/// The demo cast.
+pub struct Cast {
+    pub legal_rep: Persona,
+    pub agent: Persona,
+    pub applicant: Persona,
+    pub second_applicant: Persona,
+    pub operator: Persona,
+    pub foreign_legal_rep: Persona,
+    pub employee: Persona,
+}
+
+fn persona(
+    name: &str,
+    id_type: IdType,
+    id_number: String,
+    face_verified_at: Option<DateTime<Utc>>,
+    operator: bool,
+) -> Persona {
+    Persona {
+        name: name.into(),
+        id_type,
+        id_number,
+        face_verified_at,
+        operator,
+    }
+}
+
+impl Cast {
+    /// Everyone face-verified at `face_at` (tokens minted later can move it).
+    pub fn new(face_at: DateTime<Utc>) -> Self {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("valid date");
+        let f = Some(face_at);
+        Self {
+            legal_rep: persona(
+                "张建国",
+                IdType::ResidentId,
+                resident_id("440304", d(1975, 3, 14), 131),
+                f,
+                false,
+            ),
+            agent: persona(
+                "李晓丹",
+                IdType::ResidentId,
+                resident_id("440305", d(1990, 7, 2), 242),
+                f,
+                false,
+            ),
+            applicant: persona(
+                "王小明",
+                IdType::ResidentId,
+                resident_id("440306", d(1995, 11, 30), 353),
+                f,
+                false,
+            ),
+            second_applicant: persona(
+                "陈思",
+                IdType::ResidentId,
+                resident_id("440307", d(1988, 5, 21), 464),
+                f,
+                false,
+            ),
+            operator: persona(
+                "林运营",
+                IdType::ResidentId,
+                resident_id("440303", d(1985, 1, 9), 575),
+                f,
+                true,
+            ),
+            foreign_legal_rep: persona(
+                "John Smith",
+                IdType::Passport,
+                "E12345678".into(),
+                None,
+                false,
+            ),
+            employee: persona(
+                "刘员工",
+                IdType::ResidentId,
+                resident_id("440308", d(1998, 2, 3), 686),
+                f,
+                false,
+            ),
+        }
+    }
+
+    pub fn all(&self) -> [(&'static str, &Persona); 7] {
+        [
+            ("legal_rep", &self.legal_rep),
+            ("agent", &self.agent),
+            ("applicant", &self.applicant),
+            ("second_applicant", &self.second_applicant),
+            ("operator", &self.operator),
+            ("foreign_legal_rep", &self.foreign_legal_rep),
+            ("employee", &self.employee),
+        ]
+    }
+}
+
+pub fn document(p: &Persona) -> IdDocument {
+    IdDocument::parse(p.id_type, &p.id_number).expect("demo personas carry valid documents")
+}
+
+pub const DEMO_ENTERPRISE_NAME: &str = "深圳市示例科技有限公司";
+pub const FOREIGN_ENTERPRISE_NAME: &str = "深圳市环球贸易有限公司";
+
+pub fn demo_uscc() -> Uscc {
+    uscc("MA5D3M001")
+}
+
+pub fn foreign_uscc() -> Uscc {
+    uscc("MA5D3M002")
+}
+
+/// Writes the demo enterprises through the registry path the sync uses.
+pub async fn seed_registry(
+    state: &AppState,
+    cast: &Cast,
+) -> Result<(), fangyitong::store::StoreError> {
+    let now = state.clock.now();
+    for (uscc, name, rep, district) in [
+        (demo_uscc(), DEMO_ENTERPRISE_NAME, &cast.legal_rep, "南山区"),
+        (
+            foreign_uscc(),
+            FOREIGN_ENTERPRISE_NAME,
+            &cast.foreign_legal_rep,
+            "福田区",
+        ),
+    ] {
+        let record = EnterpriseRecord {
+            uscc,
+            name: name.into(),
+            legal_rep: document(rep),
+            legal_rep_name: rep.name.clone(),
+            district: district.into(),
+        };
+        registry::apply_enterprise(&state.store, &state.keyer, &record, now).await?;
+    }
+    Ok(())
+}
+
+/// The demo agent applies and the legal rep approves — through the real flows, so the seed
+/// leaves the same records (and audit trail) a person would. Harmless when already done.
+pub async fn seed_agent(state: &AppState, cast: &Cast) -> Result<(), fangyitong::http::ApiError> {
+    let now = state.clock.now();
+    let minter = minter();
+    let identity = |p: &Persona| {
+        let face = Persona {
+            face_verified_at: Some(now),
+            ..p.clone()
+        };
+        state
+            .verifier
+            .verify(&minter.mint(&face, now, Duration::minutes(1)), now)
+    };
+    let agent = identity(&cast.agent)?;
+    let legal_rep = identity(&cast.legal_rep)?;
+    let uscc = demo_uscc();
+    match authorize::apply(
+        state,
+        &agent,
+        &uscc,
+        Method::Application,
+        Some("负责公司防疫工作".into()),
+    )
+    .await
+    {
+        Ok(_) => {
+            let access = tenancy::guard(state, legal_rep, &uscc).await?;
+            let grant = DecisionRequest {
+                decision: Decision::Grant,
+                valid_until: None,
+            };
+            authorize::decide_application(state, &access, &agent.person, grant).await?;
+            Ok(())
+        }
+        Err(e) if e.code == "already_authorized" => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Tokens for the whole cast, minted and face-verified at `now`, valid 12 hours.
+pub fn fresh_tokens(now: DateTime<Utc>) -> serde_json::Value {
+    let cast = Cast::new(now);
+    let minter = minter();
+    let tokens = cast.all().into_iter().map(|(role, persona)| {
+        (role.to_string(), serde_json::json!({ "name": persona.name, "token": minter.mint(persona, now, Duration::hours(12)) }))
+    });
+    serde_json::Value::Object(tokens.collect())
+}

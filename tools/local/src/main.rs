@@ -1,0 +1,102 @@
+//! `make dev`: the whole system on one machine. Starts moto's server (unless `AWS_ENDPOINT_URL`
+//! already names an endpoint), creates the table from the shared definition, seeds the demo
+//! enterprises and personas, and serves every function's routes on one port — the same routers
+//! the Lambdas run — plus `/openapi.json` and `/dev/tokens` (fresh demo tokens).
+
+use fangyitong::app::AppState;
+use fangyitong::clock::SystemClock;
+use fangyitong::config::Settings;
+use local::demo::{self, Cast};
+use std::sync::Arc;
+
+const TABLE: &str = "fangyitong-local";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    lambda_http::tracing::init_default_subscriber();
+    let moto;
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
+        Some(endpoint) => endpoint,
+        None => {
+            let port = std::env::var("MOTO_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            moto = local::moto::MotoServer::start(port)?;
+            moto.endpoint.clone()
+        }
+    };
+    let aws = local::sdk_config(&endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    local::ensure_table(&dynamodb, TABLE).await?;
+    let state = AppState::new(
+        dynamodb,
+        TABLE,
+        demo::dev_secrets(),
+        Settings::default(),
+        Arc::new(SystemClock),
+    )?;
+
+    let cast = Cast::new(state.clock.now());
+    demo::seed_registry(&state, &cast).await?;
+    demo::seed_agent(&state, &cast).await?;
+
+    let app = local::api(state);
+
+    let port: u16 = std::env::var("LOCAL_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    print_welcome(&endpoint, port);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(())
+}
+
+fn print_welcome(endpoint: &str, port: u16) {
+    let base = format!("http://127.0.0.1:{port}");
+    println!(
+        r#"
+fangyitong local stack
+  API          {base}            (every function's routes)
+  OpenAPI      {base}/openapi.json
+  AWS endpoint {endpoint}   (moto; table {TABLE})
+  Demo USCC    {demo} ({demo_name}), foreign-led: {foreign} ({foreign_name})
+
+Fresh demo tokens (legal_rep, agent, applicant, second_applicant, operator, employee) — face
+verification is stamped at minting time, so mint again before a legal rep decides:
+  curl -s {base}/dev/tokens | jq
+  T() {{ curl -s {base}/dev/tokens | jq -r ".$1.token"; }}
+
+Method 2 (apply with a reason; the legal rep approves):
+  curl -s "{base}/authorize/enterprises?name={demo_name}" -H "Authorization: Bearer $(T applicant)"
+  curl -s -XPOST {base}/authorize/applications -H "Authorization: Bearer $(T applicant)" -H 'content-type: application/json' -d '{{"uscc":"{demo}","reason":"负责员工核酸统计"}}'
+  curl -s {base}/authorize/legal-rep/pending -H "Authorization: Bearer $(T legal_rep)"
+  curl -s -XPOST {base}/authorize/enterprises/{demo}/agents/<agent_id>/decision -H "Authorization: Bearer $(T legal_rep)" -H 'content-type: application/json' -d '{{"decision":"grant"}}'
+
+Method 1 (share link):
+  curl -s -XPOST {base}/authorize/share-links -H "Authorization: Bearer $(T second_applicant)" -H 'content-type: application/json' -d '{{"uscc":"{demo}"}}'
+  curl -s {base}/authorize/share-links/<token> -H "Authorization: Bearer $(T legal_rep)"
+  curl -s -XPOST {base}/authorize/share-links/<token>/decision -H "Authorization: Bearer $(T legal_rep)" -H 'content-type: application/json' -d '{{"decision":"grant"}}'
+
+Offline batch (operator, manual section 9):
+  curl -s -XPOST {base}/authorize/offline-grants -H "Authorization: Bearer $(T operator)" -H 'content-type: application/json' -d @dev/offline-grant.json
+
+Mine / agents / audit:
+  curl -s {base}/authorize/me -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/authorize/enterprises/{demo}/agents -H "Authorization: Bearer $(T legal_rep)"
+  curl -s {base}/authorize/enterprises/{demo}/audit -H "Authorization: Bearer $(T legal_rep)"
+"#,
+        demo = demo::demo_uscc(),
+        demo_name = demo::DEMO_ENTERPRISE_NAME,
+        foreign = demo::foreign_uscc(),
+        foreign_name = demo::FOREIGN_ENTERPRISE_NAME,
+    );
+}
