@@ -4,7 +4,6 @@
 
 SHELL := /bin/bash
 VENV  := .venv
-export AWS_LC_SYS_NO_JITTER_ENTROPY := 1
 
 .PHONY: dev test venv lint release clean
 
@@ -21,7 +20,7 @@ dev: venv
 
 ## Every test: template lint, unit tests, integration tests against moto, events, OpenAPI.
 test: venv lint
-	cargo test --workspace --no-fail-fast
+	bash scripts/test.sh
 
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml

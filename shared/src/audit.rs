@@ -29,30 +29,55 @@ pub enum ActorRole {
     Operator,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+/// The stored audit item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
     #[serde(rename = "PK")]
-    #[schema(ignore)]
     pk: String,
     #[serde(rename = "SK")]
-    #[schema(ignore)]
     sk: String,
-    #[schema(value_type = String)]
     pub uscc: Uscc,
     pub at: DateTime<Utc>,
-    #[schema(value_type = String)]
     pub actor: PersonKey,
     pub actor_name: String,
     pub actor_role: ActorRole,
     pub action: AuditAction,
     /// The agent the action concerns.
-    #[schema(value_type = Option<String>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<PersonKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(rename = "expires_at")]
-    #[schema(ignore)]
     retention_until: i64,
+}
+
+/// An audit record as the legal rep reads it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditView {
+    pub at: DateTime<Utc>,
+    pub actor_name: String,
+    pub actor_role: ActorRole,
+    pub action: AuditAction,
+    /// The `agent_id` of the agent concerned.
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            at: r.at,
+            actor_name: r.actor_name,
+            actor_role: r.actor_role,
+            action: r.action,
+            agent_id: r.subject.map(String::from),
+            agent_name: r.subject_name,
+            detail: r.detail,
+        }
+    }
 }
 
 /// What happened, before it is stamped with time and key.

@@ -16,6 +16,7 @@
 //! |---|---|---|---|---|
 //! | enterprise profile | `ENT#{uscc}` | `PROFILE` | `ENTNAME#{full name}` / `ENT#{uscc}` | `LEGALREP#{person}` / `ENT#{uscc}` |
 //! | authorisation | `ENT#{uscc}` | `AGENT#{person}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
+//! | employee (membership) | `ENT#{uscc}` | `EMP#{person}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
 //!
@@ -47,6 +48,7 @@ pub const TTL: &str = "expires_at";
 
 pub const PROFILE: &str = "PROFILE";
 pub const AGENT_PREFIX: &str = "AGENT#";
+pub const EMPLOYEE_PREFIX: &str = "EMP#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const AUTH_PREFIX: &str = "AUTH#";
 pub const ENT_PREFIX: &str = "ENT#";
@@ -83,6 +85,10 @@ pub fn authorization_of(uscc: &Uscc) -> String {
 
 pub fn pending(uscc: &Uscc) -> String {
     format!("PENDING#{uscc}")
+}
+
+pub fn employee(person: &PersonKey) -> String {
+    format!("{EMPLOYEE_PREFIX}{person}")
 }
 
 pub fn audit(at: &str, id: &str) -> String {

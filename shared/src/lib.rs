@@ -13,6 +13,7 @@
 //! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
+//! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
 //! | [`clock`] | injected time; business time in Asia/Shanghai |
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod keys;
 pub mod openapi;
 pub mod registry;
+pub mod roster;
 pub mod store;
 pub mod table;
 pub mod tenancy;

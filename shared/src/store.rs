@@ -18,28 +18,57 @@ pub enum StoreError {
     /// A conditional write found the item in another state than required.
     #[error("the item changed or does not exist in the expected state")]
     ConditionFailed,
-    #[error("DynamoDB request failed: {0}")]
+    /// Throttling, timeouts, connection or server errors: trying again later may succeed.
+    #[error("DynamoDB request failed (retryable): {0}")]
     Request(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    /// DynamoDB refused the request itself (validation, missing table): retrying will not help.
+    #[error("DynamoDB refused the request: {0}")]
+    Rejected(String, #[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("item (de)serialisation failed: {0}")]
     Serde(#[from] serde_dynamo::Error),
     #[error("malformed item: {0}")]
     Malformed(String),
+    /// DynamoDB kept refusing part of a batch (throttling); the caller may retry later.
+    #[error("{0} items stayed unprocessed after every retry")]
+    Unprocessed(usize),
 }
 
 impl StoreError {
     /// Whether retrying the same request may succeed (throttling, timeouts, 5xx).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Request(..))
+        matches!(self, Self::Request(..) | Self::Unprocessed(_))
     }
 }
 
+/// Error codes DynamoDB uses for "slow down or try again".
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+];
+
 fn request_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let message = DisplayErrorContext(&err).to_string();
-    StoreError::Request(message, Box::new(err))
+    let retryable = match &err {
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|c| RETRYABLE_CODES.contains(&c)),
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    };
+    if retryable {
+        StoreError::Request(message, Box::new(err))
+    } else {
+        StoreError::Rejected(message, Box::new(err))
+    }
 }
 
 /// One page of a query: items and the opaque cursor to the next page (if any).
@@ -327,6 +356,84 @@ impl Store {
                 StoreError::Malformed("a cursor was rejected where none was given".into())
             }
         })
+    }
+}
+
+/// BatchWriteItem's limit.
+pub const BATCH_WRITE_MAX: usize = 25;
+/// How often unprocessed items or throttling are retried before the batch fails (retryably).
+pub const BATCH_WRITE_ATTEMPTS: u32 = 8;
+
+/// The one call a batch write makes; a seam so tests can inject `UnprocessedItems` and
+/// throttling, which moto never produces by itself.
+pub trait BatchWriter: Send + Sync {
+    fn write(
+        &self,
+        table: &str,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> impl Future<Output = Result<Vec<aws_sdk_dynamodb::types::WriteRequest>, StoreError>> + Send;
+}
+
+impl BatchWriter for Store {
+    /// Sends one BatchWriteItem and returns what DynamoDB left unprocessed.
+    async fn write(
+        &self,
+        table: &str,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::WriteRequest>, StoreError> {
+        let out = self
+            .client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .map_err(request_error)?;
+        Ok(out
+            .unprocessed_items
+            .and_then(|mut u| u.remove(table))
+            .unwrap_or_default())
+    }
+}
+
+/// Puts `items` in batches of 25, retrying unprocessed items and throttling with capped,
+/// jittered backoff. Returns the number of BatchWriteItem requests sent.
+pub async fn batch_put<W: BatchWriter>(
+    writer: &W,
+    table: &str,
+    items: Vec<Item>,
+) -> Result<usize, StoreError> {
+    let mut requests_sent = 0;
+    let mut rest = items.into_iter().map(|item| {
+        aws_sdk_dynamodb::types::WriteRequest::builder()
+            .put_request(
+                aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .expect("item is set"),
+            )
+            .build()
+    });
+    loop {
+        let mut batch: Vec<_> = rest.by_ref().take(BATCH_WRITE_MAX).collect();
+        if batch.is_empty() {
+            return Ok(requests_sent);
+        }
+        let mut attempt = 0;
+        while !batch.is_empty() {
+            requests_sent += 1;
+            match writer.write(table, batch.clone()).await {
+                Ok(unprocessed) => batch = unprocessed,
+                Err(e) if e.is_retryable() && attempt + 1 < BATCH_WRITE_ATTEMPTS => {}
+                Err(e) => return Err(e),
+            }
+            if !batch.is_empty() {
+                attempt += 1;
+                if attempt >= BATCH_WRITE_ATTEMPTS {
+                    return Err(StoreError::Unprocessed(batch.len()));
+                }
+                backoff(attempt).await;
+            }
+        }
     }
 }
 

@@ -379,6 +379,11 @@ async fn method_2_application_approve_reject_and_revoke() {
         "{audit:?}"
     );
     assert!(!audit.body.to_string().contains(&c.applicant.id_number));
+    assert!(
+        audit.body["items"][0].get("PK").is_none(),
+        "storage keys leak into the audit view"
+    );
+    assert_eq!(audit.body["items"][0]["action"], "revoked");
 }
 
 fn offline_body(app: &TestApp, agents: Value) -> Value {

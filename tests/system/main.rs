@@ -4,4 +4,5 @@ mod authorize;
 mod edge;
 mod events;
 mod openapi;
+mod store;
 mod template;

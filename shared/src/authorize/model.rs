@@ -27,6 +27,16 @@ pub enum Method {
     Offline,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ShareLink => "share_link",
+            Self::Application => "application",
+            Self::Offline => "offline",
+        }
+    }
+}
+
 /// The status as of a given instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -5,7 +5,7 @@ use super::service::{
     self, DecisionRequest, OfflineGrantRequest, OfflineResult, OriginalsRequest, ShareLinkCreated,
 };
 use crate::app::AppState;
-use crate::audit::{self, AuditRecord};
+use crate::audit::{self, AuditView};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
 use crate::ids::{PersonKey, Uscc};
@@ -344,7 +344,7 @@ async fn revoke(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditList {
-    pub items: Vec<AuditRecord>,
+    pub items: Vec<AuditView>,
     pub next_cursor: Option<String>,
 }
 
@@ -366,7 +366,7 @@ async fn audit_trail(
     )
     .await?;
     Ok(ApiJson(AuditList {
-        items: page.items,
+        items: page.items.into_iter().map(AuditView::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }

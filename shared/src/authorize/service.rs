@@ -183,7 +183,7 @@ pub async fn apply(
         action: AuditAction::Applied,
         subject: Some(&identity.person),
         subject_name: Some(&identity.name),
-        detail: Some(format!("{method:?}")),
+        detail: Some(method.as_str().into()),
     };
     commit(state, auth, read_version, audit, None).await
 }
@@ -348,7 +348,7 @@ fn decision_audit<'a>(
         },
         subject: Some(&auth.agent),
         subject_name: Some(&auth.agent_name),
-        detail: Some(format!("{:?}", auth.method)),
+        detail: Some(auth.method.as_str().into()),
     }
 }
 

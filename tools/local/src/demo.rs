@@ -6,8 +6,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fangyitong::app::{AppState, Secrets};
 use fangyitong::authorize::{self, Decision, DecisionRequest, Method};
 use fangyitong::identity::{KeySource, Persona, TokenMinter};
-use fangyitong::ids::{IdDocument, IdType, Uscc, resident_id_check_char, uscc_check_character};
+use fangyitong::ids::{
+    IdDocument, IdType, Phone, Uscc, resident_id_check_char, uscc_check_character,
+};
 use fangyitong::registry::{self, EnterpriseRecord};
+use fangyitong::roster::{self, MemberRecord, Membership, Source};
 use fangyitong::tenancy;
 use rand::Rng;
 
@@ -204,6 +207,57 @@ pub async fn seed_registry(
         registry::apply_enterprise(&state.store, &state.keyer, &record, now).await?;
     }
     Ok(())
+}
+
+/// How many employees the demo enterprise has on its social-insurance roster.
+pub const DEMO_EMPLOYEES: usize = 300;
+
+/// The demo enterprise's roster: the cast's employee and agent plus synthetic people with valid
+/// resident IDs (a fixed seed, so every start has the same people).
+pub async fn seed_employees(
+    state: &AppState,
+    cast: &Cast,
+) -> Result<usize, fangyitong::store::StoreError> {
+    use rand::SeedableRng;
+    const SURNAMES: [&str; 12] = [
+        "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙",
+    ];
+    const GIVEN: [&str; 12] = [
+        "伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "娟", "涛",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2022_04_01);
+    let now = state.clock.now();
+    let uscc = demo_uscc();
+    let mut records: Vec<MemberRecord> = [&cast.employee, &cast.agent]
+        .into_iter()
+        .map(|p| MemberRecord {
+            document: document(p),
+            name: p.name.clone(),
+            phone: None,
+        })
+        .collect();
+    while records.len() < DEMO_EMPLOYEES {
+        let name = format!(
+            "{}{}{}",
+            SURNAMES[rng.random_range(0..12)],
+            GIVEN[rng.random_range(0..12)],
+            GIVEN[rng.random_range(0..12)]
+        );
+        let phone = Phone::parse(&format!("13{:09}", rng.random_range(0..1_000_000_000u32))).ok();
+        let document = IdDocument::parse(IdType::ResidentId, &random_resident_id(&mut rng))
+            .expect("generated IDs are valid");
+        records.push(MemberRecord {
+            document,
+            name,
+            phone,
+        });
+    }
+    let members: Vec<Membership> = records
+        .iter()
+        .map(|r| Membership::new(&uscc, r, &state.keyer, Source::Roster, now))
+        .collect();
+    roster::put_all(&state.store, &members).await?;
+    Ok(members.len())
 }
 
 /// The demo agent applies and the legal rep approves — through the real flows, so the seed

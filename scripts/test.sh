@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every Rust test and ends with one total line ("N passed, N failed") over all test binaries.
+set -uo pipefail
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$out"
+exit "$status"
