@@ -73,7 +73,9 @@ impl From<AuditRecord> for AuditView {
             actor_name: r.actor_name,
             actor_role: r.actor_role,
             action: r.action,
-            agent_id: r.subject.map(String::from),
+            agent_id: r
+                .subject
+                .map(|person| crate::authorize::AgentId::of(&r.uscc, &person).to_string()),
             agent_name: r.subject_name,
             detail: r.detail,
         }

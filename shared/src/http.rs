@@ -158,7 +158,9 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_body", e.body_text()),
+        JsonRejection::JsonDataError(e) => {
+            ApiError::unprocessable("invalid_body", redact_numbers(&e.body_text()))
+        }
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("malformed_json", "the body is not valid JSON")
         }
@@ -228,6 +230,32 @@ where
     }
 }
 
+/// serde's messages quote the offending value (`invalid type: integer 440305…`); an ID number
+/// typed into the wrong field must not be echoed back or end up in a log. Masks every run of
+/// six or more letters and digits that contains a digit.
+fn redact_numbers(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 6 && run.chars().any(|c| c.is_ascii_digit()) {
+            out.push_str(&crate::ids::mask_middle(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no_such_route", "no route here; see /openapi.json")
 }
@@ -256,4 +284,17 @@ pub fn edge(router: Router) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_messages_lose_their_numbers() {
+        let redacted = super::redact_numbers(
+            "agents[0].id_number: invalid type: integer `440305199007022423`, expected a string at line 1 column 80",
+        );
+        assert!(!redacted.contains("440305199007022423"), "{redacted}");
+        assert!(redacted.contains("agents[0].id_number: invalid type: integer `4403"));
+        assert!(redacted.ends_with("line 1 column 80"));
+    }
 }

@@ -22,7 +22,8 @@ pub const OPERATOR_ROLE: &str = "operator";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
-    pub aud: String,
+    /// RFC 7519 allows one audience or several.
+    pub aud: Audience,
     pub sub: String,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,6 +36,13 @@ pub struct Claims {
     pub face_verified_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A verified caller.
@@ -192,13 +200,16 @@ impl IdentityVerifier {
             })?
             .claims;
         let now_s = now.timestamp();
-        if claims.exp + LEEWAY_SECONDS < now_s {
+        if claims.exp.saturating_add(LEEWAY_SECONDS) < now_s {
             return Err(ApiError::unauthorized(
                 "token_expired",
                 "the bearer token has expired; log in again",
             ));
         }
-        if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now_s) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECONDS) > now_s)
+        {
             return Err(invalid("not valid yet"));
         }
         let document = IdDocument::parse(claims.id_type, &claims.id_number).map_err(|e| {
@@ -279,7 +290,7 @@ impl TokenMinter {
     pub fn mint(&self, person: &Persona, now: DateTime<Utc>, ttl: Duration) -> String {
         let claims = Claims {
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: Audience::One(self.audience.clone()),
             sub: format!("demo-{}", person.name),
             exp: (now + ttl).timestamp(),
             nbf: None,

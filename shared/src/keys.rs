@@ -8,6 +8,7 @@
 //! | `PK`, `SK` | table key |
 //! | `GSI1PK`, `GSI1SK` | GSI1 — look-ups by a second natural key (enterprise name, a person's own items) |
 //! | `GSI2PK`, `GSI2SK` | GSI2 — sparse: only items waiting for someone (pending applications, legal rep's enterprises) |
+//! | `GSI3PK`, `GSI3SK` | GSI3 — sparse transition index: persons whose derived health state is due for a relabel |
 //! | `expires_at` | TTL (epoch seconds): every record has a retention; see `docs/privacy.md` |
 //!
 //! # Items
@@ -15,7 +16,9 @@
 //! | item | PK | SK | GSI1 | GSI2 |
 //! |---|---|---|---|---|
 //! | enterprise profile | `ENT#{uscc}` | `PROFILE` | `ENTNAME#{full name}` / `ENT#{uscc}` | `LEGALREP#{person}` / `ENT#{uscc}` |
-//! | authorisation | `ENT#{uscc}` | `AGENT#{person}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
+//! | authorisation | `ENT#{uscc}` | `AGENT#{agent_id}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
+//! | person health | `PER#{person}` | `HEALTH` | — | — (GSI3 while due: `DUE#{shard}` / `{due_at}#{person}`) |
+//! | enterprise summary | `ENT#{uscc}` | `SUMMARY` | — | — |
 //! | employee (membership) | `ENT#{uscc}` | `EMP#{person}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
@@ -31,6 +34,8 @@
 //! | pending applications of one enterprise | 1 Query GSI2 `PENDING#…` per page (sparse: only pending items) |
 //! | agents of an enterprise | 1 Query `ENT#…` begins_with `AGENT#` per page |
 //! | audit trail of an enterprise | 1 Query `ENT#…` begins_with `AUDIT#` per page, newest first |
+//! | persons due for relabel at T | 1 Query GSI3 `DUE#{shard}` `GSI3SK <= T` per shard per page |
+//! | a person's enterprises (to propagate a relabel) | 1 Query GSI1 `PER#…` begins_with `EMP#` |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 
 use crate::ids::{PersonKey, Uscc};
@@ -47,6 +52,14 @@ pub const GSI2SK: &str = "GSI2SK";
 pub const TTL: &str = "expires_at";
 
 pub const PROFILE: &str = "PROFILE";
+pub const HEALTH: &str = "HEALTH";
+pub const SUMMARY: &str = "SUMMARY";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+/// The transition index is spread over this many partitions so relabel can read them in
+/// parallel and no partition exceeds DynamoDB's per-partition throughput at city scale.
+pub const DUE_SHARDS: u32 = 16;
 pub const AGENT_PREFIX: &str = "AGENT#";
 pub const EMPLOYEE_PREFIX: &str = "EMP#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
@@ -71,8 +84,10 @@ pub fn legal_rep(person: &PersonKey) -> String {
     format!("LEGALREP#{person}")
 }
 
-pub fn agent(person: &PersonKey) -> String {
-    format!("{AGENT_PREFIX}{person}")
+/// Authorisations are keyed by the agent's per-enterprise pseudonym (the `agent_id` the API
+/// shows), so a route naming an agent finds the item without knowing the person key.
+pub fn agent(agent_id: &str) -> String {
+    format!("{AGENT_PREFIX}{agent_id}")
 }
 
 pub fn person(person: &PersonKey) -> String {
@@ -93,6 +108,16 @@ pub fn employee(person: &PersonKey) -> String {
 
 pub fn audit(at: &str, id: &str) -> String {
     format!("{AUDIT_PREFIX}{at}#{id}")
+}
+
+/// The transition-index partition of a person: a stable function of the person key.
+pub fn due_shard(person: &PersonKey) -> String {
+    let shard = u32::from_str_radix(&person.as_str()[..4], 16).unwrap_or(0) % DUE_SHARDS;
+    due_partition(shard)
+}
+
+pub fn due_partition(shard: u32) -> String {
+    format!("DUE#{shard:02}")
 }
 
 pub fn share_link(id: &str) -> String {

@@ -13,6 +13,8 @@
 //! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
+//! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
+//! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
@@ -23,6 +25,8 @@ pub mod audit;
 pub mod authorize;
 pub mod clock;
 pub mod config;
+pub mod feeds;
+pub mod health;
 pub mod http;
 pub mod identity;
 pub mod ids;

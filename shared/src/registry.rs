@@ -114,5 +114,5 @@ pub async fn of_legal_rep(
     person: &PersonKey,
 ) -> Result<Vec<EnterpriseProfile>, StoreError> {
     let spec = QuerySpec::index(keys::GSI2, keys::legal_rep(person)).limit(100);
-    Ok(store.first_page(&spec).await?.items)
+    store.query_all(&spec, 1_000).await
 }

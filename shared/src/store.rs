@@ -159,10 +159,26 @@ pub fn decode_cursor(cursor: &str, spec: &QuerySpec) -> Result<Item, BadCursor> 
     if map.get(spec.partition_attr) != Some(&spec.partition) {
         return Err(BadCursor);
     }
-    if let (Some(prefix), Some(sort)) = (&spec.sort_prefix, map.get(spec.sort_attr)) {
-        if !sort.starts_with(prefix.as_str()) {
-            return Err(BadCursor);
-        }
+    let sort = map.get(spec.sort_attr).ok_or(BadCursor)?;
+    if spec
+        .sort_prefix
+        .as_ref()
+        .is_some_and(|prefix| !sort.starts_with(prefix.as_str()))
+    {
+        return Err(BadCursor);
+    }
+    // Exactly the attributes DynamoDB returns as LastEvaluatedKey: the index key plus, for an
+    // index, the table key. Anything else would be a ValidationException (a 500) downstream.
+    let mut expected = vec![spec.partition_attr, spec.sort_attr];
+    if spec.index.is_some() {
+        expected.extend([keys::PK, keys::SK]);
+    }
+    if map.len() != expected.len()
+        || !expected
+            .iter()
+            .all(|a| map.get(*a).is_some_and(|v| !v.is_empty()))
+    {
+        return Err(BadCursor);
     }
     Ok(map
         .into_iter()
@@ -217,6 +233,8 @@ impl Store {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(pk, sk)))
+            // Reads feed conditional writes (version checks): read the latest.
+            .consistent_read(true)
             .send()
             .await
             .map_err(request_error)?;
@@ -266,9 +284,12 @@ impl Store {
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
                 .map(|k| k.keys);
-            if pending.as_ref().is_some_and(|p| !p.is_empty()) {
+            if let Some(left) = pending.as_ref().filter(|p| !p.is_empty()) {
                 attempt += 1;
-                crate::store::backoff(attempt).await;
+                if attempt >= BATCH_WRITE_ATTEMPTS {
+                    return Err(StoreError::Unprocessed(left.len()));
+                }
+                backoff(attempt).await;
             }
         }
         Ok(found)
@@ -293,14 +314,16 @@ impl Store {
             .set_transact_items(Some(items))
             .send()
             .await;
+        // A transaction is cancelled as a whole; its per-item reasons say why. A failed
+        // condition or a conflicting concurrent transaction means the item moved under us (409);
+        // throttling is worth a retry (503).
         match result {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e))
-                    if e
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                    if e.cancellation_reasons().iter().any(|r| {
+                        matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                    }) =>
                 {
                     Err(StoreError::ConditionFailed)
                 }
@@ -345,6 +368,34 @@ impl Store {
 }
 
 impl Store {
+    /// Every page of a query, up to `max_items` (then stops: a guard, not a pagination).
+    pub async fn query_all<T: DeserializeOwned>(
+        &self,
+        spec: &QuerySpec,
+        max_items: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .query::<T>(spec, cursor.as_deref())
+                .await
+                .map_err(|e| match e {
+                    BadCursorOr::Store(e) => e,
+                    BadCursorOr::Cursor(_) => {
+                        StoreError::Malformed("a cursor this store issued was rejected".into())
+                    }
+                })?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) if items.len() < max_items => cursor = Some(next),
+                _ => break,
+            }
+        }
+        items.truncate(max_items);
+        Ok(items)
+    }
+
     /// The first page of a query (no client cursor involved, so only store errors).
     pub async fn first_page<T: DeserializeOwned>(
         &self,

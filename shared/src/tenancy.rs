@@ -10,7 +10,7 @@
 //! Cost: one BatchGetItem of two keys per request.
 
 use crate::app::AppState;
-use crate::authorize::{Authorization, EffectiveStatus};
+use crate::authorize::{AgentId, Authorization, EffectiveStatus};
 use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::Uscc;
@@ -43,7 +43,8 @@ pub async fn guard(
     uscc: &Uscc,
 ) -> Result<TenantAccess, ApiError> {
     let profile_key = Store::key(&keys::enterprise(uscc), keys::PROFILE);
-    let agent_key = Store::key(&keys::enterprise(uscc), &keys::agent(&identity.person));
+    let agent_sk = keys::agent(AgentId::of(uscc, &identity.person).as_str());
+    let agent_key = Store::key(&keys::enterprise(uscc), &agent_sk);
     let mut found = state.store.get_many(vec![profile_key, agent_key]).await?;
     let enterprise: EnterpriseProfile = found
         .remove(&(keys::enterprise(uscc), keys::PROFILE.to_string()))
@@ -63,7 +64,7 @@ pub async fn guard(
         });
     }
     let authorization: Option<Authorization> = found
-        .remove(&(keys::enterprise(uscc), keys::agent(&identity.person)))
+        .remove(&(keys::enterprise(uscc), agent_sk))
         .map(Store::from_item)
         .transpose()?;
     let status = authorization.map(|a| a.effective_status(state.clock.now()));

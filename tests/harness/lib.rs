@@ -117,6 +117,11 @@ impl TestApp {
             .expect("demo tokens verify")
     }
 
+    /// The `agent_id` the API shows for `persona` in the enterprise `uscc`.
+    pub fn agent_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
+        fangyitong::authorize::AgentId::of(uscc, &self.identity(persona).person).to_string()
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self
             .router

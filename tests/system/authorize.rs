@@ -115,7 +115,11 @@ async fn method_1_share_link_grant() {
             json!({"decision": "reject"}),
         )
         .await;
-    assert_eq!(replay.status, StatusCode::GONE, "{replay:?}");
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (StatusCode::GONE, Some("link_used")),
+        "{replay:?}"
+    );
     assert_eq!(
         status_of(&app, &c.applicant).await,
         vec![(demo_uscc(), "active".into())]
@@ -133,7 +137,7 @@ async fn method_1_share_link_grant() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["granted", "applied"]);
+    assert_eq!(actions, ["granted", "share_link_created", "applied"]);
 }
 
 #[tokio::test]
@@ -639,7 +643,7 @@ async fn tenant_guard_matrix() {
         )
         .await;
     }
-    let id = |p: &fangyitong::identity::Persona| app.identity(p).person.to_string();
+    let id = |p: &fangyitong::identity::Persona| app.agent_id(p, &demo::demo_uscc());
     for who in [&c.agent, &c.applicant] {
         let r = app
             .post(
@@ -745,8 +749,15 @@ async fn tenant_guard_matrix() {
             "anonymous {method} {path}"
         );
     }
-    // The legal rep passes the guard on every one (the decision itself then runs).
-    for (method, path, body, _) in &routes {
+    // The legal rep passes the guard on every one, and the action itself runs.
+    let expected = [
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::CONFLICT,
+    ];
+    for ((method, path, body, _), expected) in routes.iter().zip(expected) {
         let r = app
             .call(
                 method.clone(),
@@ -755,10 +766,136 @@ async fn tenant_guard_matrix() {
                 body.clone(),
             )
             .await;
-        assert_ne!(
-            r.status,
-            StatusCode::FORBIDDEN,
-            "legal rep {method} {path}: {r:?}"
-        );
+        assert_eq!(r.status, expected, "legal rep {method} {path}: {r:?}");
     }
+}
+
+#[tokio::test]
+async fn a_share_link_decides_only_the_application_it_was_made_for() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let first = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": demo_uscc()}),
+        )
+        .await;
+    let second = app
+        .post(
+            "/authorize/share-links",
+            &c.applicant,
+            json!({"uscc": demo_uscc()}),
+        )
+        .await;
+    let (first, second) = (
+        first.body["token"].as_str().unwrap().to_string(),
+        second.body["token"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(first, second);
+    // Rejected through the first link; the second link of the same application is spent with it.
+    let rejected = app
+        .post(
+            &format!("/authorize/share-links/{first}/decision"),
+            &c.legal_rep,
+            json!({"decision": "reject"}),
+        )
+        .await;
+    assert_eq!(rejected.body["status"], "rejected");
+    let reply = app
+        .get(&format!("/authorize/share-links/{second}"), &c.legal_rep)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::GONE, Some("application_decided"))
+    );
+    // The applicant applies again: the old, unused link must not grant the new application.
+    let again = app
+        .post(
+            "/authorize/applications",
+            &c.applicant,
+            json!({"uscc": demo_uscc(), "reason": "再次申请"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+    let stale = app
+        .post(
+            &format!("/authorize/share-links/{second}/decision"),
+            &c.legal_rep,
+            json!({"decision": "grant"}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::GONE, "{stale:?}");
+    assert_eq!(
+        status_of(&app, &c.applicant).await,
+        vec![(demo_uscc(), "pending".into())]
+    );
+}
+
+#[tokio::test]
+async fn offline_dates_are_checked_and_late_originals_refused() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let foreign = demo::foreign_uscc().to_string();
+    let agents =
+        json!([{"name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number}]);
+    let before = app.item_count().await;
+    let mut old = offline_body(&app, agents.clone());
+    old["email_approved_at"] = json!(app.clock.now() - Duration::days(16));
+    assert_eq!(
+        app.post("/authorize/offline-grants", &c.operator, old)
+            .await
+            .body["code"],
+        "invalid_email_approved_at"
+    );
+    let mut past = offline_body(&app, agents.clone());
+    past["valid_until"] = json!(app.clock.now() - Duration::days(1));
+    assert_eq!(
+        app.post("/authorize/offline-grants", &c.operator, past)
+            .await
+            .body["code"],
+        "invalid_valid_until"
+    );
+    assert_eq!(app.item_count().await, before);
+
+    let granted = app
+        .post(
+            "/authorize/offline-grants",
+            &c.operator,
+            offline_body(&app, agents),
+        )
+        .await;
+    let agent_id = granted.body[0]["agent_id"].as_str().unwrap().to_string();
+    let originals = format!("/authorize/offline-grants/{foreign}/{agent_id}/originals");
+    let too_early = app
+        .post(
+            &originals,
+            &c.operator,
+            json!({"received_at": app.clock.now() - Duration::days(3)}),
+        )
+        .await;
+    assert_eq!(too_early.body["code"], "invalid_received_at");
+    app.clock.advance(Duration::days(14));
+    // Back-dating the receipt after the deadline passed does not revive the grant.
+    let late = app
+        .post(
+            &originals,
+            &c.operator,
+            json!({"received_at": app.clock.now() - Duration::days(2)}),
+        )
+        .await;
+    assert_eq!(
+        (late.status, late.body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("originals_late")),
+        "{late:?}"
+    );
+    let path = format!(
+        "/authorize/offline-grants/{}/{}/originals",
+        demo_uscc(),
+        app.agent_id(&c.agent, &demo::demo_uscc())
+    );
+    let not_offline = app
+        .post(&path, &c.operator, json!({"received_at": app.clock.now()}))
+        .await;
+    assert_eq!(not_offline.status, StatusCode::NOT_FOUND);
 }

@@ -51,6 +51,59 @@ async fn tokens_are_verified() {
     app.clock.advance(Duration::hours(1) + Duration::minutes(2));
     let reply = app.call(Method::GET, path, Some(&token), None).await;
     assert_eq!(reply.body["code"], "token_expired");
+    // Algorithm confusion: HS256 "signed" with the public key, and an unsigned token.
+    let claims = json!({"iss": demo::DEV_ISSUER, "aud": demo::DEV_AUDIENCE, "sub": "x", "exp": app.clock.now().timestamp() + 3600,
+        "name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number});
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(demo::DEV_PUBLIC_KEY.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(
+        app.call(Method::GET, path, Some(&hs), None).await.body["code"],
+        "invalid_token"
+    );
+    use base64::Engine;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(claims.clone())
+    );
+    assert_eq!(
+        app.call(Method::GET, path, Some(&none), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A valid signature over claims without an expiry.
+    let mut no_exp = claims.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(demo::DEV_PRIVATE_KEY.as_bytes()).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &no_exp,
+        &key,
+    )
+    .unwrap();
+    assert_eq!(
+        app.call(Method::GET, path, Some(&token), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A list of audiences that includes ours is fine (RFC 7519).
+    let mut many = claims.clone();
+    many["aud"] = json!(["other", demo::DEV_AUDIENCE]);
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &many,
+        &key,
+    )
+    .unwrap();
+    assert_eq!(
+        app.call(Method::GET, path, Some(&token), None).await.status,
+        StatusCode::OK
+    );
     // A token whose ID number fails its check digit.
     let mut bad = c.agent.clone();
     bad.id_number.replace_range(
@@ -64,6 +117,11 @@ async fn tokens_are_verified() {
     let token = app.minter.mint(&bad, app.clock.now(), Duration::hours(1));
     let reply = app.call(Method::GET, path, Some(&token), None).await;
     assert_eq!(reply.body["code"], "invalid_identity");
+}
+
+fn cursor(key: &serde_json::Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.to_string())
 }
 
 #[tokio::test]
@@ -148,10 +206,36 @@ async fn bodies_paths_and_routes() {
         )
         .await;
     assert_eq!(reply.body["code"], "invalid_agent_id");
-    let reply = app.get("/authorize/me?cursor=bm9wZQ", &c.agent).await;
+    let me = format!("PER#{}", app.identity(&c.agent).person);
+    let cursors = [
+        "bm9wZQ".to_string(),
+        cursor(&json!({"GSI1PK": me})),
+        cursor(&json!({"GSI1PK": me, "GSI1SK": "AUTH#x"})),
+        cursor(
+            &json!({"GSI1PK": me, "GSI1SK": "AUTH#x", "PK": "ENT#x", "SK": "AGENT#x", "extra": "1"}),
+        ),
+        cursor(
+            &json!({"GSI1PK": "PER#someone-else", "GSI1SK": "AUTH#x", "PK": "ENT#x", "SK": "AGENT#x"}),
+        ),
+        cursor(&json!({"GSI1PK": me, "GSI1SK": "EMP#x", "PK": "ENT#x", "SK": "AGENT#x"})),
+    ];
+    for bad in cursors {
+        let reply = app
+            .get(&format!("/authorize/me?cursor={bad}"), &c.agent)
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+            "{bad}"
+        );
+    }
+    let well_formed =
+        cursor(&json!({"GSI1PK": me, "GSI1SK": "AUTH#x", "PK": "ENT#x", "SK": "AGENT#x"}));
     assert_eq!(
-        (reply.status, reply.body["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+        app.get(&format!("/authorize/me?cursor={well_formed}"), &c.agent)
+            .await
+            .status,
+        StatusCode::OK
     );
     let reply = app.get("/nowhere", &c.agent).await;
     assert_eq!(

@@ -2,8 +2,8 @@
 //! (`lambda_http::request::from_str`) and then the function's router, in file-name order over
 //! one app, and must answer as listed here. A file without an expectation fails the test.
 //!
-//! Events carry `{{token:ROLE}}` and `{{agent_id:ROLE}}` placeholders for the demo cast: tokens
-//! must be fresh, and agent ids depend on the person-key secret.
+//! Events carry `{{token:ROLE}}` and `{{agent_id:ROLE:USCC}}` placeholders for the demo cast:
+//! tokens must be fresh, and agent ids depend on the person-key secret.
 
 use axum::http::StatusCode;
 use local::demo;
@@ -50,11 +50,12 @@ async fn authorize_events_drive_the_router() {
         let mut text = std::fs::read_to_string(dir.join(file)).unwrap();
         for (role, persona) in app.cast.all() {
             text = text.replace(&format!("{{{{token:{role}}}}}"), &app.token(persona));
-            text = text.replace(
-                &format!("{{{{agent_id:{role}}}}}"),
-                app.identity(persona).person.as_str(),
-            );
+            for uscc in [demo::demo_uscc(), demo::foreign_uscc()] {
+                let placeholder = format!("{{{{agent_id:{role}:{uscc}}}}}");
+                text = text.replace(&placeholder, &app.agent_id(persona, &uscc));
+            }
         }
+        assert!(!text.contains("{{"), "{file}: unreplaced placeholder");
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let request = request.map(|body| axum::body::Body::from(body.to_vec()));

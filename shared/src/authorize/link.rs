@@ -62,7 +62,7 @@ impl LinkSigner {
             .decode(payload)
             .map_err(|_| LinkError::Invalid)?;
         let claims: LinkClaims = serde_json::from_slice(&bytes).map_err(|_| LinkError::Invalid)?;
-        if claims.exp < now.timestamp() {
+        if claims.exp <= now.timestamp() {
             return Err(LinkError::Expired);
         }
         Ok(claims)

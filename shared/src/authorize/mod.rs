@@ -15,5 +15,5 @@ pub mod routes;
 mod service;
 
 pub use link::{LinkClaims, LinkError, LinkSigner};
-pub use model::{Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status};
+pub use model::{AgentId, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status};
 pub use service::*;

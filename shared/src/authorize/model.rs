@@ -5,6 +5,53 @@ use crate::keys;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An agent as one enterprise's API shows them: a per-enterprise pseudonym of the person
+/// (32 hex characters), never the person key or the ID number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentId(String);
+
+impl AgentId {
+    pub fn of(uscc: &Uscc, person: &PersonKey) -> Self {
+        Self(person.pseudonym(&format!("agent:{uscc}")))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("an agent_id is 32 lowercase hex characters")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AgentId {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AgentId> for String {
+    fn from(value: AgentId) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for AgentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The stored status. Expiry and lapse are derived from time, see [`EffectiveStatus`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -136,7 +183,7 @@ pub struct Authorization {
     pub offline: Option<OfflineGrant>,
     /// Optimistic-concurrency counter: every write is conditional on the version it read.
     pub version: u64,
-    /// TTL: set once the record is decided against (rejected, revoked); see `docs/privacy.md`.
+    /// TTL, from [`Authorization::refresh_retention`]; see `docs/privacy.md`.
     #[serde(
         rename = "expires_at",
         default,
@@ -164,7 +211,7 @@ impl Authorization {
     ) -> Self {
         let mut item = Self {
             pk: keys::enterprise(applicant.uscc),
-            sk: keys::agent(applicant.agent),
+            sk: keys::agent(AgentId::of(applicant.uscc, applicant.agent).as_str()),
             gsi1pk: keys::person(applicant.agent),
             gsi1sk: keys::authorization_of(applicant.uscc),
             pending_pk: None,
@@ -199,22 +246,38 @@ impl Authorization {
         }
     }
 
-    /// Moves to `status`, decided by `by` at `now`; keeps the indexes and retention in step.
-    pub fn decide(
-        &mut self,
-        status: Status,
-        by: &PersonKey,
-        now: DateTime<Utc>,
-        retention: chrono::Duration,
-    ) {
+    pub fn agent_id(&self) -> AgentId {
+        AgentId::of(&self.uscc, &self.agent)
+    }
+
+    /// Moves to `status`, decided by `by` at `now`; keeps the pending index in step.
+    pub fn decide(&mut self, status: Status, by: &PersonKey, now: DateTime<Utc>) {
         self.status = status;
         self.decided_at = Some(now);
         self.decided_by = Some(by.clone());
-        self.retention_until = match status {
-            Status::Rejected | Status::Revoked => Some((now + retention).timestamp()),
-            Status::Pending | Status::Active => None,
-        };
         self.index_pending();
+    }
+
+    /// Sets the TTL from the record's state: a record leaves the table `retention` after it stops
+    /// mattering — decided against, left pending, expired or lapsed. Active grants without an end
+    /// stay while in force. Called before every write.
+    pub fn refresh_retention(&mut self, retention: chrono::Duration) {
+        let ends = match self.status {
+            Status::Pending => Some(self.applied_at),
+            Status::Rejected | Status::Revoked => self.decided_at,
+            Status::Active => {
+                let lapse = self
+                    .offline
+                    .as_ref()
+                    .filter(|o| o.originals_received_at.is_none())
+                    .map(|o| o.originals_due);
+                match (self.valid_until, lapse) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        };
+        self.retention_until = ends.map(|at| (at + retention).timestamp());
     }
 
     pub fn effective_status(&self, now: DateTime<Utc>) -> EffectiveStatus {

@@ -1,6 +1,6 @@
 //! HTTP routes of the authorize function. Paths are those API Gateway routes to it.
 
-use super::model::{Authorization, EffectiveStatus, Materials, Method};
+use super::model::{AgentId, Authorization, EffectiveStatus, Materials, Method};
 use super::service::{
     self, DecisionRequest, OfflineGrantRequest, OfflineResult, OriginalsRequest, ShareLinkCreated,
 };
@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::audit::{self, AuditView};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
-use crate::ids::{PersonKey, Uscc};
+use crate::ids::Uscc;
 use crate::registry;
 use crate::tenancy::{LegalRepAccess, OperatorAccess, Role, TenantAccess};
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub struct AuthorizationView {
     pub uscc: String,
     pub enterprise_name: String,
-    /// Opaque id of the agent (a keyed hash; never the ID number).
+    /// The agent's id in this enterprise (a per-enterprise pseudonym; never the ID number).
     pub agent_id: String,
     pub agent_name: String,
     pub agent_masked_id: String,
@@ -46,11 +46,12 @@ pub struct OfflineView {
 
 impl AuthorizationView {
     fn new(auth: Authorization, now: DateTime<Utc>) -> Self {
+        let agent_id = auth.agent_id();
         Self {
             status: auth.effective_status(now),
             uscc: auth.uscc.to_string(),
             enterprise_name: auth.enterprise_name,
-            agent_id: auth.agent.to_string(),
+            agent_id: agent_id.to_string(),
             agent_name: auth.agent_name,
             agent_masked_id: auth.agent_masked_id,
             method: auth.method,
@@ -94,8 +95,8 @@ pub struct CursorQuery {
     pub cursor: Option<String>,
 }
 
-fn agent_id(raw: String) -> Result<PersonKey, ApiError> {
-    PersonKey::try_from(raw).map_err(|e| ApiError::bad_request("invalid_agent_id", e))
+fn agent_id(raw: String) -> Result<AgentId, ApiError> {
+    AgentId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_agent_id", e))
 }
 
 fn uscc(state: &AppState, raw: &str) -> Result<Uscc, ApiError> {

@@ -2,6 +2,7 @@
 //! [`super::routes`] only extract, call one of these, and answer.
 
 use super::link::{LinkClaims, LinkError};
+use super::model::AgentId;
 use super::model::{
     Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
 };
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_REASON_CHARS: usize = 200;
 pub const MAX_OFFLINE_BATCH: usize = 100;
+/// Pending applications listed per enterprise; more than this many waiting is abuse, not use.
+pub const MAX_PENDING_LISTED: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +70,7 @@ async fn commit(
     if read_version.is_some() {
         auth.version += 1;
     }
+    auth.refresh_retention(state.settings.decided_retention);
     let table = state.store.table();
     let mut items = vec![
         authorization_put(table, &auth, read_version)?,
@@ -80,10 +84,10 @@ async fn commit(
 async fn load(
     store: &Store,
     uscc: &Uscc,
-    agent: &PersonKey,
+    agent: &AgentId,
 ) -> Result<Option<Authorization>, StoreError> {
     store
-        .get(&keys::enterprise(uscc), &keys::agent(agent))
+        .get(&keys::enterprise(uscc), &keys::agent(agent.as_str()))
         .await
 }
 
@@ -142,7 +146,7 @@ pub async fn apply(
         ));
     }
     let now = state.clock.now();
-    let existing = load(&state.store, uscc, &identity.person).await?;
+    let existing = load(&state.store, uscc, &AgentId::of(uscc, &identity.person)).await?;
     match existing.as_ref().map(|a| a.effective_status(now)) {
         Some(EffectiveStatus::Active) => {
             return Err(ApiError::conflict(
@@ -197,6 +201,9 @@ pub struct ShareLink {
     sk: String,
     pub uscc: Uscc,
     pub applicant: PersonKey,
+    /// The version of the application this link decides: a link minted for an earlier
+    /// application (since decided, then applied for again) does not decide the new one.
+    pub application_version: u64,
     pub created_at: DateTime<Utc>,
     pub link_expires_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,12 +238,30 @@ pub async fn create_share_link(
         sk: LINK_SK.into(),
         uscc: uscc.clone(),
         applicant: auth.agent.clone(),
+        application_version: auth.version,
         created_at: now,
         link_expires_at: expires_at,
         used_at: None,
         retention_until: (expires_at + chrono::Duration::days(30)).timestamp(),
     };
-    state.store.put(&link).await?;
+    let audit = AuditEntry {
+        uscc,
+        actor: &identity.person,
+        actor_name: &identity.name,
+        actor_role: ActorRole::Applicant,
+        action: AuditAction::ShareLinkCreated,
+        subject: Some(&identity.person),
+        subject_name: Some(&identity.name),
+        detail: Some(format!("expires {}", expires_at.to_rfc3339())),
+    };
+    let table = state.store.table();
+    state
+        .store
+        .transact(vec![
+            store::put_new(table, Store::to_item(&link)?),
+            store::put_new(table, audit.into_item(now, state.settings.audit_retention)?),
+        ])
+        .await?;
     let token = state.links.sign(&LinkClaims {
         id,
         uscc: uscc.clone(),
@@ -292,15 +317,19 @@ pub async fn open_share_link(
             "only the enterprise's legal representative may open this link",
         ));
     }
-    let authorization = load(&state.store, &link.uscc, &link.applicant)
-        .await?
-        .filter(|a| a.status == Status::Pending)
-        .ok_or_else(|| {
-            ApiError::gone(
-                "application_decided",
-                "this application has already been decided",
-            )
-        })?;
+    let authorization = load(
+        &state.store,
+        &link.uscc,
+        &AgentId::of(&link.uscc, &link.applicant),
+    )
+    .await?
+    .filter(|a| a.status == Status::Pending && a.version == link.application_version)
+    .ok_or_else(|| {
+        ApiError::gone(
+            "application_decided",
+            "this application has already been decided",
+        )
+    })?;
     Ok(OpenedLink {
         id: claims.id,
         enterprise,
@@ -326,7 +355,7 @@ fn decided(
         Decision::Grant => Status::Active,
         Decision::Reject => Status::Rejected,
     };
-    next.decide(status, &by.person, now, state.settings.decided_retention);
+    next.decide(status, &by.person, now);
     next.valid_until = decision.valid_until.filter(|_| status == Status::Active);
     Ok(next)
 }
@@ -398,7 +427,7 @@ pub async fn decide_share_link(
 pub async fn decide_application(
     state: &AppState,
     access: &TenantAccess,
-    agent: &PersonKey,
+    agent: &AgentId,
     decision: DecisionRequest,
 ) -> Result<Authorization, ApiError> {
     require_recent_face(state, &access.identity)?;
@@ -427,7 +456,7 @@ pub async fn decide_application(
 pub async fn revoke(
     state: &AppState,
     access: &TenantAccess,
-    agent: &PersonKey,
+    agent: &AgentId,
 ) -> Result<Authorization, ApiError> {
     let uscc = &access.enterprise.uscc;
     let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
@@ -440,12 +469,7 @@ pub async fn revoke(
         ));
     }
     let mut next = auth.clone();
-    next.decide(
-        Status::Revoked,
-        &access.identity.person,
-        state.clock.now(),
-        state.settings.decided_retention,
-    );
+    next.decide(Status::Revoked, &access.identity.person, state.clock.now());
     let audit = AuditEntry {
         uscc,
         actor: &access.identity.person,
@@ -479,7 +503,12 @@ pub async fn pending_for_legal_rep(
     let mut pending = Vec::new();
     for enterprise in registry::of_legal_rep(&state.store, &identity.person).await? {
         let spec = QuerySpec::index(keys::GSI2, keys::pending(&enterprise.uscc)).limit(100);
-        pending.extend(state.store.first_page::<Authorization>(&spec).await?.items);
+        pending.extend(
+            state
+                .store
+                .query_all::<Authorization>(&spec, MAX_PENDING_LISTED)
+                .await?,
+        );
     }
     Ok(pending)
 }
@@ -572,6 +601,18 @@ pub async fn offline_grant(
             "the e-mail approval cannot be in the future",
         ));
     }
+    if request.email_approved_at + state.settings.offline_originals_due <= now {
+        return Err(ApiError::unprocessable(
+            "invalid_email_approved_at",
+            "the 15 days for the paper originals have already passed since this e-mail approval",
+        ));
+    }
+    if request.valid_until.is_some_and(|until| until <= now) {
+        return Err(ApiError::unprocessable(
+            "invalid_valid_until",
+            "valid_until must be in the future",
+        ));
+    }
     let mut agents = Vec::with_capacity(request.agents.len());
     for (index, agent) in request.agents.iter().enumerate() {
         let document = IdDocument::parse(agent.id_type, &agent.id_number).map_err(|e| {
@@ -586,13 +627,13 @@ pub async fn offline_grant(
     let enterprise = enterprise(state, &uscc).await?;
     let mut results = Vec::with_capacity(agents.len());
     for (name, person, masked) in agents {
-        let existing = load(&state.store, &uscc, &person).await?;
+        let existing = load(&state.store, &uscc, &AgentId::of(&uscc, &person)).await?;
         if existing
             .as_ref()
             .is_some_and(|a| a.effective_status(now) == EffectiveStatus::Active)
         {
             results.push(OfflineResult {
-                agent_id: person.to_string(),
+                agent_id: AgentId::of(&uscc, &person).to_string(),
                 agent_name: name,
                 agent_masked_id: masked,
                 outcome: OfflineOutcome::AlreadyActive,
@@ -620,12 +661,7 @@ pub async fn offline_grant(
             });
         auth.version = read_version.unwrap_or(0);
         auth.method = Method::Offline;
-        auth.decide(
-            Status::Active,
-            &operator.person,
-            now,
-            state.settings.decided_retention,
-        );
+        auth.decide(Status::Active, &operator.person, now);
         auth.valid_until = request.valid_until;
         auth.offline = Some(OfflineGrant {
             operator: operator.person.clone(),
@@ -651,7 +687,7 @@ pub async fn offline_grant(
         };
         commit(state, auth, read_version, audit, None).await?;
         results.push(OfflineResult {
-            agent_id: person.to_string(),
+            agent_id: AgentId::of(&uscc, &person).to_string(),
             agent_name: name,
             agent_masked_id: masked,
             outcome: OfflineOutcome::Granted,
@@ -674,7 +710,7 @@ pub async fn record_originals(
     state: &AppState,
     operator: &Identity,
     uscc: &Uscc,
-    agent: &PersonKey,
+    agent: &AgentId,
     request: OriginalsRequest,
 ) -> Result<Authorization, ApiError> {
     let now = state.clock.now();
@@ -701,6 +737,18 @@ pub async fn record_originals(
         return Err(ApiError::conflict(
             "originals_recorded",
             "the originals are already recorded",
+        ));
+    }
+    if offline.originals_due <= now {
+        return Err(ApiError::conflict(
+            "originals_late",
+            "the 15-day deadline for the originals has passed; the grant has lapsed, grant again",
+        ));
+    }
+    if request.received_at < offline.email_approved_at {
+        return Err(ApiError::unprocessable(
+            "invalid_received_at",
+            "the originals cannot arrive before the e-mail approval",
         ));
     }
     if request.received_at > offline.originals_due {

@@ -77,6 +77,10 @@ impl IdDocument {
             .collect::<String>()
             .to_ascii_uppercase();
         let format = || IdError::Format(id_type);
+        // Lengths below are in bytes and the checks slice by byte: refuse anything non-ASCII first.
+        if !number.is_ascii() {
+            return Err(format());
+        }
         let all = |s: &str, f: fn(&u8) -> bool| s.bytes().all(|b| f(&b));
         match id_type {
             IdType::ResidentId | IdType::HmtResidencePermit => {
@@ -167,6 +171,21 @@ mod tests {
             Err(IdError::Format(IdType::ResidentId))
         );
         assert!(!format!("{doc:?}").contains("19491231"));
+        for id_type in [
+            IdType::ResidentId,
+            IdType::ForeignPermanentResidence,
+            IdType::HomeReturnPermit,
+            IdType::Passport,
+        ] {
+            assert_eq!(
+                IdDocument::parse(id_type, "4403051990070224é"),
+                Err(IdError::Format(id_type))
+            );
+            assert_eq!(
+                IdDocument::parse(id_type, "AB\u{e9}12345678901"),
+                Err(IdError::Format(id_type))
+            );
+        }
     }
 
     #[test]

@@ -26,6 +26,20 @@ impl PersonKey {
     }
 }
 
+impl PersonKey {
+    /// A pseudonym of this person scoped to `scope` (e.g. one enterprise): what the API shows
+    /// instead of the person key, so ids seen by two enterprises cannot be linked.
+    pub fn pseudonym(&self, scope: &str) -> String {
+        use sha2::Digest;
+        let digest = Sha256::new()
+            .chain_update(scope.as_bytes())
+            .chain_update(b":")
+            .chain_update(self.0.as_bytes())
+            .finalize();
+        hex::encode(&digest[..16])
+    }
+}
+
 impl TryFrom<String> for PersonKey {
     type Error = &'static str;
     fn try_from(value: String) -> Result<Self, Self::Error> {

@@ -292,7 +292,13 @@ pub async fn seed_agent(state: &AppState, cast: &Cast) -> Result<(), fangyitong:
                 decision: Decision::Grant,
                 valid_until: None,
             };
-            authorize::decide_application(state, &access, &agent.person, grant).await?;
+            authorize::decide_application(
+                state,
+                &access,
+                &authorize::AgentId::of(&uscc, &agent.person),
+                grant,
+            )
+            .await?;
             Ok(())
         }
         Err(e) if e.code == "already_authorized" => Ok(()),

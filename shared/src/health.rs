@@ -1,0 +1,489 @@
+//! A person's health facts as synced from the health commission — latest PCR sampling (anywhere
+//! and in Shenzhen) and official vaccination doses — and what is derived from them as of a given
+//! time: the PCR label, "in Shenzhen", the vaccination state, and when any of those will next
+//! change. One item per person (`PER#{person}` / `HEALTH`), shared by every enterprise the person
+//! works for.
+//!
+//! The item sits in the sparse transition index (GSI3) while a relabel is due for it: sync puts it
+//! there when facts change, relabel takes it out or moves it to the next transition time. That is
+//! what makes relabel cost proportional to change rather than to the population.
+
+use crate::feeds::{Dose, PcrOutcome, PcrResult};
+use crate::ids::PersonKey;
+use crate::keys;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The manual's PCR buckets (核酸检测标记), by time since the latest sampling.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+pub enum PcrLabel {
+    #[serde(rename = "24h")]
+    Within24h,
+    #[serde(rename = "48h")]
+    Within48h,
+    #[serde(rename = "72h")]
+    Within72h,
+    #[serde(rename = "over_72h")]
+    Over72h,
+    #[serde(rename = "never")]
+    Never,
+}
+
+impl PcrLabel {
+    pub const ALL: [PcrLabel; 5] = [
+        Self::Within24h,
+        Self::Within48h,
+        Self::Within72h,
+        Self::Over72h,
+        Self::Never,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Within24h => "24h",
+            Self::Within48h => "48h",
+            Self::Within72h => "72h",
+            Self::Over72h => "over_72h",
+            Self::Never => "never",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == value)
+    }
+}
+
+/// Vaccination state for the enterprise overview (manual §5).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VaxState {
+    Unvaccinated,
+    Partial,
+    /// Primary series complete, booster interval not yet passed.
+    PrimaryComplete,
+    /// Primary series complete and the interval passed: eligible for a booster (符合加强免疫).
+    BoosterEligible,
+    /// Booster done (完成加强).
+    Boosted,
+}
+
+impl VaxState {
+    pub const ALL: [VaxState; 5] = [
+        Self::Unvaccinated,
+        Self::Partial,
+        Self::PrimaryComplete,
+        Self::BoosterEligible,
+        Self::Boosted,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unvaccinated => "unvaccinated",
+            Self::Partial => "partial",
+            Self::PrimaryComplete => "primary_complete",
+            Self::BoosterEligible => "booster_eligible",
+            Self::Boosted => "boosted",
+        }
+    }
+}
+
+/// Rules the derivation depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthRules {
+    /// "In Shenzhen" = a Shenzhen sampling within this window (manual FAQ 3: 14 days).
+    pub in_shenzhen_window: Duration,
+    /// Time after the last primary dose from which a booster is due (configurable; 6 months).
+    pub booster_interval: Duration,
+}
+
+impl Default for HealthRules {
+    fn default() -> Self {
+        Self {
+            in_shenzhen_window: Duration::days(14),
+            booster_interval: Duration::days(180),
+        }
+    }
+}
+
+/// Doses in the primary series of a product; the rest count as boosters.
+/// Ad5-nCoV (CanSino) is one dose, ZF2001 (Zhifei) three, the inactivated vaccines two.
+pub fn primary_doses(product: &str) -> u8 {
+    let p = product.to_ascii_lowercase();
+    if p.contains("ad5") || p.contains("cansino") || product.contains("康希诺") {
+        1
+    } else if p.contains("zf2001") || product.contains("智飞") {
+        3
+    } else {
+        2
+    }
+}
+
+/// What relabel derives from the facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    pub label: PcrLabel,
+    pub in_shenzhen: bool,
+    pub vax: VaxState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    pub person: PersonKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcr_sampled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcr_result: Option<PcrOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcr_result_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcr_site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sz_sampled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sz_site: Option<String>,
+    /// Official doses, by dose number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doses: Vec<Dose>,
+    /// As of the last relabel of this person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Derived>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_at: Option<DateTime<Utc>>,
+    /// Sparse transition index: present only while a relabel is due at `GSI3SK`.
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    due_pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    due_at: Option<String>,
+    pub version: u64,
+}
+
+impl Health {
+    pub fn new(person: PersonKey) -> Self {
+        Self {
+            pk: keys::person(&person),
+            sk: keys::HEALTH.into(),
+            person,
+            pcr_sampled_at: None,
+            pcr_result: None,
+            pcr_result_at: None,
+            pcr_site: None,
+            sz_sampled_at: None,
+            sz_site: None,
+            doses: Vec::new(),
+            derived: None,
+            derived_at: None,
+            due_pk: None,
+            due_at: None,
+            version: 0,
+        }
+    }
+
+    /// Merges a PCR record; returns whether anything changed. Late or out-of-order records never
+    /// move a latest time backwards; a pending result is completed by its result.
+    pub fn merge_pcr(&mut self, record: &PcrResult) -> bool {
+        let mut changed = false;
+        let newer = match self.pcr_sampled_at {
+            None => true,
+            Some(current) if record.sampled_at > current => true,
+            Some(current) if record.sampled_at == current => {
+                self.pcr_result == Some(PcrOutcome::Pending) && record.result != PcrOutcome::Pending
+            }
+            Some(_) => false,
+        };
+        if newer {
+            self.pcr_sampled_at = Some(record.sampled_at);
+            self.pcr_result = Some(record.result);
+            self.pcr_result_at = record.result_at;
+            self.pcr_site = Some(record.site.clone());
+            changed = true;
+        }
+        if record.in_shenzhen
+            && self
+                .sz_sampled_at
+                .is_none_or(|current| record.sampled_at > current)
+        {
+            self.sz_sampled_at = Some(record.sampled_at);
+            self.sz_site = Some(record.site.clone());
+            changed = true;
+        }
+        changed
+    }
+
+    /// Merges an official dose; a dose number already on record is replaced only if it differs.
+    pub fn merge_dose(&mut self, dose: &Dose) -> bool {
+        match self.doses.iter_mut().find(|d| d.dose == dose.dose) {
+            Some(existing) if existing == dose => false,
+            Some(existing) => {
+                *existing = dose.clone();
+                true
+            }
+            None => {
+                self.doses.push(dose.clone());
+                self.doses.sort_by_key(|d| d.dose);
+                true
+            }
+        }
+    }
+
+    /// The derived state as of `now`, and when it will next change by the passing of time alone.
+    pub fn derive(
+        &self,
+        now: DateTime<Utc>,
+        rules: &HealthRules,
+    ) -> (Derived, Option<DateTime<Utc>>) {
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut consider = |at: DateTime<Utc>| {
+            if at > now && next.is_none_or(|n| at < n) {
+                next = Some(at);
+            }
+        };
+        let label = match self.pcr_sampled_at {
+            None => PcrLabel::Never,
+            Some(sampled) => {
+                for hours in [24, 48, 72] {
+                    consider(sampled + Duration::hours(hours));
+                }
+                let age = now - sampled;
+                if age < Duration::hours(24) {
+                    PcrLabel::Within24h
+                } else if age < Duration::hours(48) {
+                    PcrLabel::Within48h
+                } else if age < Duration::hours(72) {
+                    PcrLabel::Within72h
+                } else {
+                    PcrLabel::Over72h
+                }
+            }
+        };
+        let in_shenzhen = self.sz_sampled_at.is_some_and(|at| {
+            consider(at + rules.in_shenzhen_window);
+            now - at < rules.in_shenzhen_window
+        });
+        let vax = self.vax_state(now, rules, &mut consider);
+        (
+            Derived {
+                label,
+                in_shenzhen,
+                vax,
+            },
+            next,
+        )
+    }
+
+    fn vax_state(
+        &self,
+        now: DateTime<Utc>,
+        rules: &HealthRules,
+        consider: &mut impl FnMut(DateTime<Utc>),
+    ) -> VaxState {
+        let Some(first) = self.doses.first() else {
+            return VaxState::Unvaccinated;
+        };
+        let primary = primary_doses(&first.product);
+        let count = self.doses.len() as u8;
+        if count < primary {
+            return VaxState::Partial;
+        }
+        if count > primary {
+            return VaxState::Boosted;
+        }
+        let last = self
+            .doses
+            .iter()
+            .map(|d| d.date)
+            .max()
+            .unwrap_or(first.date);
+        let due = last
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc() + rules.booster_interval);
+        match due {
+            Some(due) if due <= now => VaxState::BoosterEligible,
+            Some(due) => {
+                consider(due);
+                VaxState::PrimaryComplete
+            }
+            None => VaxState::PrimaryComplete,
+        }
+    }
+
+    /// Puts the item in the transition index, due at `at`, or takes it out.
+    pub fn set_due(&mut self, at: Option<DateTime<Utc>>) {
+        match at {
+            Some(at) => {
+                self.due_pk = Some(keys::due_shard(&self.person));
+                self.due_at = Some(format!(
+                    "{}#{}",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    self.person
+                ));
+            }
+            None => {
+                self.due_pk = None;
+                self.due_at = None;
+            }
+        }
+    }
+
+    pub fn is_due(&self) -> bool {
+        self.due_pk.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn person() -> PersonKey {
+        PersonKey::try_from("a".repeat(64)).unwrap()
+    }
+
+    fn pcr(at: DateTime<Utc>, result: PcrOutcome, sz: bool) -> PcrResult {
+        PcrResult {
+            person: person(),
+            sampled_at: at,
+            result_at: (result != PcrOutcome::Pending).then_some(at + Duration::hours(6)),
+            result,
+            site: "福田体育公园".into(),
+            in_shenzhen: sz,
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2022, 4, 1, 2, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn latest_times_never_move_backwards() {
+        let mut h = Health::new(person());
+        assert!(h.merge_pcr(&pcr(t0(), PcrOutcome::Negative, true)));
+        assert!(!h.merge_pcr(&pcr(t0() - Duration::hours(30), PcrOutcome::Negative, true)));
+        assert!(
+            !h.merge_pcr(&pcr(t0(), PcrOutcome::Negative, true)),
+            "replay changes nothing"
+        );
+        assert!(h.merge_pcr(&pcr(t0() + Duration::hours(5), PcrOutcome::Pending, false)));
+        assert_eq!(h.pcr_sampled_at, Some(t0() + Duration::hours(5)));
+        assert_eq!(
+            h.sz_sampled_at,
+            Some(t0()),
+            "a non-Shenzhen test does not move the Shenzhen time"
+        );
+        assert!(
+            h.merge_pcr(&pcr(t0() + Duration::hours(5), PcrOutcome::Negative, false)),
+            "pending completed"
+        );
+        assert_eq!(h.pcr_result, Some(PcrOutcome::Negative));
+        assert!(
+            !h.merge_pcr(&pcr(t0() + Duration::hours(5), PcrOutcome::Pending, false)),
+            "never back to pending"
+        );
+    }
+
+    #[test]
+    fn labels_and_next_transitions() {
+        let rules = HealthRules::default();
+        let mut h = Health::new(person());
+        assert_eq!(
+            h.derive(t0(), &rules),
+            (
+                Derived {
+                    label: PcrLabel::Never,
+                    in_shenzhen: false,
+                    vax: VaxState::Unvaccinated
+                },
+                None
+            )
+        );
+        h.merge_pcr(&pcr(t0(), PcrOutcome::Negative, true));
+        let (d, next) = h.derive(t0() + Duration::hours(1), &rules);
+        assert_eq!((d.label, d.in_shenzhen), (PcrLabel::Within24h, true));
+        assert_eq!(next, Some(t0() + Duration::hours(24)));
+        let (d, next) = h.derive(t0() + Duration::hours(24), &rules);
+        assert_eq!(
+            (d.label, next),
+            (PcrLabel::Within48h, Some(t0() + Duration::hours(48)))
+        );
+        let (d, next) = h.derive(t0() + Duration::hours(50), &rules);
+        assert_eq!(
+            (d.label, next),
+            (PcrLabel::Within72h, Some(t0() + Duration::hours(72)))
+        );
+        let (d, next) = h.derive(t0() + Duration::hours(80), &rules);
+        assert_eq!(
+            (d.label, d.in_shenzhen, next),
+            (PcrLabel::Over72h, true, Some(t0() + Duration::days(14)))
+        );
+        let (d, next) = h.derive(t0() + Duration::days(14), &rules);
+        assert_eq!(
+            (d.label, d.in_shenzhen, next),
+            (PcrLabel::Over72h, false, None)
+        );
+    }
+
+    #[test]
+    fn vaccination_states() {
+        let rules = HealthRules::default();
+        let day = |m, d| NaiveDate::from_ymd_opt(2021, m, d).unwrap();
+        let dose = |n, date| Dose {
+            dose: n,
+            date,
+            product: "北京生物".into(),
+        };
+        let mut h = Health::new(person());
+        assert!(h.merge_dose(&dose(1, day(3, 1))));
+        assert!(!h.merge_dose(&dose(1, day(3, 1))));
+        assert_eq!(h.derive(t0(), &rules).0.vax, VaxState::Partial);
+        h.merge_dose(&dose(2, day(11, 1)));
+        let (d, next) = h.derive(t0(), &rules);
+        assert_eq!(d.vax, VaxState::PrimaryComplete);
+        assert_eq!(
+            next,
+            Some(day(11, 1).and_hms_opt(0, 0, 0).unwrap().and_utc() + rules.booster_interval)
+        );
+        assert_eq!(
+            h.derive(next.unwrap(), &rules).0.vax,
+            VaxState::BoosterEligible
+        );
+        h.merge_dose(&dose(3, NaiveDate::from_ymd_opt(2022, 3, 1).unwrap()));
+        assert_eq!(h.derive(t0(), &rules).0.vax, VaxState::Boosted);
+        let mut cansino = Health::new(person());
+        cansino.merge_dose(&Dose {
+            dose: 1,
+            date: day(3, 1),
+            product: "Ad5-nCoV 康希诺".into(),
+        });
+        assert_eq!(
+            cansino.derive(t0(), &rules).0.vax,
+            VaxState::BoosterEligible
+        );
+    }
+}
