@@ -357,6 +357,17 @@ impl Health {
     }
 }
 
+/// Writes `health` if nobody wrote it since it was read (optimistic version check), or, for a
+/// person never stored, only if still nobody has. Sync and relabel both write through here.
+pub async fn save(
+    store: &crate::store::Store,
+    mut health: Health,
+) -> Result<(), crate::store::StoreError> {
+    let read_version = health.version;
+    health.version += 1;
+    store.put_versioned(&health, read_version).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@
 //! | authorisation | `ENT#{uscc}` | `AGENT#{agent_id}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
 //! | person health | `PER#{person}` | `HEALTH` | — | — (GSI3 while due: `DUE#{shard}` / `{due_at}#{person}`) |
 //! | enterprise summary | `ENT#{uscc}` | `SUMMARY` | — | — |
-//! | employee (membership) | `ENT#{uscc}` | `EMP#{person}` | — | — |
+//! | employee (membership) | `ENT#{uscc}` | `EMP#{person}` | `PER#{person}` / `EMPAT#{uscc}` | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
 //!
@@ -35,7 +35,8 @@
 //! | agents of an enterprise | 1 Query `ENT#…` begins_with `AGENT#` per page |
 //! | audit trail of an enterprise | 1 Query `ENT#…` begins_with `AUDIT#` per page, newest first |
 //! | persons due for relabel at T | 1 Query GSI3 `DUE#{shard}` `GSI3SK <= T` per shard per page |
-//! | a person's enterprises (to propagate a relabel) | 1 Query GSI1 `PER#…` begins_with `EMP#` |
+//! | a person's enterprises (to propagate a relabel) | 1 Query GSI1 `PER#…` begins_with `EMPAT#` |
+//! | an enterprise's summary counts | 1 GetItem `ENT#…` / `SUMMARY` |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 
 use crate::ids::{PersonKey, Uscc};
@@ -62,6 +63,8 @@ pub const GSI3SK: &str = "GSI3SK";
 pub const DUE_SHARDS: u32 = 16;
 pub const AGENT_PREFIX: &str = "AGENT#";
 pub const EMPLOYEE_PREFIX: &str = "EMP#";
+/// GSI1 sort-key prefix of a person's memberships.
+pub const EMPLOYMENT_PREFIX: &str = "EMPAT#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const AUTH_PREFIX: &str = "AUTH#";
 pub const ENT_PREFIX: &str = "ENT#";
@@ -104,6 +107,11 @@ pub fn pending(uscc: &Uscc) -> String {
 
 pub fn employee(person: &PersonKey) -> String {
     format!("{EMPLOYEE_PREFIX}{person}")
+}
+
+/// GSI1 sort key of a membership under `PER#{person}`.
+pub fn employment_at(uscc: &Uscc) -> String {
+    format!("{EMPLOYMENT_PREFIX}{uscc}")
 }
 
 pub fn audit(at: &str, id: &str) -> String {

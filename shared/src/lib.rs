@@ -15,6 +15,9 @@
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
 //! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
+//! | [`sync`] | applying upstream deliveries from S3: streaming, validation, quarantine, resumable |
+//! | [`summary`] | per-enterprise counters, one read per overview |
+//! | [`relabel`] | recomputing labels at cost proportional to what changes |
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
@@ -26,6 +29,7 @@ pub mod authorize;
 pub mod clock;
 pub mod config;
 pub mod feeds;
+pub mod freshness;
 pub mod health;
 pub mod http;
 pub mod identity;
@@ -33,7 +37,10 @@ pub mod ids;
 pub mod keys;
 pub mod openapi;
 pub mod registry;
+pub mod relabel;
 pub mod roster;
 pub mod store;
+pub mod summary;
+pub mod sync;
 pub mod table;
 pub mod tenancy;

@@ -2,15 +2,19 @@
 //! one or more sources — the monthly social-insurance roster, an invitation they accepted, or an
 //! agent adding them by hand — and stays one employee whatever the number of sources.
 //!
-//! This module holds the membership item and its upsert; the sync function's roster semantics
-//! (who left) and the queries build on it.
+//! A membership carries a copy of the person's derived health state (label, in Shenzhen,
+//! vaccination state) as of the last relabel, so lists and counts of one enterprise are answered
+//! from that enterprise's partition alone. Relabel keeps the copy and the enterprise summary in
+//! step, in one transaction per change.
 
+use crate::health::{Derived, Health};
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
-use crate::store::{self, Item, Store, StoreError};
+use crate::store::{self, Store, StoreError};
+use crate::summary;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
@@ -39,6 +43,11 @@ pub struct Membership {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    /// GSI1: a person's enterprises, so a relabel reaches every membership of the person.
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
     pub uscc: Uscc,
     pub person: PersonKey,
     pub name: String,
@@ -49,6 +58,12 @@ pub struct Membership {
     pub since: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_at: Option<DateTime<Utc>>,
+    /// The person's derived health state as of `derived_at`; absent until the first relabel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Derived>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_at: Option<DateTime<Utc>>,
+    pub version: u64,
 }
 
 impl Membership {
@@ -63,6 +78,8 @@ impl Membership {
         Self {
             pk: keys::enterprise(uscc),
             sk: keys::employee(&person),
+            gsi1pk: keys::person(&person),
+            gsi1sk: keys::employment_at(uscc),
             uscc: uscc.clone(),
             person,
             name: record.name.trim().to_string(),
@@ -71,20 +88,103 @@ impl Membership {
             sources: BTreeSet::from([source]),
             since: now,
             left_at: None,
+            derived: None,
+            derived_at: None,
+            version: 0,
         }
     }
 
-    pub fn to_item(&self) -> Result<Item, StoreError> {
-        Store::to_item(self)
+    /// A membership from a roster line (already keyed and masked by the feed parser).
+    pub fn from_roster(entry: &crate::feeds::RosterEntry, now: DateTime<Utc>) -> Self {
+        Self {
+            pk: keys::enterprise(&entry.uscc),
+            sk: keys::employee(&entry.person),
+            gsi1pk: keys::person(&entry.person),
+            gsi1sk: keys::employment_at(&entry.uscc),
+            uscc: entry.uscc.clone(),
+            person: entry.person.clone(),
+            name: entry.name.clone(),
+            masked_id: entry.masked_id.clone(),
+            masked_phone: entry.masked_phone.clone(),
+            sources: BTreeSet::from([Source::Roster]),
+            since: now,
+            left_at: None,
+            derived: None,
+            derived_at: None,
+            version: 0,
+        }
+    }
+
+    pub fn key(&self) -> (String, String) {
+        (self.pk.clone(), self.sk.clone())
+    }
+
+    pub fn is_current(&self) -> bool {
+        self.left_at.is_none()
     }
 }
 
-/// Writes memberships in batches (25 per request, unprocessed items retried). For the demo seed
-/// and bulk loads of new enterprises; the roster sync merges sources of existing members.
-pub async fn put_all(store: &Store, members: &[Membership]) -> Result<usize, StoreError> {
-    let items = members
+/// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of
+/// the memberships, one summary update per enterprise for the new totals, and each person's
+/// health item put in the transition index so the next relabel labels them. Members already
+/// present are left alone.
+pub async fn add_new(
+    store: &Store,
+    members: &[Membership],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut keys_ = Vec::with_capacity(members.len());
+    for m in members {
+        keys_.push(Store::key(&m.pk, &m.sk));
+    }
+    let mut existing = std::collections::HashSet::new();
+    for chunk in keys_.chunks(100) {
+        existing.extend(store.get_many(chunk.to_vec()).await?.into_keys());
+    }
+    let fresh: Vec<&Membership> = members
         .iter()
-        .map(Membership::to_item)
+        .filter(|m| !existing.contains(&(m.pk.clone(), m.sk.clone())))
+        .collect();
+    let items = fresh
+        .iter()
+        .map(|m| Store::to_item(*m))
         .collect::<Result<Vec<_>, _>>()?;
-    store::batch_put(store, store.table(), items).await
+    store::batch_put(store, store.table(), items).await?;
+    let mut per_enterprise: HashMap<&Uscc, i64> = HashMap::new();
+    for m in &fresh {
+        *per_enterprise.entry(&m.uscc).or_default() += 1;
+    }
+    for (uscc, added) in per_enterprise {
+        summary::add_members(store, uscc, added, now).await?;
+    }
+    for m in &fresh {
+        mark_due(store, &m.person, now).await?;
+    }
+    Ok(fresh.len())
+}
+
+/// Puts a person's health item in the transition index now (creating it if the person has no
+/// synced data yet), so the next relabel propagates their state to a new membership.
+pub async fn mark_due(
+    store: &Store,
+    person: &PersonKey,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut health = store
+        .get::<Health>(&keys::person(person), keys::HEALTH)
+        .await?
+        .unwrap_or_else(|| Health::new(person.clone()));
+    if health.is_due() {
+        return Ok(());
+    }
+    health.set_due(Some(now));
+    crate::health::save(store, health).await
+}
+
+/// A person's memberships across enterprises (one GSI1 query per page).
+pub async fn of_person(store: &Store, person: &PersonKey) -> Result<Vec<Membership>, StoreError> {
+    let spec = store::QuerySpec::index(keys::GSI1, keys::person(person))
+        .prefix(keys::EMPLOYMENT_PREFIX)
+        .limit(100);
+    store.query_all(&spec, 10_000).await
 }

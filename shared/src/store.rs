@@ -86,6 +86,8 @@ pub struct QuerySpec {
     pub partition: String,
     pub sort_attr: &'static str,
     pub sort_prefix: Option<String>,
+    /// Only items whose sort key is `<=` this (e.g. "due by now").
+    pub sort_upto: Option<String>,
     pub newest_first: bool,
     pub limit: i32,
 }
@@ -99,15 +101,17 @@ impl QuerySpec {
             partition,
             sort_attr: keys::SK,
             sort_prefix: None,
+            sort_upto: None,
             newest_first: false,
             limit: 50,
         }
     }
 
-    /// A query on GSI1 or GSI2.
+    /// A query on one of the global secondary indexes.
     pub fn index(index: &'static str, partition: String) -> Self {
         let (partition_attr, sort_attr) = match index {
             keys::GSI1 => (keys::GSI1PK, keys::GSI1SK),
+            keys::GSI3 => (keys::GSI3PK, keys::GSI3SK),
             _ => (keys::GSI2PK, keys::GSI2SK),
         };
         Self {
@@ -120,6 +124,11 @@ impl QuerySpec {
 
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.sort_prefix = Some(prefix.into());
+        self
+    }
+
+    pub fn upto(mut self, upto: impl Into<String>) -> Self {
+        self.sort_upto = Some(upto.into());
         self
     }
 
@@ -306,6 +315,41 @@ impl Store {
         Ok(())
     }
 
+    /// Puts `value` only if the stored item still has `read_version` (0: only if it does not
+    /// exist). One PutItem; a lost race is [`StoreError::ConditionFailed`].
+    pub async fn put_versioned<T: Serialize>(
+        &self,
+        value: &T,
+        read_version: u64,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::to_item(value)?));
+        let request = if read_version == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request
+                .condition_expression("#version = :read_version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(
+                    ":read_version",
+                    AttributeValue::N(read_version.to_string()),
+                )
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(e) => Err(request_error(e)),
+        }
+    }
+
     /// Runs a transaction; a failed condition in any part is [`StoreError::ConditionFailed`].
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
@@ -348,12 +392,16 @@ impl Store {
             .scan_index_forward(!spec.newest_first)
             .limit(spec.limit)
             .set_exclusive_start_key(start);
-        request = match &spec.sort_prefix {
-            Some(prefix) => request
+        request = match (&spec.sort_prefix, &spec.sort_upto) {
+            (Some(prefix), _) => request
                 .key_condition_expression("#p = :p AND begins_with(#s, :s)")
                 .expression_attribute_names("#s", spec.sort_attr)
                 .expression_attribute_values(":s", AttributeValue::S(prefix.clone())),
-            None => request.key_condition_expression("#p = :p"),
+            (None, Some(upto)) => request
+                .key_condition_expression("#p = :p AND #s <= :s")
+                .expression_attribute_names("#s", spec.sort_attr)
+                .expression_attribute_values(":s", AttributeValue::S(upto.clone())),
+            (None, None) => request.key_condition_expression("#p = :p"),
         };
         let out = request.send().await.map_err(request_error)?;
         let items = out

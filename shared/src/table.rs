@@ -50,6 +50,13 @@ pub fn definition() -> TableDefinition {
                     sort: keys::GSI2SK,
                 },
             },
+            IndexDefinition {
+                name: keys::GSI3,
+                key: KeyPair {
+                    partition: keys::GSI3PK,
+                    sort: keys::GSI3SK,
+                },
+            },
         ],
         ttl_attribute: keys::TTL,
     }

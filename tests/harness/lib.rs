@@ -176,6 +176,30 @@ impl TestApp {
             .await
     }
 
+    /// A sync over this app's table and a fresh bucket.
+    pub async fn sync_context(&self) -> fangyitong::sync::SyncContext {
+        let aws = local::sdk_config(endpoint()).await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(true)
+                .build(),
+        );
+        let bucket = format!("test-{}", ulid::Ulid::new()).to_lowercase();
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create the test bucket");
+        fangyitong::sync::SyncContext {
+            store: self.state.store.clone(),
+            s3,
+            bucket,
+            keyer: self.state.keyer.clone(),
+            uscc_policy: self.state.uscc_policy.clone(),
+            clock: self.state.clock.clone(),
+        }
+    }
+
     /// How many items the table holds (a Scan: tests only, to prove "nothing written").
     pub async fn item_count(&self) -> usize {
         let out = self

@@ -4,5 +4,6 @@ mod authorize;
 mod edge;
 mod events;
 mod openapi;
+mod pipeline;
 mod store;
 mod template;

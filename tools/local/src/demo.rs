@@ -217,6 +217,7 @@ pub const DEMO_EMPLOYEES: usize = 300;
 pub async fn seed_employees(
     state: &AppState,
     cast: &Cast,
+    count: usize,
 ) -> Result<usize, fangyitong::store::StoreError> {
     use rand::SeedableRng;
     const SURNAMES: [&str; 12] = [
@@ -236,7 +237,7 @@ pub async fn seed_employees(
             phone: None,
         })
         .collect();
-    while records.len() < DEMO_EMPLOYEES {
+    while records.len() < count {
         let name = format!(
             "{}{}{}",
             SURNAMES[rng.random_range(0..12)],
@@ -256,7 +257,7 @@ pub async fn seed_employees(
         .iter()
         .map(|r| Membership::new(&uscc, r, &state.keyer, Source::Roster, now))
         .collect();
-    roster::put_all(&state.store, &members).await?;
+    roster::add_new(&state.store, &members, now).await?;
     Ok(members.len())
 }
 

@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cast = Cast::new(state.clock.now());
     demo::seed_registry(&state, &cast).await?;
     demo::seed_agent(&state, &cast).await?;
-    let employees = demo::seed_employees(&state, &cast).await?;
+    let employees = demo::seed_employees(&state, &cast, demo::DEMO_EMPLOYEES).await?;
     println!("seeded {employees} employees of the demo enterprise");
 
     let app = local::api(state);

@@ -1,0 +1,228 @@
+//! Applying validated records to the table, a chunk at a time. Each chunk first reads the current
+//! state of everything it touches (BatchGetItem, 100 keys a request), then writes only what
+//! changed: an unchanged record costs a read share and no write.
+
+use crate::feeds::{DoseRecord, PcrResult, RosterEntry};
+use crate::health::{self, Health};
+use crate::ids::{PersonKey, Uscc};
+use crate::keys;
+use crate::registry::EnterpriseProfile;
+use crate::roster::{self, Membership, Source};
+use crate::store::{self, Item, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
+/// How many times a lost optimistic-concurrency race is retried with fresh state.
+const RACE_RETRIES: usize = 5;
+
+/// Outcome of applying a chunk: records that changed something, records that did not, and
+/// records refused only now (e.g. a roster line for an enterprise the registry does not know),
+/// with their index in the chunk.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub applied: u64,
+    pub unchanged: u64,
+    pub refused: Vec<(usize, String)>,
+}
+
+async fn read_all(
+    store: &Store,
+    keys_: Vec<Item>,
+) -> Result<HashMap<(String, String), Item>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in keys_.chunks(100) {
+        found.extend(store.get_many(chunk.to_vec()).await?);
+    }
+    Ok(found)
+}
+
+pub async fn registry(
+    store: &Store,
+    profiles: Vec<EnterpriseProfile>,
+) -> Result<Applied, StoreError> {
+    let keys_ = profiles
+        .iter()
+        .map(|p| Store::key(&keys::enterprise(&p.uscc), keys::PROFILE))
+        .collect();
+    let current = read_all(store, keys_).await?;
+    let mut out = Applied::default();
+    let mut writes = Vec::new();
+    for profile in profiles {
+        let key = (keys::enterprise(&profile.uscc), keys::PROFILE.to_string());
+        let same = current
+            .get(&key)
+            .cloned()
+            .map(Store::from_item::<EnterpriseProfile>)
+            .transpose()?
+            .is_some_and(|c| c.same_facts(&profile));
+        if same {
+            out.unchanged += 1;
+        } else {
+            out.applied += 1;
+            writes.push(Store::to_item(&profile)?);
+        }
+    }
+    store::batch_put(store, store.table(), writes).await?;
+    Ok(out)
+}
+
+/// Merges per-person records into health items; changed persons are put in the transition index.
+async fn merge_health<R>(
+    store: &Store,
+    records: Vec<R>,
+    now: DateTime<Utc>,
+    person_of: impl Fn(&R) -> &PersonKey,
+    merge: impl Fn(&mut Health, &R) -> bool,
+) -> Result<Applied, StoreError> {
+    let mut by_person: HashMap<PersonKey, Vec<R>> = HashMap::new();
+    for r in records {
+        by_person.entry(person_of(&r).clone()).or_default().push(r);
+    }
+    let keys_ = by_person
+        .keys()
+        .map(|p| Store::key(&keys::person(p), keys::HEALTH))
+        .collect();
+    let mut current = read_all(store, keys_).await?;
+    let mut out = Applied::default();
+    for (person, records) in by_person {
+        let mut stored = current
+            .remove(&(keys::person(&person), keys::HEALTH.to_string()))
+            .map(Store::from_item::<Health>)
+            .transpose()?;
+        for attempt in 0..=RACE_RETRIES {
+            let mut health = stored
+                .clone()
+                .unwrap_or_else(|| Health::new(person.clone()));
+            let changed = records.iter().filter(|r| merge(&mut health, r)).count() as u64;
+            if changed == 0 {
+                out.unchanged += records.len() as u64;
+                break;
+            }
+            health.set_due(Some(now));
+            match health::save(store, health).await {
+                Ok(()) => {
+                    out.applied += changed;
+                    out.unchanged += records.len() as u64 - changed;
+                    break;
+                }
+                Err(StoreError::ConditionFailed) if attempt < RACE_RETRIES => {
+                    stored = store
+                        .get::<Health>(&keys::person(&person), keys::HEALTH)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn pcr(
+    store: &Store,
+    records: Vec<PcrResult>,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    merge_health(store, records, now, |r| &r.person, Health::merge_pcr).await
+}
+
+pub async fn vaccination(
+    store: &Store,
+    records: Vec<DoseRecord>,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    merge_health(
+        store,
+        records,
+        now,
+        |r| &r.person,
+        |h, r| h.merge_dose(&r.dose),
+    )
+    .await
+}
+
+/// Roster lines: a new employee is added (counted in the summary, labelled at the next relabel);
+/// an existing one gains the roster as a source, a new name or phone, or returns from having
+/// left. Lines for enterprises the registry does not know are refused.
+pub async fn roster_lines(
+    store: &Store,
+    entries: Vec<(usize, RosterEntry)>,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let enterprises: HashSet<&Uscc> = entries.iter().map(|(_, e)| &e.uscc).collect();
+    let known = read_all(
+        store,
+        enterprises
+            .iter()
+            .map(|u| Store::key(&keys::enterprise(u), keys::PROFILE))
+            .collect(),
+    )
+    .await?;
+    let mut out = Applied::default();
+    let mut valid = Vec::new();
+    for (index, entry) in entries {
+        if known.contains_key(&(keys::enterprise(&entry.uscc), keys::PROFILE.to_string())) {
+            valid.push(entry);
+        } else {
+            out.refused.push((
+                index,
+                format!("uscc: enterprise {} is not in the registry", entry.uscc),
+            ));
+        }
+    }
+    let current = read_all(
+        store,
+        valid
+            .iter()
+            .map(|e| Store::key(&keys::enterprise(&e.uscc), &keys::employee(&e.person)))
+            .collect(),
+    )
+    .await?;
+    let mut fresh = Vec::new();
+    for entry in valid {
+        let key = (keys::enterprise(&entry.uscc), keys::employee(&entry.person));
+        match current
+            .get(&key)
+            .cloned()
+            .map(Store::from_item::<Membership>)
+            .transpose()?
+        {
+            None => fresh.push(Membership::from_roster(&entry, now)),
+            Some(existing) => {
+                let mut next = existing.clone();
+                next.sources.insert(Source::Roster);
+                next.name = entry.name.clone();
+                next.masked_phone = entry.masked_phone.clone().or(next.masked_phone);
+                if next == existing && existing.is_current() {
+                    out.unchanged += 1;
+                    continue;
+                }
+                let returning = !existing.is_current();
+                next.left_at = None;
+                next.version += 1;
+                let mut parts = vec![store::put_if(
+                    store.table(),
+                    Store::to_item(&next)?,
+                    "#version = :read_version",
+                    &[("#version", "version")],
+                    vec![(
+                        ":read_version",
+                        aws_sdk_dynamodb::types::AttributeValue::N(existing.version.to_string()),
+                    )],
+                )];
+                if returning {
+                    let mut delta = crate::summary::Delta::leave(existing.derived.as_ref());
+                    delta.0.values_mut().for_each(|v| *v = -*v);
+                    parts.push(delta.update(store.table(), &entry.uscc, now));
+                }
+                match store.transact(parts).await {
+                    Ok(()) => out.applied += 1,
+                    // Changed meanwhile (an agent edited it): the next delivery brings it in line.
+                    Err(StoreError::ConditionFailed) => out.unchanged += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    out.applied += roster::add_new(store, &fresh, now).await? as u64;
+    Ok(out)
+}

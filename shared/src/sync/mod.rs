@@ -1,0 +1,539 @@
+//! The sync function's work: apply every delivery under the inbound prefix that is not applied
+//! yet, in order, streaming each object line by line (memory bounded by one chunk whatever the
+//! object's size), validating every line, applying valid records a chunk at a time, and writing
+//! rejected lines — line number and reason, never the line itself, which holds ID numbers — to a
+//! quarantine object per chunk.
+//!
+//! Idempotent and resumable: a ledger item per delivery records the lines done and the counts so
+//! far, updated after each applied chunk. A delivery already done is skipped (counts nothing
+//! twice); one interrupted half-way resumes after its last checkpoint. Applying is itself
+//! idempotent (merges never move data backwards, unchanged records write nothing), so a chunk
+//! redone after a crash only turns its earlier "applied" into "unchanged".
+//!
+//! Counts always balance: `read = applied + unchanged + rejected`.
+
+pub mod apply;
+
+use crate::clock::SharedClock;
+use crate::feeds::{self, Feed, ParseContext, Record, Rejection};
+use crate::ids::{PersonKeyer, UsccPolicy};
+use crate::store::{Store, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+
+pub const INBOUND_PREFIX: &str = "inbound/";
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
+/// Lines per chunk: one BatchGet round and one checkpoint per chunk.
+pub const CHUNK_LINES: usize = 1_000;
+/// Longest line accepted; a longer one is rejected without being held in memory whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+const LEDGER_PK: &str = "SYNC#DELIVERY";
+const RUN_PK: &str = "SYNC#RUN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("S3 request failed: {0}")]
+    S3(String),
+}
+
+impl SyncError {
+    /// Whether the scheduler should retry the invocation.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_retryable(),
+            Self::S3(_) => true,
+        }
+    }
+}
+
+fn s3_error<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_s3::error::SdkError<E, R>,
+) -> SyncError {
+    SyncError::S3(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
+}
+
+/// Everything a sync needs, built once per execution environment.
+#[derive(Clone)]
+pub struct SyncContext {
+    pub store: Store,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub keyer: PersonKeyer,
+    pub uscc_policy: Arc<UsccPolicy>,
+    pub clock: SharedClock,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub read: u64,
+    pub applied: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    pub fn balances(&self) -> bool {
+        self.read == self.applied + self.unchanged + self.rejected
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.read += other.read;
+        self.applied += other.applied;
+        self.unchanged += other.unchanged;
+        self.rejected += other.rejected;
+    }
+}
+
+/// One delivery's ledger entry and report.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeliveryReport {
+    pub key: String,
+    pub feed: Feed,
+    pub counts: Counts,
+    /// Lines read and accounted for; a resumed delivery continues after this.
+    pub lines_done: u64,
+    pub done: bool,
+    /// The delivery could not be read to its end (e.g. truncated gzip); what was read is applied.
+    pub error: Option<String>,
+    pub quarantine_objects: Vec<String>,
+    pub duration_ms: u64,
+    /// True when this run found the delivery already applied and did nothing.
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LedgerItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    report: DeliveryReport,
+}
+
+/// A run as the operator reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub deliveries: Vec<DeliveryReport>,
+    pub totals: Counts,
+}
+
+/// Applies every delivery not yet applied, feed by feed in [`Feed::ALL`] order.
+pub async fn run(ctx: &SyncContext, trigger: &str) -> Result<RunRecord, SyncError> {
+    let started_at = ctx.clock.now();
+    let mut deliveries = Vec::new();
+    for feed in Feed::ALL {
+        for key in pending_deliveries(ctx, feed).await? {
+            deliveries.push(process_delivery(ctx, feed, &key).await?);
+        }
+    }
+    finish_run(ctx, trigger, started_at, deliveries).await
+}
+
+/// Applies one named delivery (the by-hand invocation).
+pub async fn run_one(ctx: &SyncContext, key: &str, trigger: &str) -> Result<RunRecord, SyncError> {
+    let started_at = ctx.clock.now();
+    let feed = feed_of(key)
+        .ok_or_else(|| SyncError::S3(format!("{key} is not under {INBOUND_PREFIX}<feed>/")))?;
+    let report = process_delivery(ctx, feed, key).await?;
+    finish_run(ctx, trigger, started_at, vec![report]).await
+}
+
+async fn finish_run(
+    ctx: &SyncContext,
+    trigger: &str,
+    started_at: DateTime<Utc>,
+    deliveries: Vec<DeliveryReport>,
+) -> Result<RunRecord, SyncError> {
+    let mut totals = Counts::default();
+    for d in deliveries.iter().filter(|d| !d.skipped) {
+        totals.add(&d.counts);
+    }
+    let finished_at = ctx.clock.now();
+    let run_id = ulid::Ulid::new().to_string();
+    let record = RunRecord {
+        run_id: run_id.clone(),
+        trigger: trigger.into(),
+        started_at,
+        finished_at,
+        deliveries,
+        totals,
+    };
+    let mut item = Store::to_item(&record)?;
+    item.insert("PK".into(), AttributeValue::S(RUN_PK.into()));
+    item.insert(
+        "SK".into(),
+        AttributeValue::S(format!(
+            "{}#{run_id}",
+            started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+    );
+    item.insert(
+        crate::keys::TTL.into(),
+        AttributeValue::N(
+            (finished_at + chrono::Duration::days(365))
+                .timestamp()
+                .to_string(),
+        ),
+    );
+    ctx.store
+        .client()
+        .put_item()
+        .table_name(ctx.store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| {
+            SyncError::Store(StoreError::Request(
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+                Box::new(e),
+            ))
+        })?;
+    crate::freshness::record_sync(&ctx.store, finished_at).await?;
+    Ok(record)
+}
+
+/// The operator's view: recent runs, newest first.
+pub async fn recent_runs(
+    store: &Store,
+    cursor: Option<&str>,
+) -> Result<crate::store::Page<RunRecord>, crate::store::BadCursorOr> {
+    let spec = crate::store::QuerySpec::table(RUN_PK.into())
+        .newest_first()
+        .limit(20);
+    store.query(&spec, cursor).await
+}
+
+pub fn feed_of(key: &str) -> Option<Feed> {
+    let rest = key.strip_prefix(INBOUND_PREFIX)?;
+    let (folder, name) = rest.split_once('/')?;
+    (!name.is_empty() && !name.contains('/')).then_some(())?;
+    Feed::from_folder(folder)
+}
+
+/// Deliveries of `feed` in key order (the naming scheme orders them), minus those done.
+async fn pending_deliveries(ctx: &SyncContext, feed: Feed) -> Result<Vec<String>, SyncError> {
+    let prefix = format!("{INBOUND_PREFIX}{}/", feed.folder());
+    let mut keys_ = Vec::new();
+    let mut pages = ctx
+        .s3
+        .list_objects_v2()
+        .bucket(&ctx.bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(s3_error)?;
+        keys_.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .filter(|k| feed_of(k) == Some(feed)),
+        );
+    }
+    keys_.sort();
+    let mut pending = Vec::new();
+    for key in keys_ {
+        let done = ledger(ctx, &key).await?.is_some_and(|r| r.done);
+        if !done {
+            pending.push(key);
+        }
+    }
+    Ok(pending)
+}
+
+async fn ledger(ctx: &SyncContext, key: &str) -> Result<Option<DeliveryReport>, StoreError> {
+    Ok(ctx
+        .store
+        .get::<LedgerItem>(LEDGER_PK, key)
+        .await?
+        .map(|l| l.report))
+}
+
+async fn checkpoint(ctx: &SyncContext, report: &DeliveryReport) -> Result<(), StoreError> {
+    ctx.store
+        .put(&LedgerItem {
+            pk: LEDGER_PK.into(),
+            sk: report.key.clone(),
+            report: report.clone(),
+        })
+        .await
+}
+
+async fn open(
+    ctx: &SyncContext,
+    key: &str,
+) -> Result<Box<dyn AsyncBufRead + Send + Unpin>, SyncError> {
+    let object = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(s3_error)?;
+    let body = BufReader::new(object.body.into_async_read());
+    Ok(if key.ends_with(".gz") {
+        let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(body);
+        decoder.multiple_members(true);
+        Box::new(BufReader::new(decoder))
+    } else {
+        Box::new(body)
+    })
+}
+
+/// Reads one line into `buf` (without the newline), at most [`MAX_LINE_BYTES`] kept.
+/// Returns `Ok(None)` at the end, `Ok(Some(too_long))` otherwise.
+async fn read_line(
+    reader: &mut (dyn AsyncBufRead + Send + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(any.then_some(too_long));
+        }
+        any = true;
+        let (chunk, found) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        if buf.len() + chunk.len() <= MAX_LINE_BYTES {
+            buf.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+        }
+        let consumed = found.unwrap_or(available.len());
+        reader.consume(consumed);
+        if found.is_some() {
+            return Ok(Some(too_long));
+        }
+    }
+}
+
+/// Applies one delivery, resuming from its checkpoint.
+pub async fn process_delivery(
+    ctx: &SyncContext,
+    feed: Feed,
+    key: &str,
+) -> Result<DeliveryReport, SyncError> {
+    let started = std::time::Instant::now();
+    let mut report = match ledger(ctx, key).await? {
+        Some(done) if done.done => {
+            return Ok(DeliveryReport {
+                skipped: true,
+                ..done
+            });
+        }
+        Some(partial) => partial,
+        None => DeliveryReport {
+            key: key.into(),
+            feed,
+            counts: Counts::default(),
+            lines_done: 0,
+            done: false,
+            error: None,
+            quarantine_objects: Vec::new(),
+            duration_ms: 0,
+            skipped: false,
+        },
+    };
+    let resume_after = report.lines_done;
+    let mut reader = open(ctx, key).await?;
+    let mut buf = Vec::new();
+    let mut line_no: u64 = 0;
+    let mut chunk: Vec<(u64, Result<Record, Rejection>)> = Vec::with_capacity(CHUNK_LINES);
+    loop {
+        let next = read_line(reader.as_mut(), &mut buf).await;
+        let line = match next {
+            Ok(Some(too_long)) => too_long,
+            Ok(None) => break,
+            Err(e) => {
+                report.error = Some(format!(
+                    "the delivery could not be read past line {line_no}: {e}"
+                ));
+                break;
+            }
+        };
+        line_no += 1;
+        if line_no <= resume_after {
+            continue;
+        }
+        let text = std::str::from_utf8(&buf).map(str::trim);
+        if matches!(text, Ok("")) {
+            // Blank lines (a trailing newline, say) are not records.
+            report.lines_done = line_no;
+            continue;
+        }
+        let now = ctx.clock.now();
+        let parsed = match (line, text) {
+            (true, _) => Err(Rejection(format!(
+                "line longer than {MAX_LINE_BYTES} bytes"
+            ))),
+            (false, Err(_)) => Err(Rejection("line is not UTF-8".into())),
+            (false, Ok(text)) => {
+                let parse = ParseContext {
+                    now,
+                    keyer: &ctx.keyer,
+                    uscc_policy: &ctx.uscc_policy,
+                };
+                feeds::parse_line(feed, text, &parse)
+            }
+        };
+        chunk.push((line_no, parsed));
+        if chunk.len() >= CHUNK_LINES {
+            apply_chunk(ctx, feed, &mut report, std::mem::take(&mut chunk), line_no).await?;
+        }
+    }
+    if !chunk.is_empty() || report.lines_done < line_no {
+        apply_chunk(ctx, feed, &mut report, chunk, line_no).await?;
+    }
+    report.done = true;
+    report.duration_ms += started.elapsed().as_millis() as u64;
+    checkpoint(ctx, &report).await?;
+    tracing::info!(key, feed = %feed, read = report.counts.read, applied = report.counts.applied,
+        unchanged = report.counts.unchanged, rejected = report.counts.rejected, "delivery applied");
+    Ok(report)
+}
+
+/// Dedupes, applies, quarantines and checkpoints one chunk ending at line `last_line`.
+async fn apply_chunk(
+    ctx: &SyncContext,
+    feed: Feed,
+    report: &mut DeliveryReport,
+    chunk: Vec<(u64, Result<Record, Rejection>)>,
+    last_line: u64,
+) -> Result<(), SyncError> {
+    let now = ctx.clock.now();
+    let mut counts = Counts {
+        read: chunk.len() as u64,
+        ..Default::default()
+    };
+    let mut rejected: Vec<(u64, String)> = Vec::new();
+    // Within a delivery the later line wins; the earlier duplicate counts as unchanged.
+    let mut latest: HashMap<String, usize> = HashMap::new();
+    let mut records: Vec<(u64, Record)> = Vec::new();
+    for (line, parsed) in chunk {
+        match parsed {
+            Err(why) => rejected.push((line, why.0)),
+            Ok(record) => match latest.insert(record.dedupe_key(), records.len()) {
+                Some(previous) => {
+                    counts.unchanged += 1;
+                    records[previous] = (line, record);
+                    latest.insert(records[previous].1.dedupe_key(), previous);
+                }
+                None => records.push((line, record)),
+            },
+        }
+    }
+    let applied = apply_records(ctx, feed, &records, now).await?;
+    for (index, why) in &applied.refused {
+        rejected.push((records[*index].0, why.clone()));
+    }
+    counts.applied += applied.applied;
+    counts.unchanged += applied.unchanged;
+    counts.rejected = rejected.len() as u64;
+    debug_assert!(counts.balances(), "{counts:?}");
+    if !rejected.is_empty() {
+        rejected.sort();
+        let object = format!(
+            "{QUARANTINE_PREFIX}{}/lines-{:010}.jsonl",
+            report.key, rejected[0].0
+        );
+        let body: String = rejected
+            .iter()
+            .map(|(line, reason)| {
+                serde_json::json!({"line": line, "reason": reason}).to_string() + "\n"
+            })
+            .collect();
+        ctx.s3
+            .put_object()
+            .bucket(&ctx.bucket)
+            .key(&object)
+            .content_type("application/x-ndjson")
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .map_err(s3_error)?;
+        report.quarantine_objects.push(object);
+    }
+    report.counts.add(&counts);
+    report.lines_done = last_line;
+    checkpoint(ctx, report).await?;
+    Ok(())
+}
+
+async fn apply_records(
+    ctx: &SyncContext,
+    feed: Feed,
+    records: &[(u64, Record)],
+    now: DateTime<Utc>,
+) -> Result<apply::Applied, SyncError> {
+    let store = &ctx.store;
+    let applied = match feed {
+        Feed::Registry => {
+            let profiles = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::Registry(p) => Some((**p).clone()),
+                    _ => None,
+                })
+                .collect();
+            apply::registry(store, profiles).await?
+        }
+        Feed::Roster => {
+            let entries = records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, r))| match r {
+                    Record::Roster(e) => Some((i, e.clone())),
+                    _ => None,
+                })
+                .collect();
+            apply::roster_lines(store, entries, now).await?
+        }
+        Feed::Pcr => {
+            let results = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::Pcr(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect();
+            apply::pcr(store, results, now).await?
+        }
+        Feed::Vaccination => {
+            let doses = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::Vaccination(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect();
+            apply::vaccination(store, doses, now).await?
+        }
+        Feed::Sites | Feed::Zones => {
+            // Snapshot feeds are applied by the query-sites issue; until then they are read,
+            // validated and counted, and stay visible in the run record.
+            apply::Applied {
+                unchanged: records.len() as u64,
+                ..Default::default()
+            }
+        }
+    };
+    Ok(applied)
+}

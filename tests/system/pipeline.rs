@@ -1,0 +1,261 @@
+//! Sync and relabel against moto: deliveries in S3, records in the table, labels and counts.
+
+use chrono::Duration;
+use fangyitong::clock::Clock;
+use fangyitong::health::HealthRules;
+use fangyitong::summary;
+use fangyitong::sync::{self, SyncContext};
+use local::demo;
+use serde_json::json;
+use std::io::Write;
+use system_tests::{TestApp, spawn_app};
+
+async fn put(ctx: &SyncContext, key: &str, body: Vec<u8>) {
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn lines(records: &[serde_json::Value]) -> Vec<u8> {
+    records
+        .iter()
+        .map(|r| r.to_string() + "\n")
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn pcr(
+    id_number: &str,
+    sampled_at: chrono::DateTime<chrono::Utc>,
+    city: &str,
+) -> serde_json::Value {
+    json!({"id_type": "resident_id", "id_number": id_number, "sampled_at": sampled_at, "result_at": sampled_at + Duration::minutes(1),
+           "result": "negative", "site": "南山区科技园采样点", "city": city})
+}
+
+async fn counts(app: &TestApp) -> summary::Summary {
+    summary::get(&app.state.store, &demo::demo_uscc())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sync_applies_validates_quarantines_and_replays_nothing() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let c = &app.cast;
+    let now = app.clock.now();
+    let mut bad_id = c.agent.id_number.clone();
+    bad_id.replace_range(17.., if bad_id.ends_with('1') { "2" } else { "1" });
+    let records = vec![
+        pcr(&c.agent.id_number, now - Duration::hours(30), "深圳市"),
+        pcr(&c.agent.id_number, now - Duration::hours(2), "广州市"),
+        pcr(&c.employee.id_number, now - Duration::hours(5), "深圳市"),
+        pcr(&c.employee.id_number, now - Duration::hours(5), "深圳市"), // duplicate line
+        pcr(&bad_id, now - Duration::hours(5), "深圳市"),               // invalid ID
+        pcr(&c.applicant.id_number, now + Duration::hours(5), "深圳市"), // in the future
+        json!({"id_type": "resident_id"}),                              // missing fields
+    ];
+    let mut body = lines(&records);
+    body.extend_from_slice(b"{not json\n\n");
+    put(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0001.jsonl.gz",
+        gzip(&body),
+    )
+    .await;
+    // A registry delivery with an invalid USCC and an unknown-enterprise roster line.
+    put(&ctx, "inbound/registry/20220401T020000Z-0001.jsonl", lines(&[json!({"uscc": "91440300MA5D3M001X", "name": "坏代码公司",
+        "legal_rep": {"name": "某", "id_type": "resident_id", "id_number": c.legal_rep.id_number}, "district": "南山区"})])).await;
+    put(&ctx, "inbound/roster/20220401T020000Z-0001.jsonl", lines(&[
+        json!({"uscc": demo::demo_uscc().to_string(), "month": "2022-03", "name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number, "phone": "13812345678"}),
+        json!({"uscc": demo::uscc("MA5N0B0DY").to_string(), "month": "2022-03", "name": "无名", "id_type": "resident_id", "id_number": c.employee.id_number}),
+    ])).await;
+
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert!(run.totals.balances(), "{:?}", run.totals);
+    let pcr_report = run
+        .deliveries
+        .iter()
+        .find(|d| d.key.contains("/pcr/"))
+        .unwrap();
+    assert_eq!(pcr_report.counts.read, 8, "{pcr_report:?}");
+    assert_eq!(pcr_report.counts.rejected, 4);
+    assert_eq!(pcr_report.counts.applied, 3);
+    assert_eq!(pcr_report.counts.unchanged, 1);
+    assert_eq!(pcr_report.quarantine_objects.len(), 1);
+    let roster_report = run
+        .deliveries
+        .iter()
+        .find(|d| d.key.contains("/roster/"))
+        .unwrap();
+    assert_eq!(
+        (roster_report.counts.applied, roster_report.counts.rejected),
+        (1, 1),
+        "{roster_report:?}"
+    );
+    let registry_report = run
+        .deliveries
+        .iter()
+        .find(|d| d.key.contains("/registry/"))
+        .unwrap();
+    assert_eq!(registry_report.counts.rejected, 1);
+
+    let quarantine = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.bucket)
+        .key(&pcr_report.quarantine_objects[0])
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(quarantine.body.collect().await.unwrap().to_vec()).unwrap();
+    assert_eq!(text.lines().count(), 4);
+    assert!(
+        text.contains("\"line\":5") && text.contains("check character"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&bad_id),
+        "quarantine must not copy ID numbers"
+    );
+
+    // The same deliveries again: nothing applied, nothing counted twice.
+    let again = sync::run(&ctx, "test").await.unwrap();
+    assert!(again.deliveries.is_empty(), "{:?}", again.deliveries);
+    let by_hand = sync::run_one(&ctx, "inbound/pcr/20220401T020000Z-0001.jsonl.gz", "manual")
+        .await
+        .unwrap();
+    assert!(by_hand.deliveries[0].skipped);
+    assert_eq!(by_hand.totals, sync::Counts::default());
+
+    // A later delivery with an older result does not move the latest time back.
+    put(
+        &ctx,
+        "inbound/pcr/20220401T140000Z-0001.jsonl",
+        lines(&[pcr(&c.agent.id_number, now - Duration::hours(50), "深圳市")]),
+    )
+    .await;
+    let late = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!(
+        (late.totals.read, late.totals.applied, late.totals.unchanged),
+        (1, 0, 1)
+    );
+}
+
+#[tokio::test]
+async fn truncated_gzip_keeps_what_was_read_and_the_run_goes_on() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let now = app.clock.now();
+    let people: Vec<String> = (0..50u16)
+        .map(|i| {
+            demo::resident_id(
+                "440305",
+                chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
+                i,
+            )
+        })
+        .collect();
+    let body = lines(
+        &people
+            .iter()
+            .map(|id| pcr(id, now - Duration::hours(1), "深圳市"))
+            .collect::<Vec<_>>(),
+    );
+    let mut truncated = gzip(&body);
+    truncated.truncate(truncated.len() * 2 / 3);
+    put(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0001.jsonl.gz",
+        truncated,
+    )
+    .await;
+    put(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0002.jsonl",
+        lines(&[pcr(&people[0], now, "深圳市")]),
+    )
+    .await;
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!(run.deliveries.len(), 2);
+    let first = &run.deliveries[0];
+    assert!(first.error.is_some(), "{first:?}");
+    assert!(
+        first.counts.read > 0 && first.counts.read < 50 && first.counts.balances(),
+        "{first:?}"
+    );
+    assert_eq!(run.deliveries[1].counts.applied, 1);
+}
+
+#[tokio::test]
+async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let c = &app.cast;
+    let now = app.clock.now();
+    let rules = HealthRules::default();
+    let total = demo::seed_employees(&app.state, &app.cast, 40)
+        .await
+        .unwrap() as i64;
+    assert_eq!(counts(&app).await.get(summary::TOTAL), total);
+
+    put(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0001.jsonl",
+        lines(&[
+            pcr(&c.agent.id_number, now - Duration::hours(2), "深圳市"),
+            pcr(&c.employee.id_number, now - Duration::hours(10), "广州市"),
+        ]),
+    )
+    .await;
+    sync::run(&ctx, "test").await.unwrap();
+
+    let first = fangyitong::relabel::run(&app.state.store, now, &rules)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.persons_due, total as u64,
+        "every new member is labelled once"
+    );
+    let s = counts(&app).await;
+    assert_eq!(s.get("n_pcr_24h"), 2);
+    assert_eq!(s.get("n_pcr_never"), total - 2);
+    assert_eq!(s.get(summary::IN_SHENZHEN), 1);
+    assert_eq!(s.get("n_vax_unvaccinated"), total);
+
+    // Same time again: nothing is due, nothing changes.
+    let again = fangyitong::relabel::run(&app.state.store, now, &rules)
+        .await
+        .unwrap();
+    assert_eq!((again.persons_due, again.memberships_changed), (0, 0));
+
+    // 15 hours later only the employee crosses a boundary (24 h after sampling); at 23 hours, the agent.
+    let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(15), &rules)
+        .await
+        .unwrap();
+    assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
+    let s = counts(&app).await;
+    assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (1, 1));
+    let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(23), &rules)
+        .await
+        .unwrap();
+    assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
+    let s = counts(&app).await;
+    assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (0, 2));
+    assert_eq!(s.get(summary::TOTAL), total);
+    let freshness = fangyitong::freshness::get(&app.state.store).await.unwrap();
+    assert_eq!(freshness.labels_as_of, Some(now + Duration::hours(23)));
+    assert!(freshness.data_synced_at.is_some());
+}
