@@ -20,6 +20,7 @@
 //! | [`relabel`] | recomputing labels at cost proportional to what changes |
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
+//! | [`ops`] | operator routes: sync runs and freshness |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
 //! | [`clock`] | injected time; business time in Asia/Shanghai |
 
@@ -36,6 +37,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod openapi;
+pub mod ops;
 pub mod registry;
 pub mod relabel;
 pub mod roster;

@@ -156,3 +156,34 @@ async fn update_membership(
         Err(e) => Err(e),
     }
 }
+
+/// What the relabel Lambda is invoked with (EventBridge Scheduler input, or by hand).
+#[derive(Debug, Clone, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelabelRequest {
+    pub trigger: String,
+    #[serde(default)]
+    pub scheduled_time: Option<String>,
+    /// Relabel as of this time instead of now (replaying a missed run).
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// The relabel Lambda's handler. A run "as of" a time later than now is refused: labels must
+/// never describe the future.
+pub async fn handle(
+    store: &Store,
+    now: DateTime<Utc>,
+    rules: &HealthRules,
+    request: RelabelRequest,
+) -> Result<RelabelReport, StoreError> {
+    let as_of = request
+        .as_of
+        .map(crate::clock::whole_seconds)
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
+    let report = run(store, as_of, rules).await?;
+    tracing::info!(trigger = %request.trigger, persons_due = report.persons_due,
+        memberships_changed = report.memberships_changed, deferred = report.persons_deferred, "relabel done");
+    Ok(report)
+}

@@ -5,5 +5,6 @@ mod edge;
 mod events;
 mod openapi;
 mod pipeline;
+mod scheduled;
 mod store;
 mod template;

@@ -537,3 +537,56 @@ async fn apply_records(
     };
     Ok(applied)
 }
+
+/// What the sync Lambda is invoked with: by EventBridge Scheduler (`trigger` names the schedule,
+/// `scheduled_time` is the scheduler's `<aws.scheduler.scheduled-time>`), or by hand with one
+/// delivery's `key`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    pub trigger: String,
+    #[serde(default)]
+    pub scheduled_time: Option<String>,
+    /// Apply only this delivery (`inbound/<feed>/<name>`).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// The sync Lambda's handler.
+pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<RunRecord, SyncError> {
+    let trigger = match &request.scheduled_time {
+        Some(at) => format!("{} ({at})", request.trigger),
+        None => request.trigger.clone(),
+    };
+    match &request.key {
+        Some(key) => run_one(ctx, key, &trigger).await,
+        None => run(ctx, &trigger).await,
+    }
+}
+
+impl SyncContext {
+    /// Everything from the environment, as the Lambda's init does it.
+    pub async fn from_env() -> Result<Self, crate::app::InitError> {
+        use crate::config;
+        let aws = aws_config::load_from_env().await;
+        let keyer = PersonKeyer::new(config::required("PERSON_KEY_SECRET")?.as_bytes())
+            .map_err(|_| crate::app::InitError::Secret)?;
+        let pilot = config::optional("USCC_PILOT_EXCEPTIONS").unwrap_or_default();
+        Ok(Self {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                config::required("TABLE_NAME")?,
+            ),
+            s3: aws_sdk_s3::Client::new(&aws),
+            bucket: config::required("DATA_BUCKET")?,
+            keyer,
+            uscc_policy: Arc::new(UsccPolicy::with_pilot_exceptions(
+                pilot
+                    .split(',')
+                    .filter(|c| !c.trim().is_empty())
+                    .map(str::to_string),
+            )),
+            clock: Arc::new(crate::clock::SystemClock),
+        })
+    }
+}

@@ -50,7 +50,7 @@ pub async fn ensure_table(
 
 /// Every function's routes, as API Gateway would route them to the separate Lambdas.
 pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    fangyitong::authorize::routes::routes()
+    fangyitong::authorize::routes::routes().merge(fangyitong::ops::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and

@@ -1,0 +1,33 @@
+//! The relabel Lambda: recomputes PCR labels, "in Shenzhen" and vaccination states every four
+//! hours (Shenzhen time), at a cost proportional to what changes. Behaviour lives in
+//! `fangyitong::relabel`.
+
+use fangyitong::app::AppState;
+use fangyitong::health::HealthRules;
+use fangyitong::relabel::{self, RelabelReport, RelabelRequest};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+
+async fn handler(
+    state: &AppState,
+    event: LambdaEvent<RelabelRequest>,
+) -> Result<RelabelReport, Diagnostic> {
+    let now = state.clock.now();
+    relabel::handle(&state.store, now, &HealthRules::default(), event.payload)
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: if e.is_retryable() {
+                "Retryable"
+            } else {
+                "Fatal"
+            }
+            .into(),
+            error_message: e.to_string(),
+        })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let state = AppState::from_env().await?;
+    lambda_runtime::run(service_fn(|event| handler(&state, event))).await
+}

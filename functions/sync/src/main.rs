@@ -1,0 +1,29 @@
+//! The sync Lambda: applies upstream deliveries from S3 (scheduled 02:30 and 14:30 Shenzhen
+//! time, or by hand for one delivery). Behaviour lives in `fangyitong::sync`.
+
+use fangyitong::sync::{self, SyncContext, SyncRequest};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+
+async fn handler(
+    ctx: &SyncContext,
+    event: LambdaEvent<SyncRequest>,
+) -> Result<sync::RunRecord, Diagnostic> {
+    sync::handle(ctx, event.payload)
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: if e.is_retryable() {
+                "Retryable"
+            } else {
+                "Fatal"
+            }
+            .into(),
+            error_message: e.to_string(),
+        })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let ctx = SyncContext::from_env().await?;
+    lambda_runtime::run(service_fn(|event| handler(&ctx, event))).await
+}

@@ -1,0 +1,48 @@
+//! Operator routes (运营专人): what the batch jobs did. Served by the authorize function, which
+//! already hosts the operators' offline-authorisation routes.
+
+use crate::app::AppState;
+use crate::freshness::{self, Freshness};
+use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::sync::{self, RunRecord};
+use crate::tenancy::OperatorAccess;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncRuns {
+    pub freshness: Freshness,
+    /// Newest first: deliveries applied, with read = applied + unchanged + rejected each.
+    pub runs: Vec<RunRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Recent sync runs and the data's freshness (operators only).
+#[utoipa::path(get, path = "/ops/sync-runs", tag = "operations", params(RunsQuery),
+    responses((status = 200, body = SyncRuns), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn sync_runs(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _operator: OperatorAccess,
+    ApiQuery(query): ApiQuery<RunsQuery>,
+) -> Result<ApiJson<SyncRuns>, ApiError> {
+    let page = sync::recent_runs(&state.store, query.cursor.as_deref()).await?;
+    let freshness = freshness::get(&state.store).await?;
+    Ok(ApiJson(SyncRuns {
+        freshness,
+        runs: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sync_runs))
+}
