@@ -63,6 +63,9 @@ pub struct Membership {
     pub derived: Option<Derived>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived_at: Option<DateTime<Utc>>,
+    /// The latest social-insurance month (`YYYY-MM`) this person was on the roster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_month: Option<String>,
     pub version: u64,
 }
 
@@ -90,6 +93,7 @@ impl Membership {
             left_at: None,
             derived: None,
             derived_at: None,
+            roster_month: None,
             version: 0,
         }
     }
@@ -111,6 +115,7 @@ impl Membership {
             left_at: None,
             derived: None,
             derived_at: None,
+            roster_month: Some(entry.month.clone()),
             version: 0,
         }
     }
@@ -179,6 +184,14 @@ pub async fn mark_due(
     }
     health.set_due(Some(now));
     crate::health::save(store, health).await
+}
+
+/// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.
+pub async fn of_enterprise(store: &Store, uscc: &Uscc) -> Result<Vec<Membership>, StoreError> {
+    let spec = store::QuerySpec::table(keys::enterprise(uscc))
+        .prefix(keys::EMPLOYEE_PREFIX)
+        .limit(1_000);
+    store.query_all(&spec, usize::MAX).await
 }
 
 /// A person's memberships across enterprises (one GSI1 query per page).

@@ -259,3 +259,69 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     assert_eq!(freshness.labels_as_of, Some(now + Duration::hours(23)));
     assert!(freshness.data_synced_at.is_some());
 }
+
+fn roster_line(uscc: &str, month: &str, p: &fangyitong::identity::Persona) -> serde_json::Value {
+    json!({"uscc": uscc, "month": month, "name": p.name, "id_type": "resident_id", "id_number": p.id_number})
+}
+
+#[tokio::test]
+async fn an_employee_missing_from_the_latest_roster_month_is_marked_left() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let c = &app.cast;
+    let uscc = demo::demo_uscc().to_string();
+    put(
+        &ctx,
+        "inbound/roster/20220305T000000Z-0001.jsonl",
+        lines(&[
+            roster_line(&uscc, "2022-02", &c.agent),
+            roster_line(&uscc, "2022-02", &c.employee),
+            roster_line(&uscc, "2022-02", &c.applicant),
+        ]),
+    )
+    .await;
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!((run.totals.applied, run.deliveries[0].marked_left), (3, 0));
+    assert_eq!(counts(&app).await.get(summary::TOTAL), 3);
+
+    put(
+        &ctx,
+        "inbound/roster/20220405T000000Z-0001.jsonl",
+        lines(&[
+            roster_line(&uscc, "2022-03", &c.agent),
+            roster_line(&uscc, "2022-03", &c.employee),
+        ]),
+    )
+    .await;
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!(run.deliveries[0].marked_left, 1, "{:?}", run.deliveries[0]);
+    let s = counts(&app).await;
+    assert_eq!((s.get(summary::TOTAL), s.get(summary::LEFT)), (2, 1));
+    let members = fangyitong::roster::of_enterprise(&app.state.store, &demo::demo_uscc())
+        .await
+        .unwrap();
+    let left: Vec<_> = members
+        .iter()
+        .filter(|m| !m.is_current())
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(left, [c.applicant.name.as_str()], "kept, with the date");
+
+    // Back on the roster in April: current again, counted again.
+    put(
+        &ctx,
+        "inbound/roster/20220505T000000Z-0001.jsonl",
+        lines(&[
+            roster_line(&uscc, "2022-04", &c.agent),
+            roster_line(&uscc, "2022-04", &c.employee),
+            roster_line(&uscc, "2022-04", &c.applicant),
+        ]),
+    )
+    .await;
+    // The clock must have reached April for an April roster not to be "in the future".
+    app.clock.advance(Duration::days(31));
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!((run.totals.applied, run.deliveries[0].marked_left), (3, 0));
+    let s = counts(&app).await;
+    assert_eq!((s.get(summary::TOTAL), s.get(summary::LEFT)), (3, 0));
+}

@@ -192,6 +192,9 @@ pub async fn roster_lines(
                 next.sources.insert(Source::Roster);
                 next.name = entry.name.clone();
                 next.masked_phone = entry.masked_phone.clone().or(next.masked_phone);
+                if next.roster_month.as_deref() < Some(entry.month.as_str()) {
+                    next.roster_month = Some(entry.month.clone());
+                }
                 if next == existing && existing.is_current() {
                     out.unchanged += 1;
                     continue;
@@ -225,4 +228,63 @@ pub async fn roster_lines(
     }
     out.applied += roster::add_new(store, &fresh, now).await? as u64;
     Ok(out)
+}
+
+/// After a roster delivery: an employee who was on an earlier month's roster of an enterprise
+/// but is missing from `month`'s is marked as left (kept, with the date) — unless they also
+/// joined by invitation or were added by hand, in which case only the roster source goes.
+/// Returns how many were marked left. One roster delivery carries the whole month of every
+/// enterprise in it (`docs/feeds.md`), so absence from it means absence from the roster.
+pub async fn roster_leavers(
+    store: &Store,
+    months: &HashMap<Uscc, String>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut left = 0;
+    for (uscc, month) in months {
+        for member in roster::of_enterprise(store, uscc).await? {
+            let stale = member.is_current()
+                && member.sources.contains(&Source::Roster)
+                && member
+                    .roster_month
+                    .as_deref()
+                    .is_some_and(|m| m < month.as_str());
+            if !stale {
+                continue;
+            }
+            let mut next = member.clone();
+            next.sources.remove(&Source::Roster);
+            let leaving = next.sources.is_empty();
+            if leaving {
+                next.left_at = Some(now);
+            }
+            next.version += 1;
+            let mut parts = vec![store::put_if(
+                store.table(),
+                Store::to_item(&next)?,
+                "#version = :read_version",
+                &[("#version", "version")],
+                vec![(
+                    ":read_version",
+                    aws_sdk_dynamodb::types::AttributeValue::N(member.version.to_string()),
+                )],
+            )];
+            if leaving {
+                parts.push(
+                    crate::summary::Delta::leave(member.derived.as_ref()).update(
+                        store.table(),
+                        uscc,
+                        now,
+                    ),
+                );
+            }
+            match store.transact(parts).await {
+                Ok(()) => left += u64::from(leaving),
+                // Changed meanwhile (re-added by hand, say): leave it as the other writer left it.
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(left)
 }

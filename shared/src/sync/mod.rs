@@ -102,6 +102,9 @@ pub struct DeliveryReport {
     /// The delivery could not be read to its end (e.g. truncated gzip); what was read is applied.
     pub error: Option<String>,
     pub quarantine_objects: Vec<String>,
+    /// Roster deliveries: employees marked as left because this month's roster lacks them.
+    #[serde(default)]
+    pub marked_left: u64,
     pub duration_ms: u64,
     /// True when this run found the delivery already applied and did nothing.
     #[serde(default)]
@@ -348,6 +351,7 @@ pub async fn process_delivery(
             done: false,
             error: None,
             quarantine_objects: Vec::new(),
+            marked_left: 0,
             duration_ms: 0,
             skipped: false,
         },
@@ -357,6 +361,9 @@ pub async fn process_delivery(
     let mut buf = Vec::new();
     let mut line_no: u64 = 0;
     let mut chunk: Vec<(u64, Result<Record, Rejection>)> = Vec::with_capacity(CHUNK_LINES);
+    // Roster deliveries: the month each enterprise's roster is for (bounded by the number of
+    // enterprises, not lines), to find who is missing once the whole delivery is read.
+    let mut roster_months: HashMap<crate::ids::Uscc, String> = HashMap::new();
     loop {
         let next = read_line(reader.as_mut(), &mut buf).await;
         let line = match next {
@@ -371,6 +378,23 @@ pub async fn process_delivery(
         };
         line_no += 1;
         if line_no <= resume_after {
+            // Already applied before an interruption; a roster line still says which month its
+            // enterprise's roster is for.
+            if feed == Feed::Roster {
+                if let Ok(Ok(Record::Roster(entry))) = std::str::from_utf8(&buf).map(|text| {
+                    feeds::parse_line(
+                        feed,
+                        text,
+                        &ParseContext {
+                            now: ctx.clock.now(),
+                            keyer: &ctx.keyer,
+                            uscc_policy: &ctx.uscc_policy,
+                        },
+                    )
+                }) {
+                    note_month(&mut roster_months, &entry);
+                }
+            }
             continue;
         }
         let text = std::str::from_utf8(&buf).map(str::trim);
@@ -394,6 +418,9 @@ pub async fn process_delivery(
                 feeds::parse_line(feed, text, &parse)
             }
         };
+        if let Ok(Record::Roster(entry)) = &parsed {
+            note_month(&mut roster_months, entry);
+        }
         chunk.push((line_no, parsed));
         if chunk.len() >= CHUNK_LINES {
             apply_chunk(ctx, feed, &mut report, std::mem::take(&mut chunk), line_no).await?;
@@ -402,12 +429,24 @@ pub async fn process_delivery(
     if !chunk.is_empty() || report.lines_done < line_no {
         apply_chunk(ctx, feed, &mut report, chunk, line_no).await?;
     }
+    // A delivery that could not be read to its end does not say who is missing.
+    if report.error.is_none() && !roster_months.is_empty() {
+        report.marked_left =
+            apply::roster_leavers(&ctx.store, &roster_months, ctx.clock.now()).await?;
+    }
     report.done = true;
     report.duration_ms += started.elapsed().as_millis() as u64;
     checkpoint(ctx, &report).await?;
     tracing::info!(key, feed = %feed, read = report.counts.read, applied = report.counts.applied,
         unchanged = report.counts.unchanged, rejected = report.counts.rejected, "delivery applied");
     Ok(report)
+}
+
+fn note_month(months: &mut HashMap<crate::ids::Uscc, String>, entry: &feeds::RosterEntry) {
+    let month = months.entry(entry.uscc.clone()).or_default();
+    if entry.month > *month {
+        *month = entry.month.clone();
+    }
 }
 
 /// Dedupes, applies, quarantines and checkpoints one chunk ending at line `last_line`.

@@ -255,7 +255,11 @@ pub async fn seed_employees(
     }
     let members: Vec<Membership> = records
         .iter()
-        .map(|r| Membership::new(&uscc, r, &state.keyer, Source::Roster, now))
+        .map(|r| {
+            let mut member = Membership::new(&uscc, r, &state.keyer, Source::Roster, now);
+            member.roster_month = Some(now.format("%Y-%m").to_string());
+            member
+        })
         .collect();
     roster::add_new(&state.store, &members, now).await?;
     Ok(members.len())
