@@ -18,6 +18,7 @@
 //! | [`sync`] | applying upstream deliveries from S3: streaming, validation, quarantine, resumable |
 //! | [`summary`] | per-enterprise counters, one read per overview |
 //! | [`relabel`] | recomputing labels at cost proportional to what changes |
+//! | [`sites`] | sampling-site and control-zone snapshots, switched atomically |
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`ops`] | operator routes: sync runs and freshness |
@@ -41,6 +42,7 @@ pub mod ops;
 pub mod registry;
 pub mod relabel;
 pub mod roster;
+pub mod sites;
 pub mod store;
 pub mod summary;
 pub mod sync;

@@ -325,3 +325,121 @@ async fn an_employee_missing_from_the_latest_roster_month_is_marked_left() {
     let s = counts(&app).await;
     assert_eq!((s.get(summary::TOTAL), s.get(summary::LEFT)), (3, 0));
 }
+
+fn site(
+    id: &str,
+    district: &str,
+    street: &str,
+    status: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    json!({"id": id, "name": format!("{street}便民采样点{id}"), "district": district, "street": street, "address": "深南大道1号",
+           "lng": 114.05, "lat": 22.54, "opening_hours": "08:00-20:00", "status": status, "waiting_minutes": 10, "updated_at": at})
+}
+
+#[tokio::test]
+async fn site_and_zone_snapshots_switch_whole() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let store = &app.state.store;
+    let now = app.clock.now();
+    put(
+        &ctx,
+        "inbound/sites/20220401T020000Z-0001.jsonl",
+        lines(&[
+            site("S1", "福田区", "华富街道", "open", now),
+            site("S2", "福田区", "莲花街道", "busy", now),
+            site("S3", "南山区", "粤海街道", "open", now),
+        ]),
+    )
+    .await;
+    put(&ctx, "inbound/zones/20220401T020000Z-0001.jsonl", lines(&[json!({"id": "Z1", "level": "sealed", "district": "福田区",
+        "street": "华富街道", "area": "某小区1-3栋", "effective_from": now - Duration::days(1), "effective_until": null})])).await;
+    sync::run(&ctx, "test").await.unwrap();
+    assert_eq!(
+        fangyitong::sites::sites(store, None, None)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        fangyitong::sites::sites(store, Some("福田区"), None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        fangyitong::sites::sites(store, Some("福田区"), Some("莲花街道"))
+            .await
+            .unwrap()[0]
+            .id,
+        "S2"
+    );
+    assert_eq!(
+        fangyitong::sites::zones(store, Some("福田区"), Some("华富街道"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The next snapshot replaces the whole picture: S3 closed down, S1 paused.
+    put(
+        &ctx,
+        "inbound/sites/20220401T140000Z-0001.jsonl",
+        lines(&[
+            site("S1", "福田区", "华富街道", "paused", now),
+            site("S2", "福田区", "莲花街道", "open", now),
+        ]),
+    )
+    .await;
+    // A truncated later snapshot never becomes current.
+    let mut truncated = gzip(&lines(
+        &(0..200)
+            .map(|i| site(&format!("T{i}"), "罗湖区", "东门街道", "open", now))
+            .collect::<Vec<_>>(),
+    ));
+    truncated.truncate(truncated.len() / 2);
+    put(
+        &ctx,
+        "inbound/sites/20220401T150000Z-0001.jsonl.gz",
+        truncated,
+    )
+    .await;
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert!(run.deliveries.iter().any(|d| d.error.is_some()));
+    let sites = fangyitong::sites::sites(store, None, None).await.unwrap();
+    assert_eq!(sites.len(), 2, "{sites:?}");
+    assert_eq!(
+        sites.iter().find(|s| s.id == "S1").unwrap().status,
+        fangyitong::feeds::SiteStatus::Paused
+    );
+    // The replaced snapshot's items are gone, not left behind.
+    let old = fangyitong::store::QuerySpec::table(fangyitong::sites::partition(
+        fangyitong::sites::Kind::Sites,
+        "inbound/sites/20220401T020000Z-0001.jsonl",
+    ));
+    assert!(
+        store
+            .first_page::<serde_json::Value>(&old)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let partial = fangyitong::store::QuerySpec::table(fangyitong::sites::partition(
+        fangyitong::sites::Kind::Sites,
+        "inbound/sites/20220401T150000Z-0001.jsonl.gz",
+    ));
+    assert!(
+        store
+            .first_page::<serde_json::Value>(&partial)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a partial snapshot leaves nothing behind"
+    );
+}

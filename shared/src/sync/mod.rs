@@ -434,6 +434,20 @@ pub async fn process_delivery(
         report.marked_left =
             apply::roster_leavers(&ctx.store, &roster_months, ctx.clock.now()).await?;
     }
+    // A snapshot replaces the previous one only when it was read to its end.
+    let snapshot = match feed {
+        Feed::Sites => Some(crate::sites::Kind::Sites),
+        Feed::Zones => Some(crate::sites::Kind::Zones),
+        _ => None,
+    };
+    match (snapshot, &report.error) {
+        (Some(kind), None) => {
+            crate::sites::publish(&ctx.store, kind, key, ctx.clock.now()).await?;
+        }
+        // A partial snapshot is never shown; its items go.
+        (Some(kind), Some(_)) => crate::sites::discard(&ctx.store, kind, key).await?,
+        (None, _) => {}
+    }
     report.done = true;
     report.duration_ms += started.elapsed().as_millis() as u64;
     checkpoint(ctx, &report).await?;
@@ -479,7 +493,7 @@ async fn apply_chunk(
             },
         }
     }
-    let applied = apply_records(ctx, feed, &records, now).await?;
+    let applied = apply_records(ctx, feed, &report.key, &records, now).await?;
     for (index, why) in &applied.refused {
         rejected.push((records[*index].0, why.clone()));
     }
@@ -519,6 +533,7 @@ async fn apply_chunk(
 async fn apply_records(
     ctx: &SyncContext,
     feed: Feed,
+    key: &str,
     records: &[(u64, Record)],
     now: DateTime<Utc>,
 ) -> Result<apply::Applied, SyncError> {
@@ -566,10 +581,20 @@ async fn apply_records(
             apply::vaccination(store, doses, now).await?
         }
         Feed::Sites | Feed::Zones => {
-            // Snapshot feeds are applied by the query-sites issue; until then they are read,
-            // validated and counted, and stay visible in the run record.
+            // Written under the delivery's own snapshot partition; readers switch to it only
+            // once the whole delivery is in (see `sites::publish`).
+            let mut items = Vec::with_capacity(records.len());
+            for (_, record) in records {
+                match record {
+                    Record::Site(site) => items.push(crate::sites::site_item(key, site.clone())?),
+                    Record::Zone(zone) => items.push(crate::sites::zone_item(key, zone.clone())?),
+                    _ => {}
+                }
+            }
+            let applied = items.len() as u64;
+            crate::store::batch_put(store, store.table(), items).await?;
             apply::Applied {
-                unchanged: records.len() as u64,
+                applied,
                 ..Default::default()
             }
         }
