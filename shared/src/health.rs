@@ -352,6 +352,11 @@ impl Health {
         }
     }
 
+    /// The transition-index keys while due.
+    pub fn due_keys(&self) -> Option<(&str, &str)> {
+        self.due_pk.as_deref().zip(self.due_at.as_deref())
+    }
+
     pub fn is_due(&self) -> bool {
         self.due_pk.is_some()
     }

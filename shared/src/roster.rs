@@ -12,6 +12,7 @@ use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
 use crate::store::{self, Store, StoreError};
 use crate::summary;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -168,22 +169,51 @@ pub async fn add_new(
     Ok(fresh.len())
 }
 
-/// Puts a person's health item in the transition index now (creating it if the person has no
-/// synced data yet), so the next relabel propagates their state to a new membership.
+/// Puts a person's health item in the transition index now (creating a bare one if the person
+/// has no synced data yet), so the next relabel propagates their state to a new membership.
+/// One conditional UpdateItem; a person already due is left as is.
 pub async fn mark_due(
     store: &Store,
     person: &PersonKey,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut health = store
-        .get::<Health>(&keys::person(person), keys::HEALTH)
-        .await?
-        .unwrap_or_else(|| Health::new(person.clone()));
-    if health.is_due() {
-        return Ok(());
+    let mut due = Health::new(person.clone());
+    due.set_due(Some(now));
+    let (due_pk, due_sk) = due.due_keys().expect("just set");
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(Store::key(&keys::person(person), keys::HEALTH)))
+        .update_expression(
+            "SET #person = if_not_exists(#person, :person), #due_pk = :due_pk, #due_sk = :due_sk, \
+             #version = if_not_exists(#version, :zero) + :one",
+        )
+        .condition_expression("attribute_not_exists(#due_pk)")
+        .expression_attribute_names("#person", "person")
+        .expression_attribute_names("#due_pk", keys::GSI3PK)
+        .expression_attribute_names("#due_sk", keys::GSI3SK)
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_values(":person", AttributeValue::S(person.to_string()))
+        .expression_attribute_values(":due_pk", AttributeValue::S(due_pk.to_string()))
+        .expression_attribute_values(":due_sk", AttributeValue::S(due_sk.to_string()))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Request(
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            Box::new(e),
+        )),
     }
-    health.set_due(Some(now));
-    crate::health::save(store, health).await
 }
 
 /// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.

@@ -3,6 +3,7 @@
 //! demo personas and data.
 
 pub mod demo;
+pub mod generate;
 pub mod moto;
 
 use aws_sdk_dynamodb::config::Credentials;
@@ -68,4 +69,61 @@ pub fn api(state: AppState) -> Router {
             get(|| std::future::ready(Json(demo::fresh_tokens(chrono::Utc::now())))),
         )
         .merge(routes)
+}
+
+/// The bucket the local stack's sync reads deliveries from.
+pub const LOCAL_BUCKET: &str = "fangyitong-local-data";
+
+/// An S3 client for the endpoint (path-style addressing: moto serves buckets on its own host).
+pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(aws)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Generates a delivery of every feed for `population` (the demo enterprise first) and uploads
+/// them under the inbound prefix, named by `now`.
+pub async fn upload_demo_deliveries(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    population: &mut generate::Population,
+    pcr_records: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, aws_sdk_s3::Error> {
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let month = now.format("%Y-%m").to_string();
+    let feeds: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "registry",
+            generate::jsonl(population.registry_lines().collect::<Vec<_>>()),
+        ),
+        (
+            "roster",
+            generate::jsonl(population.roster_lines(&month).collect::<Vec<_>>()),
+        ),
+        (
+            "pcr",
+            generate::jsonl(population.pcr_lines(pcr_records, now)),
+        ),
+        (
+            "vaccination",
+            generate::jsonl(population.vaccination_lines()),
+        ),
+        ("sites", generate::jsonl(generate::site_lines(7, 2, now))),
+        ("zones", generate::jsonl(generate::zone_lines(now))),
+    ];
+    let mut keys = Vec::new();
+    for (feed, body) in feeds {
+        let key = format!("inbound/{feed}/{stamp}-0001.jsonl");
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await?;
+        keys.push(key);
+    }
+    Ok(keys)
 }

@@ -32,6 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let aws = local::sdk_config(&endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     local::ensure_table(&dynamodb, TABLE).await?;
+    println!("preparing the local stack (moto at {endpoint}): registry, sync, relabel ...");
     let state = AppState::new(
         dynamodb,
         TABLE,
@@ -43,8 +44,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cast = Cast::new(state.clock.now());
     demo::seed_registry(&state, &cast).await?;
     demo::seed_agent(&state, &cast).await?;
-    let employees = demo::seed_employees(&state, &cast, demo::DEMO_EMPLOYEES).await?;
-    println!("seeded {employees} employees of the demo enterprise");
+    // The data pipeline, as in production: deliveries into the bucket, a sync, a relabel.
+    let s3 = local::s3_client(&aws);
+    if s3
+        .head_bucket()
+        .bucket(local::LOCAL_BUCKET)
+        .send()
+        .await
+        .is_err()
+    {
+        s3.create_bucket()
+            .bucket(local::LOCAL_BUCKET)
+            .send()
+            .await?;
+    }
+    let now = state.clock.now();
+    // The demo enterprise with a few hundred employees, and a handful of others.
+    let mut population = local::generate::Population::synthetic(2022, 6, 30, Some(&cast))
+        .grow_first(demo::DEMO_EMPLOYEES);
+    local::upload_demo_deliveries(&s3, local::LOCAL_BUCKET, &mut population, 1_000, now).await?;
+    let sync_context = fangyitong::sync::SyncContext {
+        store: state.store.clone(),
+        s3,
+        bucket: local::LOCAL_BUCKET.into(),
+        keyer: state.keyer.clone(),
+        uscc_policy: state.uscc_policy.clone(),
+        clock: state.clock.clone(),
+    };
+    let run = fangyitong::sync::run(&sync_context, "local stack start").await?;
+    for d in &run.deliveries {
+        println!(
+            "sync {:<52} read {:>6}  applied {:>6}  unchanged {:>5}  rejected {:>3}",
+            d.key, d.counts.read, d.counts.applied, d.counts.unchanged, d.counts.rejected
+        );
+    }
+    let relabel = fangyitong::relabel::run(
+        &state.store,
+        state.clock.now(),
+        &fangyitong::health::HealthRules::default(),
+    )
+    .await?;
+    println!(
+        "relabel: {} persons due, {} memberships changed",
+        relabel.persons_due, relabel.memberships_changed
+    );
 
     let app = local::api(state);
 
