@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 
-.PHONY: dev test venv lint release clean
+.PHONY: dev test venv lint bench release clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ test: venv lint
 
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+
+## Pipeline benchmarks (figures recorded in docs/bench.md).
+bench: venv
+	cargo run --profile bench-fast -p local --bin bench -- parse 1000000
+	cargo run --profile bench-fast -p local --bin bench -- sync 10000
+	cargo run --profile bench-fast -p local --bin bench -- relabel 100000 1000
 
 ## Release builds of the Lambda binaries (what `sam build` does through cargo-lambda).
 release:

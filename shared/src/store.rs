@@ -626,3 +626,58 @@ mod tests {
         assert!(decode_cursor("e30", &spec).is_err());
     }
 }
+
+/// Counts DynamoDB requests by operation, as sent (retries included). Registered as an SDK
+/// interceptor, so it sees every request whatever code path made it: the benchmarks report
+/// requests per record with it, and a job can log its own cost.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
+);
+
+impl RequestCounter {
+    /// A DynamoDB client over `sdk` whose requests this counter counts.
+    pub fn client(&self, sdk: &aws_config::SdkConfig) -> Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(self.clone())
+            .build();
+        Client::from_conf(config)
+    }
+
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("unknown", |m| m.name())
+            .to_string();
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operation)
+            .or_default() += 1;
+        Ok(())
+    }
+}

@@ -44,12 +44,27 @@ async fn sync_and_relabel_events_drive_their_handlers() {
 
     // By hand, one delivery: only that one.
     let manual: SyncRequest = event("sync/manual-one-delivery.json");
-    let run = sync::handle(&ctx, manual).await.unwrap();
+    let sync::SyncOutput::Run(run) = sync::handle(&ctx, manual).await.unwrap() else {
+        panic!("a run")
+    };
     assert_eq!((run.deliveries.len(), run.totals.applied), (1, 1));
     assert_eq!(run.trigger, "manual");
     // Scheduled: the rest.
+    let planned: SyncRequest = event("sync/plan.json");
+    let sync::SyncOutput::Plan { feeds } = sync::handle(&ctx, planned).await.unwrap() else {
+        panic!("a plan")
+    };
+    assert_eq!(
+        feeds,
+        vec![sync::FeedPlan {
+            feed: fangyitong::feeds::Feed::Pcr,
+            keys: vec!["inbound/pcr/20220401T020000Z-0002.jsonl".into()]
+        }]
+    );
     let scheduled: SyncRequest = event("sync/scheduled.json");
-    let run = sync::handle(&ctx, scheduled).await.unwrap();
+    let sync::SyncOutput::Run(run) = sync::handle(&ctx, scheduled).await.unwrap() else {
+        panic!("a run")
+    };
     assert_eq!(run.deliveries.len(), 1);
     assert_eq!((run.totals.read, run.totals.unchanged), (1, 1));
     assert!(run.trigger.contains("2022-03-31T18:30:00Z"));
@@ -105,7 +120,7 @@ fn every_scheduled_event_file_is_exercised() {
             .collect();
         files.sort();
         let expected: &[&str] = match dir {
-            "sync" => &["manual-one-delivery.json", "scheduled.json"],
+            "sync" => &["manual-one-delivery.json", "plan.json", "scheduled.json"],
             _ => &["manual-as-of.json", "scheduled.json"],
         };
         assert_eq!(files, expected, "events/{dir}: a new event needs a test");

@@ -7,7 +7,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 async fn handler(
     ctx: &SyncContext,
     event: LambdaEvent<SyncRequest>,
-) -> Result<sync::RunRecord, Diagnostic> {
+) -> Result<sync::SyncOutput, Diagnostic> {
     sync::handle(ctx, event.payload)
         .await
         .map_err(|e| Diagnostic {

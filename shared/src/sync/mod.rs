@@ -614,18 +614,57 @@ pub struct SyncRequest {
     /// Apply only this delivery (`inbound/<feed>/<name>`).
     #[serde(default)]
     pub key: Option<String>,
+    /// Only list what is pending, by feed, for the fan-out state machine (`template.yaml`).
+    #[serde(default)]
+    pub plan: bool,
 }
 
-/// The sync Lambda's handler.
-pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<RunRecord, SyncError> {
+/// The deliveries of one feed still to apply, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPlan {
+    pub feed: Feed,
+    pub keys: Vec<String>,
+}
+
+/// What the sync Lambda answers: a plan (for the state machine) or a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SyncOutput {
+    Plan { feeds: Vec<FeedPlan> },
+    Run(Box<RunRecord>),
+}
+
+/// Every feed's pending deliveries, in the order they must be applied. The state machine applies
+/// feeds one after the other and a feed's deliveries in parallel, one Lambda each: a city-scale
+/// PCR delivery arrives as many parts (`…-0001`, `…-0002`, …) and is applied in parallel.
+pub async fn plan(ctx: &SyncContext) -> Result<Vec<FeedPlan>, SyncError> {
+    let mut feeds = Vec::new();
+    for feed in Feed::ALL {
+        let keys = pending_deliveries(ctx, feed).await?;
+        if !keys.is_empty() {
+            feeds.push(FeedPlan { feed, keys });
+        }
+    }
+    Ok(feeds)
+}
+
+/// The sync Lambda's handler: plan, one delivery, or everything pending in one invocation
+/// (enough for a district-sized deployment; the state machine fans out at city scale).
+pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutput, SyncError> {
     let trigger = match &request.scheduled_time {
         Some(at) => format!("{} ({at})", request.trigger),
         None => request.trigger.clone(),
     };
-    match &request.key {
-        Some(key) => run_one(ctx, key, &trigger).await,
-        None => run(ctx, &trigger).await,
+    if request.plan {
+        return Ok(SyncOutput::Plan {
+            feeds: plan(ctx).await?,
+        });
     }
+    let run = match &request.key {
+        Some(key) => run_one(ctx, key, &trigger).await?,
+        None => run(ctx, &trigger).await?,
+    };
+    Ok(SyncOutput::Run(Box::new(run)))
 }
 
 impl SyncContext {

@@ -1,0 +1,281 @@
+//! Benchmarks of the data pipeline (`make bench`; figures in docs/bench.md).
+//!
+//!   bench parse N          parse + validate + dedupe N PCR lines in-process, one core, no I/O
+//!   bench sync N           sync a PCR delivery of N records against moto, then the same records
+//!                          again: DynamoDB requests per applied and per unchanged record, peak RSS
+//!   bench relabel N K      relabel with N employees of which K cross a boundary: requests ≈ K
+//!
+//! Requests are counted by an SDK interceptor (moto's consumed-capacity figures are fixed, so
+//! they are not used); every item here is under 1 KB, so one write request = one write unit.
+
+use chrono::{Duration, Utc};
+use fangyitong::app::AppState;
+use fangyitong::feeds::{self, Feed, ParseContext};
+use fangyitong::health::{Health, HealthRules};
+use fangyitong::store::{RequestCounter, Store};
+use local::demo;
+use local::generate::{self, Population};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn population_for(records: usize) -> Population {
+    // About one employee per record, in enterprises of 100.
+    Population::synthetic(42, records.div_ceil(100).max(1), 100, None)
+}
+
+fn parse(n: usize) {
+    let now = Utc::now();
+    let mut population = population_for(n);
+    let lines: Vec<String> = population
+        .pcr_lines(n, now)
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
+    let state_secrets = demo::dev_secrets();
+    let keyer =
+        fangyitong::ids::PersonKeyer::new(state_secrets.person_key_secret.as_bytes()).unwrap();
+    let policy = fangyitong::ids::UsccPolicy::default();
+    let ctx = ParseContext {
+        now,
+        keyer: &keyer,
+        uscc_policy: &policy,
+    };
+    // Warm up, then measure.
+    for line in lines.iter().take(1_000) {
+        let _ = feeds::parse_line(Feed::Pcr, line, &ctx);
+    }
+    let started = Instant::now();
+    let mut latest: HashMap<String, usize> = HashMap::with_capacity(lines.len());
+    let mut valid = 0usize;
+    for (i, line) in lines.iter().enumerate() {
+        if let Ok(record) = feeds::parse_line(Feed::Pcr, line, &ctx) {
+            valid += 1;
+            latest.insert(record.dedupe_key(), i);
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "parse: {n} PCR lines ({valid} valid, {} distinct) in {:.3} s = {:.0} records/s on one core; peak RSS {:.1} MB",
+        latest.len(),
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        peak_rss_mb()
+    );
+}
+
+async fn stack(
+    counter: &RequestCounter,
+) -> (
+    Option<local::moto::MotoServer>,
+    AppState,
+    aws_config::SdkConfig,
+) {
+    let (moto, endpoint) = match std::env::var("AWS_ENDPOINT_URL").ok() {
+        Some(e) => (None, e),
+        None => {
+            let m = local::moto::MotoServer::start(0).expect("moto");
+            let e = m.endpoint.clone();
+            (Some(m), e)
+        }
+    };
+    let aws = local::sdk_config(&endpoint).await;
+    let dynamodb = counter.client(&aws);
+    let table = format!("bench-{}", ulid::Ulid::new());
+    local::ensure_table(&dynamodb, &table).await.expect("table");
+    let state = AppState::new(
+        dynamodb,
+        table,
+        demo::dev_secrets(),
+        Default::default(),
+        Arc::new(fangyitong::clock::SystemClock),
+    )
+    .unwrap();
+    (moto, state, aws)
+}
+
+async fn sync(n: usize) {
+    let counter = RequestCounter::default();
+    let (_moto, state, aws) = stack(&counter).await;
+    let s3 = local::s3_client(&aws);
+    let bucket = format!("bench-{}", ulid::Ulid::new()).to_lowercase();
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ctx = fangyitong::sync::SyncContext {
+        store: state.store.clone(),
+        s3: s3.clone(),
+        bucket: bucket.clone(),
+        keyer: state.keyer.clone(),
+        uscc_policy: state.uscc_policy.clone(),
+        clock: state.clock.clone(),
+    };
+    let now = state.clock.now();
+    let population = population_for(n);
+    // One sampling per person, so every record is a change the first time.
+    let mut lines = Vec::with_capacity(n);
+    'outer: for e in &population.enterprises {
+        for p in &e.employees {
+            if lines.len() == n {
+                break 'outer;
+            }
+            let at = now - Duration::hours(3);
+            lines.push(serde_json::json!({"id_type": "resident_id", "id_number": p.id_number, "sampled_at": at,
+                "result_at": at + Duration::hours(1), "result": "negative", "site": "福田区华富街道便民采样点", "city": "深圳市"}));
+        }
+    }
+    let body = generate::jsonl(lines);
+    for (round, key) in [
+        (1, "inbound/pcr/20220401T020000Z-0001.jsonl"),
+        (2, "inbound/pcr/20220401T140000Z-0001.jsonl"),
+    ] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
+        counter.reset();
+        let started = Instant::now();
+        let run = fangyitong::sync::run(&ctx, "bench").await.unwrap();
+        let elapsed = started.elapsed();
+        let requests = counter.snapshot();
+        let writes: u64 = ["PutItem", "UpdateItem", "TransactWriteItems"]
+            .iter()
+            .map(|op| requests.get(*op).copied().unwrap_or(0))
+            .sum();
+        let batch_writes = requests.get("BatchWriteItem").copied().unwrap_or(0);
+        let t = &run.totals;
+        println!(
+            "sync round {round}: {} records (applied {}, unchanged {}, rejected {}) in {:.1} s; DynamoDB requests {:?}; \
+             writes per applied record {:.3} (item writes {writes}, batch writes {batch_writes}, ledger/run writes included); peak RSS {:.1} MB",
+            t.read,
+            t.applied,
+            t.unchanged,
+            t.rejected,
+            elapsed.as_secs_f64(),
+            requests,
+            if t.applied > 0 {
+                writes as f64 / t.applied as f64
+            } else {
+                0.0
+            },
+            peak_rss_mb()
+        );
+    }
+}
+
+async fn relabel(n: usize, k: usize) {
+    let counter = RequestCounter::default();
+    let (_moto, state, _aws) = stack(&counter).await;
+    let now = state.clock.now();
+    let rules = HealthRules::default();
+    let uscc = demo::demo_uscc();
+    let population = population_for(n);
+    let people: Vec<&generate::Person> = population
+        .enterprises
+        .iter()
+        .flat_map(|e| e.employees.iter())
+        .take(n)
+        .collect();
+    // N employees labelled as of now; K of them sampled 23 h 30 min ago, the rest 2 h ago.
+    let mut memberships = Vec::with_capacity(n);
+    let mut healths = Vec::with_capacity(n);
+    for (i, p) in people.iter().enumerate() {
+        let doc =
+            fangyitong::ids::IdDocument::parse(fangyitong::ids::IdType::ResidentId, &p.id_number)
+                .unwrap();
+        let record = fangyitong::roster::MemberRecord {
+            document: doc,
+            name: p.name.clone(),
+            phone: None,
+        };
+        let mut m = fangyitong::roster::Membership::new(
+            &uscc,
+            &record,
+            &state.keyer,
+            fangyitong::roster::Source::Roster,
+            now,
+        );
+        let mut h = Health::new(m.person.clone());
+        let sampled = if i < k {
+            now - Duration::minutes(23 * 60 + 30)
+        } else {
+            now - Duration::hours(2)
+        };
+        h.merge_pcr(&fangyitong::feeds::PcrResult {
+            person: m.person.clone(),
+            sampled_at: sampled,
+            result_at: Some(sampled),
+            result: fangyitong::feeds::PcrOutcome::Negative,
+            site: "site".into(),
+            in_shenzhen: true,
+        });
+        let (derived, next) = h.derive(now, &rules);
+        h.derived = Some(derived);
+        h.derived_at = Some(now);
+        h.set_due(next);
+        h.version = 1;
+        m.derived = Some(derived);
+        m.derived_at = Some(now);
+        memberships.push(Store::to_item(&m).unwrap());
+        healths.push(Store::to_item(&h).unwrap());
+    }
+    let seeded = Instant::now();
+    fangyitong::store::batch_put(&state.store, state.store.table(), memberships)
+        .await
+        .unwrap();
+    fangyitong::store::batch_put(&state.store, state.store.table(), healths)
+        .await
+        .unwrap();
+    eprintln!(
+        "seeded {n} employees in {:.0} s",
+        seeded.elapsed().as_secs_f64()
+    );
+    counter.reset();
+    let started = Instant::now();
+    let report = fangyitong::relabel::run(&state.store, now + Duration::hours(1), &rules)
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let requests = counter.snapshot();
+    println!(
+        "relabel: {n} employees, {k} crossing 24 h: persons due {}, memberships changed {}, {} DynamoDB requests {:?} \
+         ({:.2} per transition) in {:.1} s; peak RSS {:.1} MB",
+        report.persons_due,
+        report.memberships_changed,
+        counter.total(),
+        requests,
+        counter.total() as f64 / k.max(1) as f64,
+        elapsed.as_secs_f64(),
+        peak_rss_mb()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    match args.get(1).map(String::as_str) {
+        Some("parse") => parse(arg(2, 1_000_000)),
+        Some("sync") => sync(arg(2, 10_000)).await,
+        Some("relabel") => relabel(arg(2, 100_000), arg(3, 1_000)).await,
+        _ => eprintln!("usage: bench parse N | bench sync N | bench relabel N K"),
+    }
+}
