@@ -10,6 +10,7 @@ use crate::registry::EnterpriseProfile;
 use crate::roster::{self, Membership, Source};
 use crate::store::{self, Item, Store, StoreError};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 
 /// How many times a lost optimistic-concurrency race is retried with fresh state.
@@ -67,12 +68,12 @@ pub async fn registry(
 }
 
 /// Merges per-person records into health items; changed persons are put in the transition index.
-async fn merge_health<R>(
+async fn merge_health<R: Sync>(
     store: &Store,
     records: Vec<R>,
     now: DateTime<Utc>,
     person_of: impl Fn(&R) -> &PersonKey,
-    merge: impl Fn(&mut Health, &R) -> bool,
+    merge: impl Fn(&mut Health, &R) -> bool + Sync,
 ) -> Result<Applied, StoreError> {
     let mut by_person: HashMap<PersonKey, Vec<R>> = HashMap::new();
     for r in records {
@@ -83,38 +84,64 @@ async fn merge_health<R>(
         .map(|p| Store::key(&keys::person(p), keys::HEALTH))
         .collect();
     let mut current = read_all(store, keys_).await?;
-    let mut out = Applied::default();
+    let mut work = Vec::with_capacity(by_person.len());
     for (person, records) in by_person {
-        let mut stored = current
+        let stored = current
             .remove(&(keys::person(&person), keys::HEALTH.to_string()))
             .map(Store::from_item::<Health>)
             .transpose()?;
-        for attempt in 0..=RACE_RETRIES {
-            let mut health = stored
-                .clone()
-                .unwrap_or_else(|| Health::new(person.clone()));
-            let changed = records.iter().filter(|r| merge(&mut health, r)).count() as u64;
-            if changed == 0 {
-                out.unchanged += records.len() as u64;
-                break;
-            }
-            health.set_due(Some(now));
-            match health::save(store, health).await {
-                Ok(()) => {
-                    out.applied += changed;
-                    out.unchanged += records.len() as u64 - changed;
-                    break;
-                }
-                Err(StoreError::ConditionFailed) if attempt < RACE_RETRIES => {
-                    stored = store
-                        .get::<Health>(&keys::person(&person), keys::HEALTH)
-                        .await?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        work.push((person, records, stored));
+    }
+    // Persons are independent: their writes go out WRITES_IN_FLIGHT at a time, which is what
+    // lets one worker approach DynamoDB's throughput instead of its latency.
+    let merge = &merge;
+    let results: Vec<Result<(u64, u64), StoreError>> = futures::stream::iter(work)
+        .map(|(person, records, stored)| merge_person(store, person, records, stored, now, merge))
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut out = Applied::default();
+    for result in results {
+        let (applied, unchanged) = result?;
+        out.applied += applied;
+        out.unchanged += unchanged;
     }
     Ok(out)
+}
+
+/// Concurrent single-item writes per worker.
+pub const WRITES_IN_FLIGHT: usize = 16;
+
+/// Merges one person's records into their health item; returns (applied, unchanged) records.
+async fn merge_person<R>(
+    store: &Store,
+    person: PersonKey,
+    records: Vec<R>,
+    mut stored: Option<Health>,
+    now: DateTime<Utc>,
+    merge: &(impl Fn(&mut Health, &R) -> bool + Sync),
+) -> Result<(u64, u64), StoreError> {
+    let total = records.len() as u64;
+    for attempt in 0..=RACE_RETRIES {
+        let mut health = stored
+            .clone()
+            .unwrap_or_else(|| Health::new(person.clone()));
+        let changed = records.iter().filter(|r| merge(&mut health, r)).count() as u64;
+        if changed == 0 {
+            return Ok((0, total));
+        }
+        health.set_due(Some(now));
+        match health::save(store, health).await {
+            Ok(()) => return Ok((changed, total - changed)),
+            Err(StoreError::ConditionFailed) if attempt < RACE_RETRIES => {
+                stored = store
+                    .get::<Health>(&keys::person(&person), keys::HEALTH)
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::ConditionFailed)
 }
 
 pub async fn pcr(
