@@ -49,6 +49,8 @@ pub struct TestApp {
     pub cast: Cast,
     pub minter: TokenMinter,
     pub table: String,
+    /// Counts every DynamoDB request the app makes, by operation.
+    pub requests: fangyitong::store::RequestCounter,
 }
 
 pub struct Reply {
@@ -66,7 +68,8 @@ impl std::fmt::Debug for Reply {
 pub async fn spawn_app() -> TestApp {
     let endpoint = endpoint();
     let aws = local::sdk_config(endpoint).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let requests = fangyitong::store::RequestCounter::default();
+    let dynamodb = requests.client(&aws);
     let table = format!("test-{}", ulid::Ulid::new());
     local::ensure_table(&dynamodb, &table)
         .await
@@ -92,6 +95,7 @@ pub async fn spawn_app() -> TestApp {
         cast,
         minter: demo::minter(),
         table,
+        requests,
     }
 }
 

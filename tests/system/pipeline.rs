@@ -443,3 +443,134 @@ async fn site_and_zone_snapshots_switch_whole() {
         "a partial snapshot leaves nothing behind"
     );
 }
+
+fn people(n: u16) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            demo::resident_id(
+                "440306",
+                chrono::NaiveDate::from_ymd_opt(1985, 6, 1).unwrap()
+                    + Duration::days(i64::from(i / 900)),
+                i % 900,
+            )
+        })
+        .collect()
+}
+
+/// Writes that change data (the ledger and run records are bookkeeping, counted apart).
+fn data_writes(app: &TestApp) -> u64 {
+    let r = app.requests.snapshot();
+    [
+        "PutItem",
+        "UpdateItem",
+        "TransactWriteItems",
+        "BatchWriteItem",
+    ]
+    .iter()
+    .map(|op| r.get(*op).copied().unwrap_or(0))
+    .sum()
+}
+
+#[tokio::test]
+async fn unchanged_records_cost_no_write_and_an_empty_delivery_is_fine() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let now = app.clock.now();
+    let ids = people(300);
+    let body = lines(
+        &ids.iter()
+            .map(|id| pcr(id, now - Duration::hours(4), "深圳市"))
+            .collect::<Vec<_>>(),
+    );
+    put(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0001.jsonl",
+        body.clone(),
+    )
+    .await;
+    put(&ctx, "inbound/pcr/20220401T020000Z-0002.jsonl", Vec::new()).await;
+    app.requests.reset();
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!(run.totals.applied, 300);
+    assert_eq!(
+        run.deliveries[1].counts,
+        sync::Counts::default(),
+        "an empty delivery reads nothing and is done"
+    );
+    assert!(run.deliveries[1].done);
+    // Bookkeeping: ledger checkpoints (after the one chunk and at the end; the empty delivery
+    // only at the end), one run record, the freshness update.
+    let bookkeeping = 2 + 1 + 1 + 1;
+    assert_eq!(
+        data_writes(&app),
+        300 + bookkeeping,
+        "{:?}",
+        app.requests.snapshot()
+    );
+
+    // The same records in a later delivery: reads only.
+    put(&ctx, "inbound/pcr/20220401T140000Z-0001.jsonl", body).await;
+    app.requests.reset();
+    let run = sync::run(&ctx, "test").await.unwrap();
+    assert_eq!((run.totals.applied, run.totals.unchanged), (0, 300));
+    assert_eq!(
+        data_writes(&app),
+        2 + 1 + 1,
+        "{:?}",
+        app.requests.snapshot()
+    );
+    assert_eq!(
+        app.requests.snapshot().get("BatchGetItem"),
+        Some(&3),
+        "100 keys per read"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_delivery_resumes_after_its_last_checkpoint() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let now = app.clock.now();
+    let ids = people(2_500);
+    let all: Vec<_> = ids
+        .iter()
+        .map(|id| pcr(id, now - Duration::hours(4), "深圳市"))
+        .collect();
+    let key = "inbound/pcr/20220401T020000Z-0001.jsonl";
+    // The first chunk (1,000 lines) was applied and checkpointed, then the Lambda died: replay
+    // that by applying a 1,000-line object under the key, then marking its ledger entry unfinished.
+    put(&ctx, key, lines(&all[..sync::CHUNK_LINES])).await;
+    let first = sync::process_delivery(&ctx, fangyitong::feeds::Feed::Pcr, key)
+        .await
+        .unwrap();
+    assert_eq!(first.counts.applied, 1_000);
+    app.state
+        .store
+        .client()
+        .update_item()
+        .table_name(&app.table)
+        .set_key(Some(fangyitong::store::Store::key("SYNC#DELIVERY", key)))
+        .update_expression("SET done = :no")
+        .expression_attribute_values(":no", aws_sdk_dynamodb::types::AttributeValue::Bool(false))
+        .send()
+        .await
+        .unwrap();
+    put(&ctx, key, lines(&all)).await;
+
+    app.requests.reset();
+    let run = sync::run(&ctx, "retry").await.unwrap();
+    let report = &run.deliveries[0];
+    assert!(report.done && report.counts.balances(), "{report:?}");
+    assert_eq!(
+        (
+            report.counts.read,
+            report.counts.applied,
+            report.counts.unchanged
+        ),
+        (2_500, 2_500, 0),
+        "no loss, no double count"
+    );
+    assert_eq!(report.lines_done, 2_500);
+    // Only the 1,500 lines after the checkpoint were read from the table again.
+    assert_eq!(app.requests.snapshot().get("BatchGetItem"), Some(&15));
+}
