@@ -33,19 +33,7 @@ async fn set(store: &Store, attribute: &str, at: DateTime<Utc>) -> Result<(), St
         )
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(StoreError::Request(
-            aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-            Box::new(e),
-        )),
-    }
+    crate::store::ok_if_condition_failed(result)
 }
 
 pub async fn record_sync(store: &Store, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -134,17 +134,11 @@ async fn update_membership(
     next.derived = Some(derived);
     next.derived_at = Some(now);
     next.version += 1;
-    let item = Store::to_item(&next)?;
-    let mut parts = vec![crate::store::put_if(
+    let mut parts = vec![crate::store::put_if_version(
         store.table(),
-        item,
-        "#version = :read_version",
-        &[("#version", "version")],
-        vec![(
-            ":read_version",
-            aws_sdk_dynamodb::types::AttributeValue::N(read_version.to_string()),
-        )],
-    )];
+        &next,
+        Some(read_version),
+    )?];
     if !delta.is_empty() {
         parts.push(delta.update(store.table(), &next.uscc, now));
     }

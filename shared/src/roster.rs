@@ -201,19 +201,7 @@ pub async fn mark_due(
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(StoreError::Request(
-            aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-            Box::new(e),
-        )),
-    }
+    store::ok_if_condition_failed(result)
 }
 
 /// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.

@@ -171,28 +171,39 @@ async fn delete_partition(store: &Store, pk: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Sites of the current snapshot, optionally within a district (and street).
-pub async fn sites(
+/// The items of the current `kind` snapshot, optionally within a district (and street).
+async fn current_items<T: serde::de::DeserializeOwned>(
     store: &Store,
+    kind: Kind,
     district: Option<&str>,
     street: Option<&str>,
-) -> Result<Vec<Site>, StoreError> {
-    let Some(pointer) = current(store, Kind::Sites).await? else {
+) -> Result<Vec<T>, StoreError> {
+    let Some(pointer) = current(store, kind).await? else {
         return Ok(Vec::new());
     };
-    let mut spec = QuerySpec::table(partition(Kind::Sites, &pointer.delivery_key)).limit(1_000);
+    let mut spec = QuerySpec::table(partition(kind, &pointer.delivery_key)).limit(1_000);
     if let Some(district) = district {
         spec = spec.prefix(match street {
             Some(street) => format!("{district}#{street}#"),
             None => format!("{district}#"),
         });
     }
-    Ok(store
-        .query_all::<SiteItem>(&spec, usize::MAX)
-        .await?
-        .into_iter()
-        .map(|i| i.site)
-        .collect())
+    store.query_all(&spec, usize::MAX).await
+}
+
+/// Sites of the current snapshot, optionally within a district (and street).
+pub async fn sites(
+    store: &Store,
+    district: Option<&str>,
+    street: Option<&str>,
+) -> Result<Vec<Site>, StoreError> {
+    Ok(
+        current_items::<SiteItem>(store, Kind::Sites, district, street)
+            .await?
+            .into_iter()
+            .map(|i| i.site)
+            .collect(),
+    )
 }
 
 /// Zones of the current snapshot, optionally within a district (and street).
@@ -201,20 +212,11 @@ pub async fn zones(
     district: Option<&str>,
     street: Option<&str>,
 ) -> Result<Vec<Zone>, StoreError> {
-    let Some(pointer) = current(store, Kind::Zones).await? else {
-        return Ok(Vec::new());
-    };
-    let mut spec = QuerySpec::table(partition(Kind::Zones, &pointer.delivery_key)).limit(1_000);
-    if let Some(district) = district {
-        spec = spec.prefix(match street {
-            Some(street) => format!("{district}#{street}#"),
-            None => format!("{district}#"),
-        });
-    }
-    Ok(store
-        .query_all::<ZoneItem>(&spec, usize::MAX)
-        .await?
-        .into_iter()
-        .map(|i| i.zone)
-        .collect())
+    Ok(
+        current_items::<ZoneItem>(store, Kind::Zones, district, street)
+            .await?
+            .into_iter()
+            .map(|i| i.zone)
+            .collect(),
+    )
 }

@@ -585,6 +585,45 @@ pub fn put(table: &str, item: Item) -> TransactWriteItem {
         .build()
 }
 
+/// A put transaction part for a versioned item: only if the stored item still has
+/// `read_version` (optimistic concurrency), or, with `None`, only if there is none yet.
+pub fn put_if_version<T: Serialize>(
+    table: &str,
+    value: &T,
+    read_version: Option<u64>,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = Store::to_item(value)?;
+    Ok(match read_version {
+        None => put_new(table, item),
+        Some(v) => put_if(
+            table,
+            item,
+            "#version = :read_version",
+            &[("#version", "version")],
+            vec![(":read_version", AttributeValue::N(v.to_string()))],
+        ),
+    })
+}
+
+/// For writes whose failed condition means "already done": success either way.
+pub fn ok_if_condition_failed<O, E>(
+    result: Result<O, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> Result<(), StoreError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(request_error(e)),
+    }
+}
+
 /// A put transaction part guarded by `condition` (with its names and values).
 pub fn put_if(
     table: &str,

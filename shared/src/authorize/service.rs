@@ -40,24 +40,6 @@ pub struct DecisionRequest {
     pub valid_until: Option<DateTime<Utc>>,
 }
 
-fn authorization_put(
-    table: &str,
-    auth: &Authorization,
-    read_version: Option<u64>,
-) -> Result<TransactWriteItem, StoreError> {
-    let item = Store::to_item(auth)?;
-    Ok(match read_version {
-        None => store::put_new(table, item),
-        Some(v) => store::put_if(
-            table,
-            item,
-            "#version = :read_version",
-            &[("#version", "version")],
-            vec![(":read_version", AttributeValue::N(v.to_string()))],
-        ),
-    })
-}
-
 /// Writes `auth` (conditional on the version read) together with its audit record.
 async fn commit(
     state: &AppState,
@@ -73,7 +55,7 @@ async fn commit(
     auth.refresh_retention(state.settings.decided_retention);
     let table = state.store.table();
     let mut items = vec![
-        authorization_put(table, &auth, read_version)?,
+        store::put_if_version(table, &auth, read_version)?,
         store::put_new(table, audit.into_item(now, state.settings.audit_retention)?),
     ];
     items.extend(extra);

@@ -229,16 +229,11 @@ pub async fn roster_lines(
                 let returning = !existing.is_current();
                 next.left_at = None;
                 next.version += 1;
-                let mut parts = vec![store::put_if(
+                let mut parts = vec![store::put_if_version(
                     store.table(),
-                    Store::to_item(&next)?,
-                    "#version = :read_version",
-                    &[("#version", "version")],
-                    vec![(
-                        ":read_version",
-                        aws_sdk_dynamodb::types::AttributeValue::N(existing.version.to_string()),
-                    )],
-                )];
+                    &next,
+                    Some(existing.version),
+                )?];
                 if returning {
                     let mut delta = crate::summary::Delta::leave(existing.derived.as_ref());
                     delta.0.values_mut().for_each(|v| *v = -*v);
@@ -286,16 +281,11 @@ pub async fn roster_leavers(
                 next.left_at = Some(now);
             }
             next.version += 1;
-            let mut parts = vec![store::put_if(
+            let mut parts = vec![store::put_if_version(
                 store.table(),
-                Store::to_item(&next)?,
-                "#version = :read_version",
-                &[("#version", "version")],
-                vec![(
-                    ":read_version",
-                    aws_sdk_dynamodb::types::AttributeValue::N(member.version.to_string()),
-                )],
-            )];
+                &next,
+                Some(member.version),
+            )?];
             if leaving {
                 parts.push(
                     crate::summary::Delta::leave(member.derived.as_ref()).update(
