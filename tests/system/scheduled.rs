@@ -94,11 +94,36 @@ async fn sync_and_relabel_events_drive_their_handlers() {
         trigger: "manual".into(),
         scheduled_time: None,
         as_of: Some(now + Duration::days(1)),
+        shard: None,
+        finish: false,
     };
     let report = relabel::handle(&app.state.store, now, &rules, future)
         .await
         .unwrap();
     assert_eq!(report.as_of, Some(now));
+
+    // The fan-out's steps: a shard worker, then the finish that records labels_as_of.
+    app.clock.advance(Duration::hours(3));
+    let later = app.clock.now();
+    let shard: RelabelRequest = event("relabel/shard.json");
+    let report = relabel::handle(&app.state.store, later, &rules, shard)
+        .await
+        .unwrap();
+    assert!(report.persons_due <= 2);
+    let before = fangyitong::freshness::get(&app.state.store)
+        .await
+        .unwrap()
+        .labels_as_of;
+    let finish: RelabelRequest = event("relabel/finish.json");
+    let as_of = finish.as_of;
+    relabel::handle(&app.state.store, later, &rules, finish)
+        .await
+        .unwrap();
+    let after = fangyitong::freshness::get(&app.state.store)
+        .await
+        .unwrap()
+        .labels_as_of;
+    assert_eq!(after, before.max(as_of));
 
     // The operator reads the runs through the API.
     let runs = app.get("/ops/sync-runs", &c.operator).await;
@@ -121,7 +146,12 @@ fn every_scheduled_event_file_is_exercised() {
         files.sort();
         let expected: &[&str] = match dir {
             "sync" => &["manual-one-delivery.json", "plan.json", "scheduled.json"],
-            _ => &["manual-as-of.json", "scheduled.json"],
+            _ => &[
+                "finish.json",
+                "manual-as-of.json",
+                "scheduled.json",
+                "shard.json",
+            ],
         };
         assert_eq!(files, expected, "events/{dir}: a new event needs a test");
     }
