@@ -77,18 +77,12 @@ impl AppState {
         )?;
         let links = crate::authorize::LinkSigner::new(secrets.link_signing_secret.as_bytes())
             .ok_or(InitError::Secret)?;
-        let pilot = config::optional("USCC_PILOT_EXCEPTIONS").unwrap_or_default();
         Ok(Self {
             store: Store::new(dynamodb, table),
             verifier: Arc::new(verifier),
             keyer,
             links: Arc::new(links),
-            uscc_policy: Arc::new(UsccPolicy::with_pilot_exceptions(
-                pilot
-                    .split(',')
-                    .filter(|c| !c.trim().is_empty())
-                    .map(str::to_string),
-            )),
+            uscc_policy: Arc::new(config::uscc_policy()),
             clock,
             settings: Arc::new(settings),
         })

@@ -86,3 +86,15 @@ impl Settings {
         })
     }
 }
+
+/// Known pilot-era USCCs whose check character fails (`USCC_PILOT_EXCEPTIONS`, comma-separated).
+pub fn uscc_policy() -> crate::ids::UsccPolicy {
+    let pilot = optional("USCC_PILOT_EXCEPTIONS").unwrap_or_default();
+    crate::ids::UsccPolicy::with_pilot_exceptions(
+        pilot
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+    )
+}

@@ -18,7 +18,6 @@ use crate::clock::SharedClock;
 use crate::feeds::{self, Feed, ParseContext, Record, Rejection};
 use crate::ids::{PersonKeyer, UsccPolicy};
 use crate::store::{Store, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -121,6 +120,19 @@ struct LedgerItem {
     report: DeliveryReport,
 }
 
+/// The stored run record (a year's retention).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    record: RunRecord,
+    #[serde(rename = "expires_at")]
+    retention_until: i64,
+}
+
 /// A run as the operator reads it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunRecord {
@@ -173,36 +185,17 @@ async fn finish_run(
         deliveries,
         totals,
     };
-    let mut item = Store::to_item(&record)?;
-    item.insert("PK".into(), AttributeValue::S(RUN_PK.into()));
-    item.insert(
-        "SK".into(),
-        AttributeValue::S(format!(
-            "{}#{run_id}",
-            started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )),
-    );
-    item.insert(
-        crate::keys::TTL.into(),
-        AttributeValue::N(
-            (finished_at + chrono::Duration::days(365))
-                .timestamp()
-                .to_string(),
-        ),
-    );
     ctx.store
-        .client()
-        .put_item()
-        .table_name(ctx.store.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .map_err(|e| {
-            SyncError::Store(StoreError::Request(
-                aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-                Box::new(e),
-            ))
-        })?;
+        .put(&RunItem {
+            pk: RUN_PK.into(),
+            sk: format!(
+                "{}#{run_id}",
+                started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            record: record.clone(),
+            retention_until: (finished_at + chrono::Duration::days(365)).timestamp(),
+        })
+        .await?;
     crate::freshness::record_sync(&ctx.store, finished_at).await?;
     Ok(record)
 }
@@ -674,7 +667,6 @@ impl SyncContext {
         let aws = aws_config::load_from_env().await;
         let keyer = PersonKeyer::new(config::required("PERSON_KEY_SECRET")?.as_bytes())
             .map_err(|_| crate::app::InitError::Secret)?;
-        let pilot = config::optional("USCC_PILOT_EXCEPTIONS").unwrap_or_default();
         Ok(Self {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(&aws),
@@ -683,12 +675,7 @@ impl SyncContext {
             s3: aws_sdk_s3::Client::new(&aws),
             bucket: config::required("DATA_BUCKET")?,
             keyer,
-            uscc_policy: Arc::new(UsccPolicy::with_pilot_exceptions(
-                pilot
-                    .split(',')
-                    .filter(|c| !c.trim().is_empty())
-                    .map(str::to_string),
-            )),
+            uscc_policy: Arc::new(config::uscc_policy()),
             clock: Arc::new(crate::clock::SystemClock),
         })
     }
