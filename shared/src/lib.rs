@@ -12,6 +12,7 @@
 //! | [`store`] | DynamoDB access behind the domain's own functions |
 //! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
+//! | [`query_sites`] | sampling sites and control zones for anyone verified (manual §7-8) |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
 //! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
@@ -39,6 +40,7 @@ pub mod ids;
 pub mod keys;
 pub mod openapi;
 pub mod ops;
+pub mod query_sites;
 pub mod registry;
 pub mod relabel;
 pub mod roster;

@@ -127,9 +127,12 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
+        self.send_to(self.router.clone(), request).await
+    }
+
+    /// Sends `request` through `router` (a single function's router, as its Lambda runs it).
+    pub async fn send_to(&self, router: Router, request: Request<Body>) -> Reply {
+        let response = router
             .oneshot(request)
             .await
             .expect("the router is infallible");

@@ -7,7 +7,7 @@
 
 use axum::http::StatusCode;
 use local::demo;
-use system_tests::spawn_app;
+use system_tests::{TestApp, spawn_app};
 
 const AUTHORIZE: &[(&str, u16)] = &[
     ("01-find-enterprise.json", 200),
@@ -25,28 +25,35 @@ const AUTHORIZE: &[(&str, u16)] = &[
     ("13-offline-originals.json", 200),
     ("14-apply-invalid-uscc.json", 422),
     ("15-offline-grant-not-operator.json", 403),
+    ("16-sync-runs.json", 200),
 ];
 
-#[tokio::test]
-async fn authorize_events_drive_the_router() {
-    let app = spawn_app().await;
-    demo::seed_agent(&app.state, &app.cast)
-        .await
-        .expect("seed the demo agent");
-    let dir = local::repo_root().join("events/authorize");
+const QUERY_SITES: &[(&str, u16)] = &[
+    ("01-districts.json", 200),
+    ("02-sites-of-a-street.json", 200),
+    ("03-nearest.json", 200),
+    ("04-zones.json", 200),
+    ("05-zone-check.json", 200),
+    ("06-street-without-district.json", 400),
+    ("07-nearest-outside-china.json", 400),
+];
+
+/// Feeds every file of `events/<function>/` through `lambda_http`'s parser into `router`.
+async fn drive(app: &TestApp, function: &str, router: axum::Router, expectations: &[(&str, u16)]) {
+    let dir = local::repo_root().join("events").join(function);
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    let listed: Vec<&str> = AUTHORIZE.iter().map(|(f, _)| *f).collect();
+    let listed: Vec<&str> = expectations.iter().map(|(f, _)| *f).collect();
     assert_eq!(
         files, listed,
         "every event file needs an expectation, and every expectation a file"
     );
 
-    for (file, expected) in AUTHORIZE {
+    for (file, expected) in expectations {
         let mut text = std::fs::read_to_string(dir.join(file)).unwrap();
         for (role, persona) in app.cast.all() {
             text = text.replace(&format!("{{{{token:{role}}}}}"), &app.token(persona));
@@ -59,7 +66,7 @@ async fn authorize_events_drive_the_router() {
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let request = request.map(|body| axum::body::Body::from(body.to_vec()));
-        let reply = app.send(request).await;
+        let reply = app.send_to(router.clone(), request).await;
         assert_eq!(
             reply.status,
             StatusCode::from_u16(*expected).unwrap(),
@@ -70,4 +77,46 @@ async fn authorize_events_drive_the_router() {
             "{file}: JSON answer"
         );
     }
+}
+
+#[tokio::test]
+async fn authorize_events_drive_the_router() {
+    let app = spawn_app().await;
+    demo::seed_agent(&app.state, &app.cast)
+        .await
+        .expect("seed the demo agent");
+    let routes = fangyitong::authorize::routes::routes().merge(fangyitong::ops::routes());
+    let (router, _) = fangyitong::openapi::build(routes, app.state.clone());
+    drive(&app, "authorize", router, AUTHORIZE).await;
+}
+
+#[tokio::test]
+async fn query_sites_events_drive_the_router() {
+    let app = spawn_app().await;
+    let ctx = app.sync_context().await;
+    let now = fangyitong::clock::Clock::now(&app.clock);
+    for (feed, body) in [
+        (
+            "sites",
+            local::generate::jsonl(local::generate::site_lines(7, 2, now)),
+        ),
+        (
+            "zones",
+            local::generate::jsonl(local::generate::zone_lines(now)),
+        ),
+    ] {
+        let key = format!("inbound/{feed}/20220401T020000Z-0001.jsonl");
+        ctx.s3
+            .put_object()
+            .bucket(&ctx.bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    fangyitong::sync::run(&ctx, "events test").await.unwrap();
+    let (router, _) =
+        fangyitong::openapi::build(fangyitong::query_sites::routes(), app.state.clone());
+    drive(&app, "query-sites", router, QUERY_SITES).await;
 }

@@ -5,6 +5,7 @@ mod edge;
 mod events;
 mod openapi;
 mod pipeline;
+mod query_sites;
 mod scheduled;
 mod store;
 mod template;

@@ -51,7 +51,9 @@ pub async fn ensure_table(
 
 /// Every function's routes, as API Gateway would route them to the separate Lambdas.
 pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    fangyitong::authorize::routes::routes().merge(fangyitong::ops::routes())
+    fangyitong::authorize::routes::routes()
+        .merge(fangyitong::ops::routes())
+        .merge(fangyitong::query_sites::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and

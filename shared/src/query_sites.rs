@@ -1,0 +1,326 @@
+//! query-sites (manual §7 and §8): sampling sites with their live status, by district and street
+//! or nearest to a point, and the current control zones with each level's rules. Any verified
+//! person may read them; no enterprise is involved, so there is no tenant guard here — only the
+//! identity check. Answers say which snapshot they come from.
+
+use crate::app::AppState;
+use crate::feeds::{Site, Zone, ZoneLevel};
+use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::identity::Identity;
+use crate::sites::{self, Kind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// The rules of each level, as the manual states them (§8).
+pub fn rules(level: ZoneLevel) -> &'static str {
+    match level {
+        ZoneLevel::Sealed => "区域封闭、足不出户、服务上门",
+        ZoneLevel::Controlled => "人不出区、严禁聚集",
+        ZoneLevel::Prevention => "强化社会面管控，严格限制人员聚集",
+    }
+}
+
+const MAX_NEAREST: usize = 20;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceQuery {
+    /// 区, e.g. 福田区.
+    pub district: Option<String>,
+    /// 街道, e.g. 华富街道 (needs `district`).
+    pub street: Option<String>,
+}
+
+impl PlaceQuery {
+    fn validated(&self) -> Result<(Option<&str>, Option<&str>), ApiError> {
+        fn clean(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let (district, street) = (clean(&self.district), clean(&self.street));
+        if street.is_some() && district.is_none() {
+            return Err(ApiError::bad_request(
+                "district_required",
+                "a street is looked up within its district",
+            ));
+        }
+        if [district, street]
+            .iter()
+            .flatten()
+            .any(|v| v.chars().count() > 20 || v.contains('#'))
+        {
+            return Err(ApiError::bad_request(
+                "invalid_place",
+                "not a district or street name",
+            ));
+        }
+        Ok((district, street))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    /// When the snapshot answered from was published; absent when there is none yet.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+async fn snapshot(state: &AppState, kind: Kind) -> Result<Snapshot, ApiError> {
+    Ok(Snapshot {
+        published_at: sites::current(&state.store, kind)
+            .await?
+            .map(|p| p.published_at),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteList {
+    pub snapshot: Snapshot,
+    pub sites: Vec<Site>,
+}
+
+/// Sampling sites with live status, filtered by district and street.
+#[utoipa::path(get, path = "/sites", tag = "query-sites", params(PlaceQuery),
+    responses((status = 200, body = SiteList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
+async fn list_sites(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+    ApiQuery(query): ApiQuery<PlaceQuery>,
+) -> Result<ApiJson<SiteList>, ApiError> {
+    let (district, street) = query.validated()?;
+    let sites = sites::sites(&state.store, district, street).await?;
+    Ok(ApiJson(SiteList {
+        snapshot: snapshot(&state, Kind::Sites).await?,
+        sites,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct District {
+    pub district: String,
+    pub streets: Vec<String>,
+}
+
+/// The districts and streets that have sampling sites (for the pickers).
+#[utoipa::path(get, path = "/sites/districts", tag = "query-sites",
+    responses((status = 200, body = Vec<District>)), security(("bearer" = [])))]
+async fn districts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+) -> Result<ApiJson<Vec<District>>, ApiError> {
+    let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for site in sites::sites(&state.store, None, None).await? {
+        by_district
+            .entry(site.district)
+            .or_default()
+            .insert(site.street);
+    }
+    Ok(ApiJson(
+        by_district
+            .into_iter()
+            .map(|(district, streets)| District {
+                district,
+                streets: streets.into_iter().collect(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NearestQuery {
+    pub lng: f64,
+    pub lat: f64,
+    /// How many sites (1-20, default 5).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbySite {
+    #[serde(flatten)]
+    pub site: Site,
+    pub distance_m: u32,
+}
+
+/// Great-circle distance in metres.
+fn distance_m(lng1: f64, lat1: f64, lng2: f64, lat2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let (dp, dl) = ((lat2 - lat1).to_radians(), (lng2 - lng1).to_radians());
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    6_371_000.0 * 2.0 * a.sqrt().asin()
+}
+
+/// The sampling sites nearest to a point, open ones first among equals.
+#[utoipa::path(get, path = "/sites/nearest", tag = "query-sites", params(NearestQuery),
+    responses((status = 200, body = Vec<NearbySite>), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
+async fn nearest(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+    ApiQuery(query): ApiQuery<NearestQuery>,
+) -> Result<ApiJson<Vec<NearbySite>>, ApiError> {
+    if !(73.0..=136.0).contains(&query.lng) || !(3.0..=54.0).contains(&query.lat) {
+        return Err(ApiError::bad_request(
+            "invalid_coordinates",
+            "lng/lat must be a point in China (WGS-84 degrees)",
+        ));
+    }
+    let limit = query.limit.unwrap_or(5);
+    if !(1..=MAX_NEAREST).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit is 1 to {MAX_NEAREST}"),
+        ));
+    }
+    let mut nearby: Vec<NearbySite> = sites::sites(&state.store, None, None)
+        .await?
+        .into_iter()
+        .map(|site| {
+            let distance_m = distance_m(query.lng, query.lat, site.lng, site.lat).round() as u32;
+            NearbySite { site, distance_m }
+        })
+        .collect();
+    nearby.sort_by_key(|n| (n.distance_m, n.site.status as u8));
+    nearby.truncate(limit);
+    Ok(ApiJson(nearby))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneView {
+    #[serde(flatten)]
+    pub zone: Zone,
+    /// What the level means for people in it (manual §8).
+    pub rules: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneList {
+    pub snapshot: Snapshot,
+    /// Zones in effect now.
+    pub zones: Vec<ZoneView>,
+}
+
+fn in_effect(zone: &Zone, now: DateTime<Utc>) -> bool {
+    zone.effective_from <= now && zone.effective_until.is_none_or(|until| now < until)
+}
+
+async fn zones_in_effect(
+    state: &AppState,
+    district: Option<&str>,
+    street: Option<&str>,
+) -> Result<Vec<ZoneView>, ApiError> {
+    let now = state.clock.now();
+    let mut zones: Vec<ZoneView> = sites::zones(&state.store, district, street)
+        .await?
+        .into_iter()
+        .filter(|z| in_effect(z, now))
+        .map(|zone| ZoneView {
+            rules: rules(zone.level),
+            zone,
+        })
+        .collect();
+    zones.sort_by_key(|z| {
+        (
+            z.zone.level as u8,
+            z.zone.district.clone(),
+            z.zone.street.clone(),
+        )
+    });
+    Ok(zones)
+}
+
+/// Sealed, controlled and prevention zones in effect now, by district and street.
+#[utoipa::path(get, path = "/zones", tag = "query-sites", params(PlaceQuery),
+    responses((status = 200, body = ZoneList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
+async fn list_zones(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+    ApiQuery(query): ApiQuery<PlaceQuery>,
+) -> Result<ApiJson<ZoneList>, ApiError> {
+    let (district, street) = query.validated()?;
+    let zones = zones_in_effect(&state, district, street).await?;
+    Ok(ApiJson(ZoneList {
+        snapshot: snapshot(&state, Kind::Zones).await?,
+        zones,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CheckQuery {
+    pub district: String,
+    pub street: String,
+    /// Optional words of the address (小区, 楼栋) to match against the zones' area descriptions.
+    pub area: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ZoneCheck {
+    /// The strictest level that applies, if any.
+    pub level: Option<ZoneLevel>,
+    pub rules: Option<&'static str>,
+    /// The zones in effect in that street (those whose area matches `area`, when given).
+    pub zones: Vec<ZoneView>,
+}
+
+/// Is this street (or area of it) in a zone now?
+#[utoipa::path(get, path = "/zones/check", tag = "query-sites", params(CheckQuery),
+    responses((status = 200, body = ZoneCheck), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
+async fn check(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _identity: Identity,
+    ApiQuery(query): ApiQuery<CheckQuery>,
+) -> Result<ApiJson<ZoneCheck>, ApiError> {
+    let place = PlaceQuery {
+        district: Some(query.district),
+        street: Some(query.street),
+    };
+    let (district, street) = place.validated()?;
+    let (Some(district), Some(street)) = (district, street) else {
+        return Err(ApiError::bad_request(
+            "place_required",
+            "give both district and street",
+        ));
+    };
+    let area = query
+        .area
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    let zones: Vec<ZoneView> = zones_in_effect(&state, Some(district), Some(street))
+        .await?
+        .into_iter()
+        .filter(|z| {
+            area.is_none_or(|a| z.zone.area.contains(a) || a.contains(z.zone.area.as_str()))
+        })
+        .collect();
+    let level = zones.iter().map(|z| z.zone.level).min_by_key(|l| *l as u8);
+    Ok(ApiJson(ZoneCheck {
+        level,
+        rules: level.map(rules),
+        zones,
+    }))
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sites))
+        .routes(routes!(districts))
+        .routes(routes!(nearest))
+        .routes(routes!(list_zones))
+        .routes(routes!(check))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn distances() {
+        // Futian to Nanshan civic centres: about 10.6 km.
+        let d = super::distance_m(114.0595, 22.5431, 113.9304, 22.5333);
+        assert!((13_000.0..13_600.0).contains(&d), "{d}");
+        assert_eq!(super::distance_m(114.0, 22.5, 114.0, 22.5), 0.0);
+    }
+}
