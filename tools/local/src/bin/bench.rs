@@ -139,6 +139,7 @@ async fn sync(n: usize) {
         }
     }
     let body = generate::jsonl(lines);
+    drop(population);
     for (round, key) in [
         (1, "inbound/pcr/20220401T020000Z-0001.jsonl"),
         (2, "inbound/pcr/20220401T140000Z-0001.jsonl"),
@@ -151,6 +152,8 @@ async fn sync(n: usize) {
             .await
             .unwrap();
         counter.reset();
+        let before = current_rss_mb();
+        reset_peak_rss();
         let started = Instant::now();
         let run = fangyitong::sync::run(&ctx, "bench").await.unwrap();
         let elapsed = started.elapsed();
@@ -163,7 +166,8 @@ async fn sync(n: usize) {
         let t = &run.totals;
         println!(
             "sync round {round}: {} records (applied {}, unchanged {}, rejected {}) in {:.1} s; DynamoDB requests {:?}; \
-             writes per applied record {:.3} (item writes {writes}, batch writes {batch_writes}, ledger/run writes included); peak RSS {:.1} MB",
+             writes per applied record {:.3} (item writes {writes}, batch writes {batch_writes}, ledger/run writes included); \
+             RSS before {before:.1} MB, peak during the sync {:.1} MB (+{:.1} MB)",
             t.read,
             t.applied,
             t.unchanged,
@@ -175,7 +179,8 @@ async fn sync(n: usize) {
             } else {
                 0.0
             },
-            peak_rss_mb()
+            peak_rss_mb(),
+            peak_rss_mb() - before
         );
     }
 }
