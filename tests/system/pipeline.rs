@@ -242,10 +242,18 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     assert_eq!((again.persons_due, again.memberships_changed), (0, 0));
 
     // 15 hours later only the employee crosses a boundary (24 h after sampling); at 23 hours, the agent.
+    app.requests.reset();
     let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(15), &rules)
         .await
         .unwrap();
     assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
+    // Cost follows the transitions, not the 40 employees: one query per shard of the transition
+    // index, then for the one person a read, a memberships query, one transaction and one write,
+    // and the freshness update. No Scan.
+    let requests = app.requests.snapshot();
+    assert_eq!(requests.get("Query"), Some(&(16 + 1)), "{requests:?}");
+    assert_eq!(app.requests.total(), 16 + 4 + 1, "{requests:?}");
+    assert_eq!(requests.get("Scan"), None);
     let s = counts(&app).await;
     assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (1, 1));
     let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(23), &rules)
