@@ -12,6 +12,7 @@
 //! | [`store`] | DynamoDB access behind the domain's own functions |
 //! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
+//! | [`query_nucleic`] | PCR-test recency of an enterprise's employees (manual §4) |
 //! | [`query_sites`] | sampling sites and control zones for anyone verified (manual §7-8) |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
@@ -40,6 +41,7 @@ pub mod ids;
 pub mod keys;
 pub mod openapi;
 pub mod ops;
+pub mod query_nucleic;
 pub mod query_sites;
 pub mod registry;
 pub mod relabel;

@@ -686,6 +686,12 @@ async fn tenant_guard_matrix() {
         ),
         (
             Method::GET,
+            format!("/nucleic/enterprises/{uscc}/summary"),
+            None,
+            false,
+        ),
+        (
+            Method::GET,
             format!("/authorize/enterprises/{uscc}/agents"),
             None,
             true,
@@ -751,6 +757,7 @@ async fn tenant_guard_matrix() {
     }
     // The legal rep passes the guard on every one, and the action itself runs.
     let expected = [
+        StatusCode::OK,
         StatusCode::OK,
         StatusCode::OK,
         StatusCode::OK,

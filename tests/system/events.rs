@@ -28,6 +28,13 @@ const AUTHORIZE: &[(&str, u16)] = &[
     ("16-sync-runs.json", 200),
 ];
 
+const QUERY_NUCLEIC: &[(&str, u16)] = &[
+    ("01-summary-agent.json", 200),
+    ("02-summary-legal-rep.json", 200),
+    ("03-summary-stranger.json", 403),
+    ("04-summary-other-enterprise-agent.json", 403),
+];
+
 const QUERY_SITES: &[(&str, u16)] = &[
     ("01-districts.json", 200),
     ("02-sites-of-a-street.json", 200),
@@ -119,4 +126,15 @@ async fn query_sites_events_drive_the_router() {
     let (router, _) =
         fangyitong::openapi::build(fangyitong::query_sites::routes(), app.state.clone());
     drive(&app, "query-sites", router, QUERY_SITES).await;
+}
+
+#[tokio::test]
+async fn query_nucleic_events_drive_the_router() {
+    let app = spawn_app().await;
+    demo::seed_agent(&app.state, &app.cast)
+        .await
+        .expect("seed the demo agent");
+    let (router, _) =
+        fangyitong::openapi::build(fangyitong::query_nucleic::routes(), app.state.clone());
+    drive(&app, "query-nucleic", router, QUERY_NUCLEIC).await;
 }

@@ -263,6 +263,37 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     let s = counts(&app).await;
     assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (0, 2));
     assert_eq!(s.get(summary::TOTAL), total);
+    // The agent reads the same through the API, in one request.
+    demo::seed_agent(&app.state, &app.cast).await.unwrap();
+    app.requests.reset();
+    let summary = app
+        .get(
+            &format!("/nucleic/enterprises/{}/summary", demo::demo_uscc()),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(summary.status, axum::http::StatusCode::OK, "{summary:?}");
+    assert_eq!(summary.body["labels"]["48h"], 2);
+    assert_eq!(summary.body["labels"]["never"], total - 2);
+    assert_eq!(
+        (
+            summary.body["total"].as_i64(),
+            summary.body["unlabelled"].as_i64()
+        ),
+        (Some(total), Some(0))
+    );
+    assert_eq!(
+        summary.body["labels_as_of"],
+        json!(now + Duration::hours(23))
+    );
+    let requests = app.requests.snapshot();
+    assert_eq!(
+        requests.get("BatchGetItem"),
+        Some(&2),
+        "the guard's read and the summary's read: {requests:?}"
+    );
+    assert_eq!(app.requests.total(), 2);
+
     let freshness = fangyitong::freshness::get(&app.state.store).await.unwrap();
     assert_eq!(freshness.labels_as_of, Some(now + Duration::hours(23)));
     assert!(freshness.data_synced_at.is_some());

@@ -54,6 +54,7 @@ pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
     fangyitong::authorize::routes::routes()
         .merge(fangyitong::ops::routes())
         .merge(fangyitong::query_sites::routes())
+        .merge(fangyitong::query_nucleic::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and
