@@ -138,6 +138,17 @@ Mine / agents / audit:
   curl -s {base}/authorize/me -H "Authorization: Bearer $(T agent)"
   curl -s {base}/authorize/enterprises/{demo}/agents -H "Authorization: Bearer $(T legal_rep)"
   curl -s {base}/authorize/enterprises/{demo}/audit -H "Authorization: Bearer $(T legal_rep)"
+
+What the pipeline produced (PCR buckets of the demo enterprise, the sync runs):
+  curl -s {base}/nucleic/enterprises/{demo}/summary -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/ops/sync-runs -H "Authorization: Bearer $(T operator)"
+
+Sampling sites and control zones (any verified person):
+  curl -s {base}/sites/districts -H "Authorization: Bearer $(T employee)"
+  curl -s "{base}/sites?district=福田区&street=华富街道" -H "Authorization: Bearer $(T employee)"
+  curl -s "{base}/sites/nearest?lng=114.0595&lat=22.5431&limit=3" -H "Authorization: Bearer $(T employee)"
+  curl -s "{base}/zones?district=福田区" -H "Authorization: Bearer $(T employee)"
+  curl -s "{base}/zones/check?district=福田区&street=华富街道&area=华富村东区" -H "Authorization: Bearer $(T employee)"
 "#,
         demo = demo::demo_uscc(),
         demo_name = demo::DEMO_ENTERPRISE_NAME,
