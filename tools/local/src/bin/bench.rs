@@ -35,6 +35,28 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Resets the peak-RSS mark (Linux: writing 5 to clear_refs), so a measurement covers only
+/// what follows — not the generated data the benchmark itself holds.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn current_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn population_for(records: usize) -> Population {
     // About one employee per record, in enterprises of 100.
     Population::synthetic(42, records.div_ceil(100).max(1), 100, None)
