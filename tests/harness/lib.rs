@@ -221,3 +221,15 @@ impl TestApp {
         out.items().len()
     }
 }
+
+/// Drops a delivery into the sync's bucket, as the data-sharing platform would.
+pub async fn deliver(ctx: &fangyitong::sync::SyncContext, key: &str, body: Vec<u8>) {
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put the delivery");
+}

@@ -113,14 +113,7 @@ async fn query_sites_events_drive_the_router() {
         ),
     ] {
         let key = format!("inbound/{feed}/20220401T020000Z-0001.jsonl");
-        ctx.s3
-            .put_object()
-            .bucket(&ctx.bucket)
-            .key(key)
-            .body(body.into())
-            .send()
-            .await
-            .unwrap();
+        system_tests::deliver(&ctx, &key, body).await;
     }
     fangyitong::sync::run(&ctx, "events test").await.unwrap();
     let (router, _) =

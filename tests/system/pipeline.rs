@@ -8,18 +8,7 @@ use fangyitong::sync::{self, SyncContext};
 use local::demo;
 use serde_json::json;
 use std::io::Write;
-use system_tests::{TestApp, spawn_app};
-
-async fn put(ctx: &SyncContext, key: &str, body: Vec<u8>) {
-    ctx.s3
-        .put_object()
-        .bucket(&ctx.bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
-}
+use system_tests::{TestApp, deliver as put, spawn_app};
 
 fn lines(records: &[serde_json::Value]) -> Vec<u8> {
     records

@@ -33,17 +33,7 @@ async fn sites_by_street_nearest_and_zones_with_their_rules() {
                "effective_from": now - Duration::days(1), "effective_until": until})
     };
     let put = |key: &'static str, lines: Vec<serde_json::Value>| {
-        let body = local::generate::jsonl(lines);
-        let (s3, bucket) = (ctx.s3.clone(), ctx.bucket.clone());
-        async move {
-            s3.put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(body.into())
-                .send()
-                .await
-                .unwrap()
-        }
+        system_tests::deliver(&ctx, key, local::generate::jsonl(lines))
     };
     put(
         "inbound/sites/20220401T020000Z-0001.jsonl",

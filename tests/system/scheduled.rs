@@ -22,22 +22,18 @@ async fn sync_and_relabel_events_drive_their_handlers() {
     let sampled = app.clock.now() - Duration::hours(3);
     let line = serde_json::json!({"id_type": "resident_id", "id_number": c.agent.id_number, "sampled_at": sampled,
         "result_at": sampled + Duration::hours(1), "result": "negative", "site": "福田区会展中心", "city": "深圳市"});
-    ctx.s3
-        .put_object()
-        .bucket(&ctx.bucket)
-        .key("inbound/pcr/20220401T020000Z-0001.jsonl")
-        .body(format!("{line}\n").into_bytes().into())
-        .send()
-        .await
-        .unwrap();
-    ctx.s3
-        .put_object()
-        .bucket(&ctx.bucket)
-        .key("inbound/pcr/20220401T020000Z-0002.jsonl")
-        .body(format!("{line}\n").into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    system_tests::deliver(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0001.jsonl",
+        format!("{line}\n").into_bytes(),
+    )
+    .await;
+    system_tests::deliver(
+        &ctx,
+        "inbound/pcr/20220401T020000Z-0002.jsonl",
+        format!("{line}\n").into_bytes(),
+    )
+    .await;
     demo::seed_employees(&app.state, &app.cast, 2)
         .await
         .unwrap();
