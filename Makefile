@@ -31,9 +31,10 @@ bench: venv
 	cargo run --profile bench-fast -p local --bin bench -- sync 10000
 	cargo run --profile bench-fast -p local --bin bench -- relabel 100000 1000
 
-## Release builds of the Lambda binaries (what `sam build` does through cargo-lambda).
+## Release builds of the Lambda binaries for this machine (`sam build` builds them for
+## provided.al2023/arm64 through cargo-lambda: `pip install cargo-lambda` brings it and zig).
 release:
-	cargo build --release -p authorize
+	cargo build --release -p authorize -p query-nucleic -p query-sites -p sync -p relabel
 
 clean:
 	cargo clean
