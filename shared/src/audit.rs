@@ -18,6 +18,8 @@ pub enum AuditAction {
     Revoked,
     OfflineGranted,
     OriginalsReceived,
+    /// An agent entered vaccination data on an employee's behalf (manual §5.2).
+    VaccinationEntered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -29,6 +29,9 @@ pub struct Settings {
     pub decided_retention: Duration,
     /// Base of the links people open (share links, invitations).
     pub public_base_url: String,
+    /// The 14-day "in Shenzhen" window and the booster interval (`IN_SHENZHEN_WINDOW_DAYS`,
+    /// `BOOSTER_INTERVAL_DAYS`).
+    pub health_rules: crate::health::HealthRules,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             audit_retention: Duration::days(3 * 365),
             decided_retention: Duration::days(365),
             public_base_url: "https://fangyitong.example.cn".into(),
+            health_rules: crate::health::HealthRules::default(),
         }
     }
 }
@@ -83,6 +87,14 @@ impl Settings {
                 .map(Duration::days)
                 .unwrap_or(defaults.decided_retention),
             public_base_url: optional("PUBLIC_BASE_URL").unwrap_or(defaults.public_base_url),
+            health_rules: crate::health::HealthRules {
+                in_shenzhen_window: number("IN_SHENZHEN_WINDOW_DAYS")?
+                    .map(Duration::days)
+                    .unwrap_or(defaults.health_rules.in_shenzhen_window),
+                booster_interval: number("BOOSTER_INTERVAL_DAYS")?
+                    .map(Duration::days)
+                    .unwrap_or(defaults.health_rules.booster_interval),
+            },
         })
     }
 }

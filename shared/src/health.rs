@@ -148,6 +148,12 @@ pub struct Derived {
     pub label: PcrLabel,
     pub in_shenzhen: bool,
     pub vax: VaxState,
+    /// The latest sampling the label counts from, and whether its result is still at the lab
+    /// (shown as pending, not as "no test").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub result_pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +299,8 @@ impl Health {
                 label,
                 in_shenzhen,
                 vax,
+                sampled_at: self.pcr_sampled_at,
+                result_pending: self.pcr_result == Some(PcrOutcome::Pending),
             },
             next,
         )
@@ -434,7 +442,9 @@ mod tests {
                 Derived {
                     label: PcrLabel::Never,
                     in_shenzhen: false,
-                    vax: VaxState::Unvaccinated
+                    vax: VaxState::Unvaccinated,
+                    sampled_at: None,
+                    result_pending: false,
                 },
                 None
             )

@@ -9,6 +9,8 @@
 //! | `GSI1PK`, `GSI1SK` | GSI1 — look-ups by a second natural key (enterprise name, a person's own items) |
 //! | `GSI2PK`, `GSI2SK` | GSI2 — sparse: only items waiting for someone (pending applications, legal rep's enterprises) |
 //! | `GSI3PK`, `GSI3SK` | GSI3 — sparse transition index: persons whose derived health state is due for a relabel |
+//! | `GSI4PK`, `GSI4SK` | GSI4 — PCR lists: an enterprise's labelled employees by label, status, in Shenzhen, name |
+//! | `GSI5PK`, `GSI5SK` | GSI5 — vaccination lists: an enterprise's labelled employees by state, status, name |
 //! | `expires_at` | TTL (epoch seconds): every record has a retention; see `docs/privacy.md` |
 //!
 //! # Items
@@ -19,7 +21,8 @@
 //! | authorisation | `ENT#{uscc}` | `AGENT#{agent_id}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
 //! | person health | `PER#{person}` | `HEALTH` | — | — (GSI3 while due: `DUE#{shard}` / `{due_at}#{person}`) |
 //! | enterprise summary | `ENT#{uscc}` | `SUMMARY` | — | — |
-//! | employee (membership) | `ENT#{uscc}` | `EMP#{person}` | `PER#{person}` / `EMPAT#{uscc}` | — |
+//! | employee (membership) | `ENT#{uscc}` | `EMP#{employee_id}` | `PER#{person}` / `EMPAT#{uscc}` | — (GSI4 `PCRLIST#{uscc}#{label}` / `{C\|L}#{1\|0}#{name}#{employee_id}`, GSI5 `VAXLIST#{uscc}#{state}` / `{C\|L}#{name}#{employee_id}`, once labelled) |
+//! | vaccination report | `PER#{person}` | `VAXREPORT#{at}#{ulid}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
 //!
@@ -37,6 +40,10 @@
 //! | persons due for relabel at T | 1 Query GSI3 `DUE#{shard}` `GSI3SK <= T` per shard per page |
 //! | a person's enterprises (to propagate a relabel) | 1 Query GSI1 `PER#…` begins_with `EMPAT#` |
 //! | an enterprise's summary counts | 1 GetItem `ENT#…` / `SUMMARY` |
+//! | a page of one PCR label's employees, filtered | 1 Query GSI4 (2 when a name is given without in/out of Shenzhen) |
+//! | a page of one vaccination state's employees, filtered | 1 Query GSI5 |
+//! | one employee's detail | 1 BatchGetItem (membership + person health) [+ 1 Query of reports] |
+//! | a person's vaccination reports | 1 Query `PER#…` begins_with `VAXREPORT#` |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 
 use crate::ids::{PersonKey, Uscc};
@@ -61,7 +68,14 @@ pub const GSI3SK: &str = "GSI3SK";
 /// The transition index is spread over this many partitions so relabel can read them in
 /// parallel and no partition exceeds DynamoDB's per-partition throughput at city scale.
 pub const DUE_SHARDS: u32 = 16;
+pub const GSI4: &str = "GSI4";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
+pub const GSI5: &str = "GSI5";
+pub const GSI5PK: &str = "GSI5PK";
+pub const GSI5SK: &str = "GSI5SK";
 pub const AGENT_PREFIX: &str = "AGENT#";
+pub const VAX_REPORT_PREFIX: &str = "VAXREPORT#";
 pub const EMPLOYEE_PREFIX: &str = "EMP#";
 /// GSI1 sort-key prefix of a person's memberships.
 pub const EMPLOYMENT_PREFIX: &str = "EMPAT#";
@@ -105,8 +119,34 @@ pub fn pending(uscc: &Uscc) -> String {
     format!("PENDING#{uscc}")
 }
 
-pub fn employee(person: &PersonKey) -> String {
-    format!("{EMPLOYEE_PREFIX}{person}")
+/// A membership, keyed by the employee's per-enterprise pseudonym (the `employee_id` the API
+/// shows), so a route naming an employee finds the item without knowing the person key.
+pub fn employee(employee_id: &str) -> String {
+    format!("{EMPLOYEE_PREFIX}{employee_id}")
+}
+
+/// GSI4 partition: one PCR label's employees of an enterprise.
+pub fn pcr_list(uscc: &Uscc, label: &str) -> String {
+    format!("PCRLIST#{uscc}#{label}")
+}
+
+/// GSI5 partition: one vaccination state's employees of an enterprise.
+pub fn vax_list(uscc: &Uscc, state: &str) -> String {
+    format!("VAXLIST#{uscc}#{state}")
+}
+
+/// Sort-key prefix in the list indexes for current (`C#`) or left (`L#`) employees.
+pub fn list_status(current: bool) -> &'static str {
+    if current { "C#" } else { "L#" }
+}
+
+/// Sort-key segment for in (`1#`) or out of (`0#`) Shenzhen in the PCR list index.
+pub fn list_in_shenzhen(in_shenzhen: bool) -> &'static str {
+    if in_shenzhen { "1#" } else { "0#" }
+}
+
+pub fn vaccination_report(at: &str, id: &str) -> String {
+    format!("{VAX_REPORT_PREFIX}{at}#{id}")
 }
 
 /// GSI1 sort key of a membership under `PER#{person}`.

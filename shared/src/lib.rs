@@ -12,7 +12,10 @@
 //! | [`store`] | DynamoDB access behind the domain's own functions |
 //! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
+//! | [`listing`] | paged, filtered employee lists from the list indexes, with bound cursors |
 //! | [`query_nucleic`] | PCR-test recency of an enterprise's employees (manual §4) |
+//! | [`query_vaccine`] | vaccination status of an enterprise's employees, agent-entered doses, the personal check (manual §5-6) |
+//! | [`vaccination`] | vaccination reports kept beside the official record |
 //! | [`query_sites`] | sampling sites and control zones for anyone verified (manual §7-8) |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
@@ -39,10 +42,12 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod keys;
+pub mod listing;
 pub mod openapi;
 pub mod ops;
 pub mod query_nucleic;
 pub mod query_sites;
+pub mod query_vaccine;
 pub mod registry;
 pub mod relabel;
 pub mod roster;
@@ -52,3 +57,4 @@ pub mod summary;
 pub mod sync;
 pub mod table;
 pub mod tenancy;
+pub mod vaccination;

@@ -1,19 +1,27 @@
 //! query-nucleic (manual §4): the PCR picture of an enterprise's employees for its legal rep and
 //! agents. Every route takes a [`TenantAccess`]: the tenant guard decides.
 //!
-//! Built so far: the summary. The per-label lists with filters and cursors, and one employee's
-//! detail, come with the queries issue (see `docs/status.md`).
+//! - the summary: counts per label, in Shenzhen, total, left — one read;
+//! - one label's employees, filtered and paged ([`crate::listing`]) — one Query per page;
+//! - one employee's detail: latest sampling time, site and result (pending shown as pending),
+//!   latest Shenzhen sampling, label, sources — masked ID and phone only.
+//!
+//! Counts and lists come from the same relabel: it moves a membership and the counters in one
+//! transaction, and every answer carries `labels_as_of` and `data_synced_at`.
 
 use crate::app::AppState;
-use crate::freshness::{self, Freshness};
-use crate::health::PcrLabel;
-use crate::http::{ApiError, ApiJson};
+use crate::feeds::PcrOutcome;
+use crate::freshness::Freshness;
+use crate::health::{Health, PcrLabel};
+use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::keys;
-use crate::store::Store;
-use crate::summary::{self, Summary};
+use crate::listing::{EmployeeList, ListParams};
+use crate::roster::{EmployeeId, Membership, Source};
+use crate::summary;
 use crate::tenancy::TenantAccess;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -45,26 +53,7 @@ async fn summary(
     access: TenantAccess,
 ) -> Result<ApiJson<NucleicSummary>, ApiError> {
     let uscc = &access.enterprise.uscc;
-    // The counters and the freshness in one BatchGetItem.
-    let summary_key = (keys::enterprise(uscc), keys::SUMMARY.to_string());
-    let freshness_key = (freshness::PK.to_string(), freshness::SK.to_string());
-    let mut found = state
-        .store
-        .get_many(vec![
-            Store::key(&summary_key.0, &summary_key.1),
-            Store::key(&freshness_key.0, &freshness_key.1),
-        ])
-        .await?;
-    let counters: Summary = found
-        .remove(&summary_key)
-        .map(Store::from_item)
-        .transpose()?
-        .unwrap_or_default();
-    let freshness: Freshness = found
-        .remove(&freshness_key)
-        .map(Store::from_item)
-        .transpose()?
-        .unwrap_or_default();
+    let counters = summary::get(&state.store, uscc).await?;
     let labels: BTreeMap<String, i64> = PcrLabel::ALL
         .into_iter()
         .map(|l| {
@@ -83,10 +72,189 @@ async fn summary(
         in_shenzhen: counters.get(summary::IN_SHENZHEN),
         total,
         left: counters.get(summary::LEFT),
-        freshness,
+        freshness: access.freshness,
+    }))
+}
+
+/// One employee in a PCR list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NucleicRow {
+    pub employee_id: EmployeeId,
+    pub name: String,
+    pub masked_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_phone: Option<String>,
+    pub sources: BTreeSet<Source>,
+    pub label: PcrLabel,
+    pub in_shenzhen: bool,
+    /// Latest sampling time (absent: never tested).
+    pub sampled_at: Option<DateTime<Utc>>,
+    /// The latest sample's result is still at the lab.
+    pub result_pending: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+impl NucleicRow {
+    fn of(m: &Membership) -> Option<Self> {
+        let d = m.derived()?;
+        Some(Self {
+            employee_id: m.employee_id.clone(),
+            name: m.name().to_string(),
+            masked_id: m.masked_id.clone(),
+            masked_phone: m.masked_phone.clone(),
+            sources: m.sources.clone(),
+            label: d.label,
+            in_shenzhen: d.in_shenzhen,
+            sampled_at: d.sampled_at,
+            result_pending: d.result_pending,
+            left_at: m.left_at(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NucleicPage {
+    pub items: Vec<NucleicRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+/// Parses a label path segment (`24h`, `48h`, `72h`, `over_72h`, `never`).
+pub fn parse_label(raw: &str) -> Result<PcrLabel, ApiError> {
+    PcrLabel::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_label",
+            format!("unknown label {raw:?}: use 24h, 48h, 72h, over_72h or never"),
+        )
+    })
+}
+
+/// One label's employees, by name, with filters and an opaque cursor. A page costs one Query (two
+/// when a name is given without `in_shenzhen`), whatever the enterprise's size.
+#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/labels/{label}/employees", tag = "query-nucleic",
+    params(("uscc" = String, Path, description = "unified social credit code"),
+           ("label" = String, Path, description = "24h, 48h, 72h, over_72h or never"), ListParams),
+    responses((status = 200, body = NucleicPage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn list(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    access: TenantAccess,
+    ApiPath((_, label)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<ApiJson<NucleicPage>, ApiError> {
+    let label = parse_label(&label)?;
+    let list = EmployeeList::pcr(&access.enterprise.uscc, label.as_str(), &params)?;
+    let (members, next_cursor) = list
+        .page(&state.store, params.cursor.as_deref(), params.page_size()?)
+        .await?;
+    Ok(ApiJson(NucleicPage {
+        items: members.iter().filter_map(NucleicRow::of).collect(),
+        next_cursor,
+        freshness: access.freshness,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sampling {
+    pub sampled_at: DateTime<Utc>,
+    pub site: Option<String>,
+}
+
+/// One employee's PCR picture (manual §4.1 detail).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NucleicDetail {
+    pub employee_id: EmployeeId,
+    pub name: String,
+    pub masked_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_phone: Option<String>,
+    pub sources: BTreeSet<Source>,
+    pub since: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<DateTime<Utc>>,
+    /// As of `labels_as_of` (absent until the employee's first relabel).
+    pub label: Option<PcrLabel>,
+    pub in_shenzhen: Option<bool>,
+    /// Latest sampling anywhere, with its result: `negative`, `positive` or `pending` (at the lab).
+    pub latest: Option<Sampling>,
+    pub latest_result: Option<PcrOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_result_at: Option<DateTime<Utc>>,
+    /// Latest sampling in Shenzhen (the 14-day "in Shenzhen" rule counts from it).
+    pub latest_in_shenzhen: Option<Sampling>,
+    #[serde(flatten)]
+    pub freshness: Freshness,
+}
+
+/// Reads an employee of the guarded enterprise, with the person's synced health facts.
+/// Two reads: the membership names the person, whose health item is the second.
+pub async fn employee_with_health(
+    state: &AppState,
+    access: &TenantAccess,
+    employee_id: &str,
+) -> Result<(Membership, Health), ApiError> {
+    let employee_id = EmployeeId::parse(employee_id)
+        .map_err(|e| ApiError::bad_request("invalid_employee_id", e))?;
+    let membership: Membership = state
+        .store
+        .get(
+            &keys::enterprise(&access.enterprise.uscc),
+            &keys::employee(employee_id.as_str()),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_employee", "no such employee in this enterprise")
+        })?;
+    let health = state
+        .store
+        .get::<Health>(&keys::person(&membership.person), keys::HEALTH)
+        .await?
+        .unwrap_or_else(|| Health::new(membership.person.clone()));
+    Ok((membership, health))
+}
+
+#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/employees/{employee_id}", tag = "query-nucleic",
+    params(("uscc" = String, Path, description = "unified social credit code"),
+           ("employee_id" = String, Path, description = "the employee's id in this enterprise")),
+    responses((status = 200, body = NucleicDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn detail(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    access: TenantAccess,
+    ApiPath((_, employee_id)): ApiPath<(String, String)>,
+) -> Result<ApiJson<NucleicDetail>, ApiError> {
+    let (m, health) = employee_with_health(&state, &access, &employee_id).await?;
+    let derived = m.derived();
+    Ok(ApiJson(NucleicDetail {
+        employee_id: m.employee_id.clone(),
+        name: m.name().to_string(),
+        masked_id: m.masked_id.clone(),
+        masked_phone: m.masked_phone.clone(),
+        sources: m.sources.clone(),
+        since: m.since,
+        left_at: m.left_at(),
+        label: derived.map(|d| d.label),
+        in_shenzhen: derived.map(|d| d.in_shenzhen),
+        latest: health.pcr_sampled_at.map(|sampled_at| Sampling {
+            sampled_at,
+            site: health.pcr_site.clone(),
+        }),
+        latest_result: health.pcr_result,
+        latest_result_at: health.pcr_result_at,
+        latest_in_shenzhen: health.sz_sampled_at.map(|sampled_at| Sampling {
+            sampled_at,
+            site: health.sz_site.clone(),
+        }),
+        freshness: access.freshness,
     }))
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(summary))
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(list))
+        .routes(routes!(detail))
 }

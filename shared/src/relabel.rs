@@ -166,7 +166,7 @@ async fn carry(
     now: DateTime<Utc>,
 ) -> Result<Carried, StoreError> {
     for attempt in 0..=MEMBERSHIP_RETRIES {
-        if membership.derived.as_ref() == Some(&derived) {
+        if membership.derived() == Some(&derived) {
             return Ok(if attempt == 0 {
                 Carried::AlreadyThere
             } else {
@@ -174,14 +174,13 @@ async fn carry(
             });
         }
         let delta = if membership.is_current() {
-            Delta::relabel(membership.derived.as_ref(), &derived)
+            Delta::relabel(membership.derived(), &derived)
         } else {
             Delta::default()
         };
         let read_version = membership.version;
         let mut next = membership.clone();
-        next.derived = Some(derived);
-        next.derived_at = Some(now);
+        next.set_derived(derived, now);
         next.version += 1;
         let mut parts = vec![crate::store::put_if_version(
             store.table(),

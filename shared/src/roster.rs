@@ -38,6 +38,64 @@ pub struct MemberRecord {
     pub phone: Option<Phone>,
 }
 
+/// An employee as one enterprise's API shows them: a per-enterprise pseudonym of the person
+/// (32 hex characters), never the person key or the ID number — two enterprises' ids of the same
+/// person cannot be linked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String)]
+pub struct EmployeeId(String);
+
+impl EmployeeId {
+    pub fn of(uscc: &Uscc, person: &PersonKey) -> Self {
+        Self(person.pseudonym(&format!("employee:{uscc}")))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if crate::ids::is_pseudonym(raw) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("an employee_id is 32 lowercase hex characters")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EmployeeId {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EmployeeId> for String {
+    fn from(value: EmployeeId) -> Self {
+        value.0
+    }
+}
+
+impl std::fmt::Display for EmployeeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The table key of `person`'s membership of `uscc`.
+pub fn membership_key(uscc: &Uscc, person: &PersonKey) -> (String, String) {
+    (
+        keys::enterprise(uscc),
+        keys::employee(EmployeeId::of(uscc, person).as_str()),
+    )
+}
+
+/// One employee of one enterprise.
+///
+/// What decides the list indexes (GSI4, GSI5) — the derived state, left or current, the name —
+/// changes only through methods that recompute the index keys, so a list can never disagree with
+/// the item it lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Membership {
     #[serde(rename = "PK")]
@@ -49,28 +107,80 @@ pub struct Membership {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
+    /// GSI4 (PCR lists) and GSI5 (vaccination lists): present once the membership is labelled.
+    #[serde(rename = "GSI4PK", default, skip_serializing_if = "Option::is_none")]
+    pcr_list_pk: Option<String>,
+    #[serde(rename = "GSI4SK", default, skip_serializing_if = "Option::is_none")]
+    pcr_list_sk: Option<String>,
+    #[serde(rename = "GSI5PK", default, skip_serializing_if = "Option::is_none")]
+    vax_list_pk: Option<String>,
+    #[serde(rename = "GSI5SK", default, skip_serializing_if = "Option::is_none")]
+    vax_list_sk: Option<String>,
     pub uscc: Uscc,
+    pub employee_id: EmployeeId,
     pub person: PersonKey,
-    pub name: String,
+    name: String,
     pub masked_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked_phone: Option<String>,
     pub sources: BTreeSet<Source>,
     pub since: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub left_at: Option<DateTime<Utc>>,
+    left_at: Option<DateTime<Utc>>,
     /// The person's derived health state as of `derived_at`; absent until the first relabel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub derived: Option<Derived>,
+    derived: Option<Derived>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived_at: Option<DateTime<Utc>>,
     /// The latest social-insurance month (`YYYY-MM`) this person was on the roster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roster_month: Option<String>,
+    /// Who added the employee by hand or removed them, and when (agents by `agent_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<String>,
     pub version: u64,
 }
 
 impl Membership {
+    fn bare(
+        uscc: &Uscc,
+        person: PersonKey,
+        name: &str,
+        masked_id: String,
+        source: Source,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let employee_id = EmployeeId::of(uscc, &person);
+        let (pk, sk) = membership_key(uscc, &person);
+        Self {
+            pk,
+            sk,
+            gsi1pk: keys::person(&person),
+            gsi1sk: keys::employment_at(uscc),
+            pcr_list_pk: None,
+            pcr_list_sk: None,
+            vax_list_pk: None,
+            vax_list_sk: None,
+            uscc: uscc.clone(),
+            employee_id,
+            person,
+            name: name.trim().to_string(),
+            masked_id,
+            masked_phone: None,
+            sources: BTreeSet::from([source]),
+            since: now,
+            left_at: None,
+            derived: None,
+            derived_at: None,
+            roster_month: None,
+            added_by: None,
+            removed_by: None,
+            version: 0,
+        }
+    }
+
     pub fn new(
         uscc: &Uscc,
         record: &MemberRecord,
@@ -78,55 +188,97 @@ impl Membership {
         source: Source,
         now: DateTime<Utc>,
     ) -> Self {
-        let person = keyer.key(&record.document);
-        Self {
-            pk: keys::enterprise(uscc),
-            sk: keys::employee(&person),
-            gsi1pk: keys::person(&person),
-            gsi1sk: keys::employment_at(uscc),
-            uscc: uscc.clone(),
-            person,
-            name: record.name.trim().to_string(),
-            masked_id: record.document.masked(),
-            masked_phone: record.phone.as_ref().map(Phone::masked),
-            sources: BTreeSet::from([source]),
-            since: now,
-            left_at: None,
-            derived: None,
-            derived_at: None,
-            roster_month: None,
-            version: 0,
-        }
+        let mut member = Self::bare(
+            uscc,
+            keyer.key(&record.document),
+            &record.name,
+            record.document.masked(),
+            source,
+            now,
+        );
+        member.masked_phone = record.phone.as_ref().map(Phone::masked);
+        member
     }
 
     /// A membership from a roster line (already keyed and masked by the feed parser).
     pub fn from_roster(entry: &crate::feeds::RosterEntry, now: DateTime<Utc>) -> Self {
-        Self {
-            pk: keys::enterprise(&entry.uscc),
-            sk: keys::employee(&entry.person),
-            gsi1pk: keys::person(&entry.person),
-            gsi1sk: keys::employment_at(&entry.uscc),
-            uscc: entry.uscc.clone(),
-            person: entry.person.clone(),
-            name: entry.name.clone(),
-            masked_id: entry.masked_id.clone(),
-            masked_phone: entry.masked_phone.clone(),
-            sources: BTreeSet::from([Source::Roster]),
-            since: now,
-            left_at: None,
-            derived: None,
-            derived_at: None,
-            roster_month: Some(entry.month.clone()),
-            version: 0,
-        }
+        let mut member = Self::bare(
+            &entry.uscc,
+            entry.person.clone(),
+            &entry.name,
+            entry.masked_id.clone(),
+            Source::Roster,
+            now,
+        );
+        member.masked_phone = entry.masked_phone.clone();
+        member.roster_month = Some(entry.month.clone());
+        member
     }
 
     pub fn key(&self) -> (String, String) {
         (self.pk.clone(), self.sk.clone())
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn left_at(&self) -> Option<DateTime<Utc>> {
+        self.left_at
+    }
+
+    pub fn derived(&self) -> Option<&Derived> {
+        self.derived.as_ref()
+    }
+
     pub fn is_current(&self) -> bool {
         self.left_at.is_none()
+    }
+
+    pub fn rename(&mut self, name: &str) {
+        self.name = name.trim().to_string();
+        self.reindex();
+    }
+
+    /// Marks the employee as left at `at` (kept, with the date).
+    pub fn leave(&mut self, at: DateTime<Utc>) {
+        self.left_at = Some(at);
+        self.reindex();
+    }
+
+    /// A left employee is back (on the roster again, re-added, re-joined).
+    pub fn rejoin(&mut self) {
+        self.left_at = None;
+        self.removed_by = None;
+        self.reindex();
+    }
+
+    /// Relabel's copy of the person's derived state.
+    pub fn set_derived(&mut self, derived: Derived, at: DateTime<Utc>) {
+        self.derived = Some(derived);
+        self.derived_at = Some(at);
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        let Some(derived) = self.derived else {
+            (
+                self.pcr_list_pk,
+                self.pcr_list_sk,
+                self.vax_list_pk,
+                self.vax_list_sk,
+            ) = (None, None, None, None);
+            return;
+        };
+        let status = keys::list_status(self.is_current());
+        let rest = format!("{}#{}", self.name, self.employee_id);
+        self.pcr_list_pk = Some(keys::pcr_list(&self.uscc, derived.label.as_str()));
+        self.pcr_list_sk = Some(format!(
+            "{status}{}{rest}",
+            keys::list_in_shenzhen(derived.in_shenzhen)
+        ));
+        self.vax_list_pk = Some(keys::vax_list(&self.uscc, derived.vax.as_str()));
+        self.vax_list_sk = Some(format!("{status}{rest}"));
     }
 }
 
@@ -139,10 +291,7 @@ pub async fn add_new(
     members: &[Membership],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let mut keys_ = Vec::with_capacity(members.len());
-    for m in members {
-        keys_.push(Store::key(&m.pk, &m.sk));
-    }
+    let keys_: Vec<_> = members.iter().map(|m| Store::key(&m.pk, &m.sk)).collect();
     let mut existing = std::collections::HashSet::new();
     for chunk in keys_.chunks(100) {
         existing.extend(store.get_many(chunk.to_vec()).await?.into_keys());

@@ -112,6 +112,8 @@ impl QuerySpec {
         let (partition_attr, sort_attr) = match index {
             keys::GSI1 => (keys::GSI1PK, keys::GSI1SK),
             keys::GSI3 => (keys::GSI3PK, keys::GSI3SK),
+            keys::GSI4 => (keys::GSI4PK, keys::GSI4SK),
+            keys::GSI5 => (keys::GSI5PK, keys::GSI5SK),
             _ => (keys::GSI2PK, keys::GSI2SK),
         };
         Self {
@@ -382,6 +384,25 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Page<T>, BadCursorOr> {
         let start = cursor.map(|c| decode_cursor(c, spec)).transpose()?;
+        let (items, last_key) = self.query_items(spec, start, None).await?;
+        let items = items
+            .into_iter()
+            .map(Self::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: last_key.as_ref().map(encode_cursor),
+        })
+    }
+
+    /// One Query request: up to `spec.limit` items read from `start` on (`filter` then drops
+    /// some of them), and DynamoDB's `LastEvaluatedKey` if there may be more.
+    pub async fn query_items(
+        &self,
+        spec: &QuerySpec,
+        start: Option<Item>,
+        filter: Option<&Filter>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut request = self
             .client
             .query()
@@ -403,16 +424,28 @@ impl Store {
                 .expression_attribute_values(":s", AttributeValue::S(upto.clone())),
             (None, None) => request.key_condition_expression("#p = :p"),
         };
+        if let Some(filter) = filter {
+            request = request.filter_expression(&filter.expression);
+            for (name, attr) in &filter.names {
+                request = request.expression_attribute_names(name, attr);
+            }
+            for (name, value) in &filter.values {
+                request = request.expression_attribute_values(name, value.clone());
+            }
+        }
         let out = request.send().await.map_err(request_error)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(Self::from_item)
-            .collect::<Result<Vec<T>, _>>()?;
-        let next_cursor = out.last_evaluated_key.as_ref().map(encode_cursor);
-        Ok(Page { items, next_cursor })
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
+}
+
+/// A condition on non-key attributes, applied by DynamoDB after the read (a FilterExpression):
+/// it saves bytes on the wire, not read units. Placeholders must not clash with the key
+/// condition's (`#p`, `#s`, `:p`, `:s`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub expression: String,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, AttributeValue)>,
 }
 
 impl Store {

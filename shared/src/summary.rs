@@ -156,6 +156,8 @@ mod tests {
             label: PcrLabel::Within24h,
             in_shenzhen: true,
             vax: VaxState::Boosted,
+            sampled_at: None,
+            result_pending: false,
         };
         let new = Derived {
             label: PcrLabel::Within48h,

@@ -57,6 +57,20 @@ pub fn definition() -> TableDefinition {
                     sort: keys::GSI3SK,
                 },
             },
+            IndexDefinition {
+                name: keys::GSI4,
+                key: KeyPair {
+                    partition: keys::GSI4PK,
+                    sort: keys::GSI4SK,
+                },
+            },
+            IndexDefinition {
+                name: keys::GSI5,
+                key: KeyPair {
+                    partition: keys::GSI5PK,
+                    sort: keys::GSI5SK,
+                },
+            },
         ],
         ttl_attribute: keys::TTL,
     }

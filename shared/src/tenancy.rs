@@ -7,10 +7,12 @@
 //!   (not pending, rejected, revoked, expired, or lapsed for missing paper originals).
 //! - Nobody else: strangers, employees, other enterprises' agents, operators.
 //!
-//! Cost: one BatchGetItem of two keys per request.
+//! Cost: one BatchGetItem per request. It also reads the data's freshness (`data_synced_at`,
+//! `labels_as_of`), which every enterprise view shows, so no view pays a request for it.
 
 use crate::app::AppState;
 use crate::authorize::{AgentId, Authorization, EffectiveStatus};
+use crate::freshness::{self, Freshness};
 use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::Uscc;
@@ -34,6 +36,8 @@ pub struct TenantAccess {
     pub identity: Identity,
     pub enterprise: EnterpriseProfile,
     pub role: Role,
+    /// As read in the guard's request.
+    pub freshness: Freshness,
 }
 
 /// Decides access of `identity` to the enterprise `uscc`.
@@ -45,7 +49,16 @@ pub async fn guard(
     let profile_key = Store::key(&keys::enterprise(uscc), keys::PROFILE);
     let agent_sk = keys::agent(AgentId::of(uscc, &identity.person).as_str());
     let agent_key = Store::key(&keys::enterprise(uscc), &agent_sk);
-    let mut found = state.store.get_many(vec![profile_key, agent_key]).await?;
+    let freshness_key = Store::key(freshness::PK, freshness::SK);
+    let mut found = state
+        .store
+        .get_many(vec![profile_key, agent_key, freshness_key])
+        .await?;
+    let freshness: Freshness = found
+        .remove(&(freshness::PK.to_string(), freshness::SK.to_string()))
+        .map(Store::from_item)
+        .transpose()?
+        .unwrap_or_default();
     let enterprise: EnterpriseProfile = found
         .remove(&(keys::enterprise(uscc), keys::PROFILE.to_string()))
         .map(Store::from_item)
@@ -61,6 +74,7 @@ pub async fn guard(
             identity,
             enterprise,
             role: Role::LegalRep,
+            freshness,
         });
     }
     let authorization: Option<Authorization> = found
@@ -73,6 +87,7 @@ pub async fn guard(
             identity,
             enterprise,
             role: Role::Agent,
+            freshness,
         }),
         Some(EffectiveStatus::Pending) => Err(ApiError::forbidden(
             "authorization_pending",

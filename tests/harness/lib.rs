@@ -58,6 +58,13 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// The body as text (to check what it must never contain).
+    pub fn text(&self) -> String {
+        self.body.to_string()
+    }
+}
+
 impl std::fmt::Debug for Reply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status, self.body)
@@ -124,6 +131,29 @@ impl TestApp {
     /// The `agent_id` the API shows for `persona` in the enterprise `uscc`.
     pub fn agent_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
         fangyitong::authorize::AgentId::of(uscc, &self.identity(persona).person).to_string()
+    }
+
+    /// The `employee_id` the API shows for `persona` in the enterprise `uscc`.
+    pub fn employee_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
+        fangyitong::roster::EmployeeId::of(uscc, &self.identity(persona).person).to_string()
+    }
+
+    /// Seeds the demo enterprise: its agent, `employees` employees on the roster (the cast's
+    /// employee and agent among them), labelled by a relabel now.
+    pub async fn seed_demo_enterprise(&self, employees: usize) {
+        local::demo::seed_agent(&self.state, &self.cast)
+            .await
+            .expect("seed the demo agent");
+        local::demo::seed_employees(&self.state, &self.cast, employees)
+            .await
+            .expect("seed employees");
+        fangyitong::relabel::run(
+            &self.state.store,
+            self.clock.now(),
+            &self.state.settings.health_rules,
+        )
+        .await
+        .expect("relabel");
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {

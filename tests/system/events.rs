@@ -2,8 +2,8 @@
 //! (`lambda_http::request::from_str`) and then the function's router, in file-name order over
 //! one app, and must answer as listed here. A file without an expectation fails the test.
 //!
-//! Events carry `{{token:ROLE}}` and `{{agent_id:ROLE:USCC}}` placeholders for the demo cast:
-//! tokens must be fresh, and agent ids depend on the person-key secret.
+//! Events carry `{{token:ROLE}}`, `{{agent_id:ROLE:USCC}}` and `{{employee_id:ROLE:USCC}}`
+//! placeholders for the demo cast: tokens must be fresh, and ids depend on the person-key secret.
 
 use axum::http::StatusCode;
 use local::demo;
@@ -33,6 +33,25 @@ const QUERY_NUCLEIC: &[(&str, u16)] = &[
     ("02-summary-legal-rep.json", 200),
     ("03-summary-stranger.json", 403),
     ("04-summary-other-enterprise-agent.json", 403),
+    ("05-list-24h-in-shenzhen.json", 200),
+    ("06-list-never-by-name.json", 200),
+    ("07-list-unknown-label.json", 400),
+    ("08-list-broken-cursor.json", 400),
+    ("09-list-page-too-large.json", 400),
+    ("10-employee-detail.json", 200),
+    ("11-employee-detail-stranger.json", 403),
+];
+
+const QUERY_VACCINE: &[(&str, u16)] = &[
+    ("01-summary-agent.json", 200),
+    ("02-list-unvaccinated.json", 200),
+    ("03-list-unknown-state.json", 400),
+    ("04-employee-doses.json", 200),
+    ("05-agent-enters-dose.json", 201),
+    ("06-my-record.json", 200),
+    ("07-my-correction.json", 201),
+    ("08-correction-future-date.json", 422),
+    ("09-summary-stranger.json", 403),
 ];
 
 const QUERY_SITES: &[(&str, u16)] = &[
@@ -67,6 +86,8 @@ async fn drive(app: &TestApp, function: &str, router: axum::Router, expectations
             for uscc in [demo::demo_uscc(), demo::foreign_uscc()] {
                 let placeholder = format!("{{{{agent_id:{role}:{uscc}}}}}");
                 text = text.replace(&placeholder, &app.agent_id(persona, &uscc));
+                let placeholder = format!("{{{{employee_id:{role}:{uscc}}}}}");
+                text = text.replace(&placeholder, &app.employee_id(persona, &uscc));
             }
         }
         assert!(!text.contains("{{"), "{file}: unreplaced placeholder");
@@ -124,10 +145,17 @@ async fn query_sites_events_drive_the_router() {
 #[tokio::test]
 async fn query_nucleic_events_drive_the_router() {
     let app = spawn_app().await;
-    demo::seed_agent(&app.state, &app.cast)
-        .await
-        .expect("seed the demo agent");
+    app.seed_demo_enterprise(20).await;
     let (router, _) =
         fangyitong::openapi::build(fangyitong::query_nucleic::routes(), app.state.clone());
     drive(&app, "query-nucleic", router, QUERY_NUCLEIC).await;
+}
+
+#[tokio::test]
+async fn query_vaccine_events_drive_the_router() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(20).await;
+    let (router, _) =
+        fangyitong::openapi::build(fangyitong::query_vaccine::routes(), app.state.clone());
+    drive(&app, "query-vaccine", router, QUERY_VACCINE).await;
 }

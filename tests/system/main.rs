@@ -5,6 +5,7 @@ mod edge;
 mod events;
 mod openapi;
 mod pipeline;
+mod queries;
 mod query_sites;
 mod scheduled;
 mod store;

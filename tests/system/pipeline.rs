@@ -4,7 +4,7 @@ use chrono::Duration;
 use fangyitong::clock::Clock;
 use fangyitong::health::HealthRules;
 use fangyitong::summary;
-use fangyitong::sync::{self, SyncContext};
+use fangyitong::sync;
 use local::demo;
 use serde_json::json;
 use std::io::Write;
@@ -331,7 +331,7 @@ async fn an_employee_missing_from_the_latest_roster_month_is_marked_left() {
     let left: Vec<_> = members
         .iter()
         .filter(|m| !m.is_current())
-        .map(|m| m.name.as_str())
+        .map(|m| m.name())
         .collect();
     assert_eq!(left, [c.applicant.name.as_str()], "kept, with the date");
 

@@ -3,7 +3,6 @@
 //! `fangyitong::relabel`.
 
 use fangyitong::app::AppState;
-use fangyitong::health::HealthRules;
 use fangyitong::relabel::{self, RelabelReport, RelabelRequest};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
@@ -12,17 +11,22 @@ async fn handler(
     event: LambdaEvent<RelabelRequest>,
 ) -> Result<RelabelReport, Diagnostic> {
     let now = state.clock.now();
-    relabel::handle(&state.store, now, &HealthRules::default(), event.payload)
-        .await
-        .map_err(|e| Diagnostic {
-            error_type: if e.is_retryable() {
-                "Retryable"
-            } else {
-                "Fatal"
-            }
-            .into(),
-            error_message: e.to_string(),
-        })
+    relabel::handle(
+        &state.store,
+        now,
+        &state.settings.health_rules,
+        event.payload,
+    )
+    .await
+    .map_err(|e| Diagnostic {
+        error_type: if e.is_retryable() {
+            "Retryable"
+        } else {
+            "Fatal"
+        }
+        .into(),
+        error_message: e.to_string(),
+    })
 }
 
 #[tokio::main]

@@ -17,11 +17,7 @@ impl AgentId {
     }
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        if raw.len() == 32
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if crate::ids::is_pseudonym(raw) {
             Ok(Self(raw.to_string()))
         } else {
             Err("an agent_id is 32 lowercase hex characters")

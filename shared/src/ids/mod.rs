@@ -15,7 +15,7 @@ mod uscc;
 pub use contact::{Email, EmailError, Phone, PhoneError};
 pub use document::{IdDocument, IdError, IdType};
 pub use mask::mask_middle;
-pub use person_key::{PersonKey, PersonKeyError, PersonKeyer};
+pub use person_key::{PersonKey, PersonKeyError, PersonKeyer, is_pseudonym};
 pub use uscc::{Uscc, UsccError, UsccPolicy};
 
 /// GB 11643 check character of 17 leading digits (for generators of synthetic data).

@@ -200,13 +200,16 @@ pub async fn roster_lines(
         store,
         valid
             .iter()
-            .map(|e| Store::key(&keys::enterprise(&e.uscc), &keys::employee(&e.person)))
+            .map(|e| {
+                let (pk, sk) = roster::membership_key(&e.uscc, &e.person);
+                Store::key(&pk, &sk)
+            })
             .collect(),
     )
     .await?;
     let mut fresh = Vec::new();
     for entry in valid {
-        let key = (keys::enterprise(&entry.uscc), keys::employee(&entry.person));
+        let key = roster::membership_key(&entry.uscc, &entry.person);
         match current
             .get(&key)
             .cloned()
@@ -217,7 +220,7 @@ pub async fn roster_lines(
             Some(existing) => {
                 let mut next = existing.clone();
                 next.sources.insert(Source::Roster);
-                next.name = entry.name.clone();
+                next.rename(&entry.name);
                 next.masked_phone = entry.masked_phone.clone().or(next.masked_phone);
                 if next.roster_month.as_deref() < Some(entry.month.as_str()) {
                     next.roster_month = Some(entry.month.clone());
@@ -227,7 +230,7 @@ pub async fn roster_lines(
                     continue;
                 }
                 let returning = !existing.is_current();
-                next.left_at = None;
+                next.rejoin();
                 next.version += 1;
                 let mut parts = vec![store::put_if_version(
                     store.table(),
@@ -235,7 +238,7 @@ pub async fn roster_lines(
                     Some(existing.version),
                 )?];
                 if returning {
-                    let mut delta = crate::summary::Delta::leave(existing.derived.as_ref());
+                    let mut delta = crate::summary::Delta::leave(existing.derived());
                     delta.0.values_mut().for_each(|v| *v = -*v);
                     parts.push(delta.update(store.table(), &entry.uscc, now));
                 }
@@ -278,7 +281,7 @@ pub async fn roster_leavers(
             next.sources.remove(&Source::Roster);
             let leaving = next.sources.is_empty();
             if leaving {
-                next.left_at = Some(now);
+                next.leave(now);
             }
             next.version += 1;
             let mut parts = vec![store::put_if_version(
@@ -287,13 +290,11 @@ pub async fn roster_leavers(
                 Some(member.version),
             )?];
             if leaving {
-                parts.push(
-                    crate::summary::Delta::leave(member.derived.as_ref()).update(
-                        store.table(),
-                        uscc,
-                        now,
-                    ),
-                );
+                parts.push(crate::summary::Delta::leave(member.derived()).update(
+                    store.table(),
+                    uscc,
+                    now,
+                ));
             }
             match store.transact(parts).await {
                 Ok(()) => left += u64::from(leaving),

@@ -55,6 +55,7 @@ pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(fangyitong::ops::routes())
         .merge(fangyitong::query_sites::routes())
         .merge(fangyitong::query_nucleic::routes())
+        .merge(fangyitong::query_vaccine::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and

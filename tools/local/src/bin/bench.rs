@@ -247,8 +247,7 @@ async fn relabel(n: usize, k: usize) {
         h.derived_at = Some(now);
         h.set_due(next);
         h.version = 1;
-        m.derived = Some(derived);
-        m.derived_at = Some(now);
+        m.set_derived(derived, now);
         memberships.push(Store::to_item(&m).unwrap());
         healths.push(Store::to_item(&h).unwrap());
     }

@@ -1,0 +1,302 @@
+//! Paged, filtered lists of an enterprise's employees, read from the list indexes (GSI4 for PCR
+//! labels, GSI5 for vaccination states; see [`crate::keys`]).
+//!
+//! A list is an ordered run of *segments* — (index partition, sort-key prefix) pairs — because
+//! the most selective filters are part of the keys: current or left, in or out of Shenzhen, and a
+//! name prefix. A page reads at most [`MAX_QUERIES_PER_PAGE`] Query requests, whatever the
+//! enterprise's size; only the employee-source filter (an employee may have several sources, so it
+//! cannot be a key) is a FilterExpression, and a page filtered by source may come back short,
+//! with a cursor to go on.
+//!
+//! Cursors are opaque to clients and bound to the list they came from: a cursor of another
+//! enterprise, label or filter is refused with a 400, never silently answered.
+
+use crate::http::ApiError;
+use crate::keys;
+use crate::roster::{Membership, Source};
+use crate::store::{self, Filter, Item, QuerySpec, Store};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// A page never costs more Query requests than this.
+pub const MAX_QUERIES_PER_PAGE: usize = 2;
+pub const MAX_PAGE_SIZE: usize = 50;
+/// Items read per request when a source filter drops some after the read.
+const FILTERED_READ: i32 = 200;
+const MAX_NAME_CHARS: usize = 32;
+
+/// Current employees (the default) or those who left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Current,
+    Left,
+}
+
+/// Query parameters every employee list takes: filters and paging.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Name prefix (姓名), e.g. a surname.
+    pub name: Option<String>,
+    /// Employee source: `roster`, `invited` or `hand_added`.
+    pub source: Option<Source>,
+    /// Current employees (default) or those who left.
+    #[serde(default)]
+    pub status: Status,
+    /// PCR lists only: tested in Shenzhen within 14 days (`true`) or not (`false`).
+    pub in_shenzhen: Option<bool>,
+    /// The `next_cursor` of the previous page, unchanged.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 50 (default 50).
+    pub limit: Option<usize>,
+}
+
+impl ListParams {
+    pub fn page_size(&self) -> Result<usize, ApiError> {
+        match self.limit.unwrap_or(MAX_PAGE_SIZE) {
+            n @ 1..=MAX_PAGE_SIZE => Ok(n),
+            n => Err(ApiError::bad_request(
+                "invalid_limit",
+                format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {n}"),
+            )),
+        }
+    }
+}
+
+/// One list, ready to page through.
+#[derive(Debug, Clone)]
+pub struct EmployeeList {
+    segments: Vec<QuerySpec>,
+    filter: Option<Filter>,
+    /// Binds cursors to this exact list (enterprise, label or state, every filter).
+    fingerprint: String,
+}
+
+impl EmployeeList {
+    /// One PCR label's employees (`label` as the API spells it).
+    pub fn pcr(
+        uscc: &crate::ids::Uscc,
+        label: &str,
+        filter: &ListParams,
+    ) -> Result<Self, ApiError> {
+        let shenzhen: Vec<bool> = match filter.in_shenzhen {
+            Some(v) => vec![v],
+            None => vec![false, true],
+        };
+        let name = validated_name(filter)?;
+        let status = keys::list_status(filter.status == Status::Current);
+        let partition = keys::pcr_list(uscc, label);
+        let segments = match &name {
+            // Without a name, both in and out of Shenzhen share the status prefix: one segment.
+            None if filter.in_shenzhen.is_none() => vec![status.to_string()],
+            _ => shenzhen
+                .iter()
+                .map(|sz| {
+                    format!(
+                        "{status}{}{}",
+                        keys::list_in_shenzhen(*sz),
+                        name.as_deref().unwrap_or("")
+                    )
+                })
+                .collect(),
+        };
+        Ok(Self::new(keys::GSI4, partition, segments, filter))
+    }
+
+    /// One vaccination state's employees (`state` as the API spells it).
+    pub fn vaccination(
+        uscc: &crate::ids::Uscc,
+        state: &str,
+        filter: &ListParams,
+    ) -> Result<Self, ApiError> {
+        if filter.in_shenzhen.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "in_shenzhen filters PCR lists, not vaccination lists",
+            ));
+        }
+        let name = validated_name(filter)?;
+        let prefix = format!(
+            "{}{}",
+            keys::list_status(filter.status == Status::Current),
+            name.as_deref().unwrap_or("")
+        );
+        Ok(Self::new(
+            keys::GSI5,
+            keys::vax_list(uscc, state),
+            vec![prefix],
+            filter,
+        ))
+    }
+
+    fn new(
+        index: &'static str,
+        partition: String,
+        prefixes: Vec<String>,
+        filter: &ListParams,
+    ) -> Self {
+        let segments = prefixes
+            .into_iter()
+            .map(|prefix| QuerySpec::index(index, partition.clone()).prefix(prefix))
+            .collect::<Vec<_>>();
+        let source_filter = filter.source.map(|source| Filter {
+            expression: "contains(#source, :source)".into(),
+            names: vec![("#source".into(), "sources".into())],
+            values: vec![(
+                ":source".into(),
+                AttributeValue::S(
+                    serde_json::to_value(source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                ),
+            )],
+        });
+        let described = format!(
+            "{index}|{partition}|{:?}|{:?}|{:?}|{:?}",
+            segments
+                .iter()
+                .map(|s| s.sort_prefix.clone())
+                .collect::<Vec<_>>(),
+            filter.source,
+            filter.status,
+            filter.in_shenzhen
+        );
+        Self {
+            segments,
+            filter: source_filter,
+            fingerprint: fingerprint(&described),
+        }
+    }
+
+    /// One page of up to `size` employees from `cursor` on, and the cursor to the next page.
+    pub async fn page(
+        &self,
+        store: &Store,
+        cursor: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<Membership>, Option<String>), ApiError> {
+        let (mut segment, mut start) = match cursor {
+            Some(c) => self.decode(c)?,
+            None => (0, None),
+        };
+        let mut rows: Vec<Item> = Vec::with_capacity(size);
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let want = size - rows.len();
+            let read = if self.filter.is_some() {
+                FILTERED_READ.max(want as i32)
+            } else {
+                want as i32
+            };
+            let spec = self.segments[segment].clone().limit(read);
+            let (items, last) = store
+                .query_items(&spec, start.take(), self.filter.as_ref())
+                .await?;
+            if items.len() > want {
+                // More matched than fit (a filtered read is larger than the page): the next
+                // page starts right after the last row shown.
+                rows.extend(items.into_iter().take(want));
+                let key = self.key_of(rows.last().expect("want > 0"));
+                let next = self.encode(segment, Some(&key));
+                return Ok((decode_all(rows)?, Some(next)));
+            }
+            rows.extend(items);
+            match last {
+                Some(key) => start = Some(key),
+                None if segment + 1 < self.segments.len() => segment += 1,
+                None => return Ok((decode_all(rows)?, None)),
+            }
+            if rows.len() == size {
+                break;
+            }
+        }
+        let next = self.encode(segment, start.as_ref());
+        Ok((decode_all(rows)?, Some(next)))
+    }
+
+    /// The index position of a row, as DynamoDB's `LastEvaluatedKey` for this index would be.
+    fn key_of(&self, item: &Item) -> Item {
+        let spec = &self.segments[0];
+        [keys::PK, keys::SK, spec.partition_attr, spec.sort_attr]
+            .into_iter()
+            .filter_map(|a| item.get(a).map(|v| (a.to_string(), v.clone())))
+            .collect()
+    }
+
+    fn encode(&self, segment: usize, start: Option<&Item>) -> String {
+        let cursor = ListCursor {
+            list: self.fingerprint.clone(),
+            segment,
+            start: start.map(store::encode_cursor),
+        };
+        let json = serde_json::to_vec(&cursor).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(&self, cursor: &str) -> Result<(usize, Option<Item>), ApiError> {
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this list issued (another enterprise, label or filter?)",
+            )
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| bad())?;
+        let cursor: ListCursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        if cursor.list != self.fingerprint || cursor.segment >= self.segments.len() {
+            return Err(bad());
+        }
+        let start = cursor
+            .start
+            .map(|k| store::decode_cursor(&k, &self.segments[cursor.segment]))
+            .transpose()
+            .map_err(|_| bad())?;
+        Ok((cursor.segment, start))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListCursor {
+    #[serde(rename = "l")]
+    list: String,
+    #[serde(rename = "s")]
+    segment: usize,
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    start: Option<String>,
+}
+
+fn validated_name(filter: &ListParams) -> Result<Option<String>, ApiError> {
+    let Some(name) = filter
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS || name.contains('#') {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("a name filter is up to {MAX_NAME_CHARS} characters, without '#'"),
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+fn fingerprint(described: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(described.as_bytes())[..8])
+}
+
+fn decode_all(rows: Vec<Item>) -> Result<Vec<Membership>, ApiError> {
+    rows.into_iter()
+        .map(|item| Store::from_item(item).map_err(ApiError::from))
+        .collect()
+}
