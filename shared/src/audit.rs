@@ -20,12 +20,26 @@ pub enum AuditAction {
     OriginalsReceived,
     /// An agent entered vaccination data on an employee's behalf (manual §5.2).
     VaccinationEntered,
+    InvitationCreated,
+    InvitationRevoked,
+    /// An employee joined through an invitation, consenting.
+    EmployeeJoined,
+    /// An employee withdrew the consent they joined with.
+    ConsentWithdrawn,
+    /// An agent added an employee by hand.
+    EmployeeAdded,
+    /// An agent removed an employee (kept as left).
+    EmployeeRemoved,
+    /// An agent requested an export of employees' data.
+    ExportRequested,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorRole {
     Applicant,
+    /// An employee acting on their own membership (joining, withdrawing consent).
+    Employee,
     LegalRep,
     Agent,
     Operator,
@@ -94,6 +108,29 @@ pub struct AuditEntry<'a> {
     pub subject: Option<&'a PersonKey>,
     pub subject_name: Option<&'a str>,
     pub detail: Option<String>,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// What the legal rep or an agent did, through the tenant guard, about no particular agent.
+    pub fn by(
+        access: &'a crate::tenancy::TenantAccess,
+        action: AuditAction,
+        detail: String,
+    ) -> Self {
+        Self {
+            uscc: &access.enterprise.uscc,
+            actor: &access.identity.person,
+            actor_name: &access.identity.name,
+            actor_role: match access.role {
+                crate::tenancy::Role::LegalRep => ActorRole::LegalRep,
+                crate::tenancy::Role::Agent => ActorRole::Agent,
+            },
+            action,
+            subject: None,
+            subject_name: None,
+            detail: Some(detail),
+        }
+    }
 }
 
 impl AuditEntry<'_> {

@@ -23,6 +23,10 @@
 //! | enterprise summary | `ENT#{uscc}` | `SUMMARY` | — | — |
 //! | employee (membership) | `ENT#{uscc}` | `EMP#{employee_id}` | `PER#{person}` / `EMPAT#{uscc}` | — (GSI4 `PCRLIST#{uscc}#{label}` / `{C\|L}#{1\|0}#{name}#{employee_id}`, GSI5 `VAXLIST#{uscc}#{state}` / `{C\|L}#{name}#{employee_id}`, once labelled) |
 //! | vaccination report | `PER#{person}` | `VAXREPORT#{at}#{ulid}` | — | — |
+//! | invitation | `ENT#{uscc}` | `INVITE#{ulid}` | — | — |
+//! | consent (employee → enterprise) | `PER#{person}` | `CONSENT#{uscc}` | — | — |
+//! | export job | `ENT#{uscc}` | `EXPORT#{job_id}` | — | — |
+//! | export quota (per day) | `ENT#{uscc}` | `EXPORTQUOTA#{YYYY-MM-DD}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
 //!
@@ -44,6 +48,9 @@
 //! | a page of one vaccination state's employees, filtered | 1 Query GSI5 |
 //! | one employee's detail | 1 BatchGetItem (membership + person health) [+ 1 Query of reports] |
 //! | a person's vaccination reports | 1 Query `PER#…` begins_with `VAXREPORT#` |
+//! | an enterprise's invitations / export jobs | 1 Query `ENT#…` begins_with `INVITE#` / `EXPORT#` per page |
+//! | a person's consents | 1 Query `PER#…` begins_with `CONSENT#` |
+//! | join, hand-add | 1 BatchGetItem (membership + health) + 1 TransactWriteItems |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 
 use crate::ids::{PersonKey, Uscc};
@@ -76,6 +83,9 @@ pub const GSI5PK: &str = "GSI5PK";
 pub const GSI5SK: &str = "GSI5SK";
 pub const AGENT_PREFIX: &str = "AGENT#";
 pub const VAX_REPORT_PREFIX: &str = "VAXREPORT#";
+pub const INVITATION_PREFIX: &str = "INVITE#";
+pub const CONSENT_PREFIX: &str = "CONSENT#";
+pub const EXPORT_PREFIX: &str = "EXPORT#";
 pub const EMPLOYEE_PREFIX: &str = "EMP#";
 /// GSI1 sort-key prefix of a person's memberships.
 pub const EMPLOYMENT_PREFIX: &str = "EMPAT#";
@@ -143,6 +153,24 @@ pub fn list_status(current: bool) -> &'static str {
 /// Sort-key segment for in (`1#`) or out of (`0#`) Shenzhen in the PCR list index.
 pub fn list_in_shenzhen(in_shenzhen: bool) -> &'static str {
     if in_shenzhen { "1#" } else { "0#" }
+}
+
+pub fn invitation(id: &str) -> String {
+    format!("{INVITATION_PREFIX}{id}")
+}
+
+/// A person's consent to one enterprise (under `PER#{person}`).
+pub fn consent(uscc: &Uscc) -> String {
+    format!("{CONSENT_PREFIX}{uscc}")
+}
+
+pub fn export_job(id: &str) -> String {
+    format!("{EXPORT_PREFIX}{id}")
+}
+
+/// An enterprise's export count of one business day (the daily limit).
+pub fn export_quota(day: &str) -> String {
+    format!("EXPORTQUOTA#{day}")
 }
 
 pub fn vaccination_report(at: &str, id: &str) -> String {

@@ -17,6 +17,7 @@
 //! | [`query_vaccine`] | vaccination status of an enterprise's employees, agent-entered doses, the personal check (manual §5-6) |
 //! | [`vaccination`] | vaccination reports kept beside the official record |
 //! | [`query_sites`] | sampling sites and control zones for anyone verified (manual §7-8) |
+//! | [`invite`] | invitations and posters, joining with consent, hand-added and removed employees |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
 //! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
@@ -41,6 +42,7 @@ pub mod health;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod invite;
 pub mod keys;
 pub mod listing;
 pub mod openapi;

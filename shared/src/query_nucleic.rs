@@ -190,7 +190,8 @@ pub struct NucleicDetail {
 }
 
 /// Reads an employee of the guarded enterprise, with the person's synced health facts.
-/// Two reads: the membership names the person, whose health item is the second.
+/// Two reads: the membership names the person, whose health item is the second. An employee
+/// who withdrew their consent is gone from the enterprise's view (410).
 pub async fn employee_with_health(
     state: &AppState,
     access: &TenantAccess,
@@ -208,6 +209,12 @@ pub async fn employee_with_health(
         .ok_or_else(|| {
             ApiError::not_found("unknown_employee", "no such employee in this enterprise")
         })?;
+    if membership.health_withheld() {
+        return Err(ApiError::gone(
+            "consent_withdrawn",
+            "this employee withdrew their consent: their health data is no longer shown",
+        ));
+    }
     let health = state
         .store
         .get::<Health>(&keys::person(&membership.person), keys::HEALTH)

@@ -13,7 +13,7 @@
 //! The states come from the official record only; reports are shown, never counted.
 
 use crate::app::AppState;
-use crate::audit::{ActorRole, AuditAction, AuditEntry};
+use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
 use crate::feeds::Dose;
 use crate::freshness::{self, Freshness};
@@ -26,7 +26,7 @@ use crate::query_nucleic::employee_with_health;
 use crate::roster::{EmployeeId, Membership, Source};
 use crate::store::Store;
 use crate::summary;
-use crate::tenancy::{Role, TenantAccess};
+use crate::tenancy::TenantAccess;
 use crate::vaccination::{self, DoseReport, ReportView, Reporter, VaccinationReport};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -244,22 +244,16 @@ async fn enter_dose(
         agent_name: access.identity.name.clone(),
     };
     let report = VaccinationReport::new(&m.person, body, reporter, now)?;
-    let audit = AuditEntry {
-        uscc,
-        actor: &access.identity.person,
-        actor_name: &access.identity.name,
-        actor_role: match access.role {
-            Role::LegalRep => ActorRole::LegalRep,
-            Role::Agent => ActorRole::Agent,
-        },
-        action: AuditAction::VaccinationEntered,
-        subject: None,
-        subject_name: Some(m.name()),
-        detail: Some(format!(
-            "dose {} for employee {}",
-            report.dose.dose, m.employee_id
-        )),
-    }
+    let audit = AuditEntry::by(
+        &access,
+        AuditAction::VaccinationEntered,
+        format!(
+            "dose {} for employee {} ({})",
+            report.dose.dose,
+            m.employee_id,
+            m.name()
+        ),
+    )
     .into_item(now, state.settings.audit_retention)?;
     vaccination::save(
         &state.store,

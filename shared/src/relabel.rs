@@ -166,6 +166,10 @@ async fn carry(
     now: DateTime<Utc>,
 ) -> Result<Carried, StoreError> {
     for attempt in 0..=MEMBERSHIP_RETRIES {
+        // Consent withdrawn: the enterprise keeps no health state of this person.
+        if membership.health_withheld() {
+            return Ok(Carried::AlreadyThere);
+        }
         if membership.derived() == Some(&derived) {
             return Ok(if attempt == 0 {
                 Carried::AlreadyThere

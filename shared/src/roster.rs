@@ -140,6 +140,10 @@ pub struct Membership {
     pub added_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_by: Option<String>,
+    /// The employee withdrew the consent they joined with and no other source remains: the
+    /// enterprise no longer sees their health data (no derived state, not in any list).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    health_withheld: bool,
     pub version: u64,
 }
 
@@ -177,6 +181,7 @@ impl Membership {
             roster_month: None,
             added_by: None,
             removed_by: None,
+            health_withheld: false,
             version: 0,
         }
     }
@@ -250,7 +255,22 @@ impl Membership {
     pub fn rejoin(&mut self) {
         self.left_at = None;
         self.removed_by = None;
+        self.health_withheld = false;
         self.reindex();
+    }
+
+    /// The employee withdrew their consent and nothing else ties them to the enterprise: left,
+    /// and their health state is no longer kept here (nor listed, nor counted).
+    pub fn withhold_health(&mut self, at: DateTime<Utc>) {
+        self.left_at = Some(at);
+        self.derived = None;
+        self.derived_at = None;
+        self.health_withheld = true;
+        self.reindex();
+    }
+
+    pub fn health_withheld(&self) -> bool {
+        self.health_withheld
     }
 
     /// Relabel's copy of the person's derived state.
@@ -280,6 +300,137 @@ impl Membership {
         self.vax_list_pk = Some(keys::vax_list(&self.uscc, derived.vax.as_str()));
         self.vax_list_sk = Some(format!("{status}{rest}"));
     }
+}
+
+/// How a person comes to be an employee of an enterprise, one at a time (an invitation accepted,
+/// an agent's hand-add).
+#[derive(Debug, Clone)]
+pub struct Admission<'a> {
+    pub uscc: &'a Uscc,
+    pub person: &'a PersonKey,
+    pub name: &'a str,
+    pub masked_id: String,
+    pub masked_phone: Option<String>,
+    pub source: Source,
+    /// The agent who added them (`agent_id`), for hand-adds.
+    pub added_by: Option<String>,
+}
+
+/// What [`admit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Admitted {
+    /// A new employee.
+    New,
+    /// Already an employee: one more source, still one employee.
+    SourceAdded,
+    /// Had left (or been removed) and is back.
+    Returned,
+    /// Already an employee from this very source: nothing changed.
+    AlreadyThere,
+}
+
+/// Admits one person: the membership (new, or one more source on the existing one — never a
+/// second employee), with the person's health state derived at once from the synced official
+/// record (so the enterprise sees it immediately), the enterprise's counters, and `extra` writes
+/// (consent, invitation use), all in one transaction. Two reads (one BatchGetItem) and one
+/// TransactWriteItems. Returns the membership, what happened, and whether an official record
+/// exists yet (if not, the next sync brings it and relabel carries it in).
+pub async fn admit(
+    store: &Store,
+    admission: Admission<'_>,
+    rules: &crate::health::HealthRules,
+    now: DateTime<Utc>,
+    extra: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(Membership, Admitted, bool), StoreError> {
+    let (pk, sk) = membership_key(admission.uscc, admission.person);
+    let health_key = (keys::person(admission.person), keys::HEALTH.to_string());
+    let mut found = store
+        .get_many(vec![
+            Store::key(&pk, &sk),
+            Store::key(&health_key.0, &health_key.1),
+        ])
+        .await?;
+    let health: Option<Health> = found
+        .remove(&health_key)
+        .map(Store::from_item)
+        .transpose()?;
+    let existing: Option<Membership> = found.remove(&(pk, sk)).map(Store::from_item).transpose()?;
+    let has_record = health
+        .as_ref()
+        .is_some_and(|h| !h.doses.is_empty() || h.pcr_sampled_at.is_some());
+    let (derived, _) = health
+        .unwrap_or_else(|| Health::new(admission.person.clone()))
+        .derive(now, rules);
+    let mut delta = summary::Delta::default();
+    let (mut next, admitted) = match &existing {
+        None => {
+            let mut m = Membership::bare(
+                admission.uscc,
+                admission.person.clone(),
+                admission.name,
+                admission.masked_id.clone(),
+                admission.source,
+                now,
+            );
+            m.masked_phone = admission.masked_phone.clone();
+            m.added_by = admission.added_by.clone();
+            delta.add(summary::TOTAL, 1);
+            (m, Admitted::New)
+        }
+        Some(m) if m.is_current() => {
+            let mut next = m.clone();
+            let added = next.sources.insert(admission.source);
+            if let Some(old) = m.derived() {
+                delta = summary::Delta::relabel(Some(old), &derived);
+            }
+            (
+                next,
+                if added {
+                    Admitted::SourceAdded
+                } else {
+                    Admitted::AlreadyThere
+                },
+            )
+        }
+        Some(m) => {
+            let mut next = m.clone();
+            next.sources.insert(admission.source);
+            next.rejoin();
+            // The reverse of leaving: counted again, without the state they left with.
+            delta = summary::Delta::leave(None);
+            delta.0.values_mut().for_each(|v| *v = -*v);
+            (next, Admitted::Returned)
+        }
+    };
+    if next.added_by.is_none() {
+        next.added_by = admission.added_by.clone();
+    }
+    if next.masked_phone.is_none() {
+        next.masked_phone = admission.masked_phone;
+    }
+    let counted_before = existing
+        .as_ref()
+        .is_some_and(|m| m.is_current() && m.derived().is_some());
+    if !counted_before {
+        for (counter, by) in summary::Delta::relabel(None, &derived).0 {
+            delta.add(counter, by);
+        }
+    }
+    if admitted == Admitted::AlreadyThere && next.derived() == Some(&derived) {
+        return Ok((next, admitted, has_record));
+    }
+    next.set_derived(derived, now);
+    let read_version = existing.as_ref().map(|m| m.version);
+    next.version = read_version.map_or(0, |v| v + 1);
+    let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
+    delta.0.retain(|_, v| *v != 0);
+    if !delta.is_empty() {
+        parts.push(delta.update(store.table(), admission.uscc, now));
+    }
+    parts.extend(extra);
+    store.transact(parts).await?;
+    Ok((next, admitted, has_record))
 }
 
 /// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of

@@ -727,7 +727,10 @@ impl RequestCounter {
     }
 
     pub fn snapshot(&self) -> std::collections::BTreeMap<String, u64> {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn total(&self) -> u64 {
@@ -737,12 +740,18 @@ impl RequestCounter {
     /// Time spent waiting for DynamoDB since the last reset (so a caller's own time is its
     /// wall time minus this).
     pub fn waited(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.waited_nanos.load(std::sync::atomic::Ordering::Relaxed))
+        std::time::Duration::from_nanos(
+            self.waited_nanos.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     pub fn reset(&self) {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.waited_nanos.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.waited_nanos
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

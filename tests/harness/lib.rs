@@ -55,7 +55,10 @@ pub struct TestApp {
 
 pub struct Reply {
     pub status: StatusCode,
+    /// The body as JSON (a JSON string if it was not JSON, null if empty).
     pub body: Value,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -167,6 +170,11 @@ impl TestApp {
             .await
             .expect("the router is infallible");
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = response
             .into_body()
             .collect()
@@ -179,7 +187,12 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            content_type,
+            bytes: bytes.to_vec(),
+        }
     }
 
     pub async fn call(

@@ -682,6 +682,18 @@ async fn tenant_guard_matrix() {
         .unwrap();
     let employee = app.employee_id(&c.employee, &demo::demo_uscc());
     let dose = json!({"dose": 1, "date": "2021-06-01", "product": "科兴"});
+    let invitation = app
+        .post(
+            &format!("/invite/enterprises/{uscc}/invitations"),
+            &c.legal_rep,
+            json!({}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hand_added = json!({"name": "林小梅", "id_type": "resident_id", "id_number": "440305199001011256", "phone": "13800138000"});
     // Every enterprise-scoped route of every function, reads and writes.
     let routes: Vec<(Method, String, Option<Value>, bool)> = vec![
         (
@@ -718,6 +730,42 @@ async fn tenant_guard_matrix() {
             Method::POST,
             format!("/vaccine/enterprises/{uscc}/employees/{employee}/doses"),
             Some(dose),
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/invite/enterprises/{uscc}/invitations"),
+            Some(json!({})),
+            false,
+        ),
+        (
+            Method::GET,
+            format!("/invite/enterprises/{uscc}/invitations"),
+            None,
+            false,
+        ),
+        (
+            Method::GET,
+            format!("/invite/enterprises/{uscc}/invitations/{invitation}/poster"),
+            None,
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/invite/enterprises/{uscc}/invitations/{invitation}"),
+            None,
+            false,
+        ),
+        (
+            Method::POST,
+            format!("/invite/enterprises/{uscc}/employees"),
+            Some(hand_added),
+            false,
+        ),
+        (
+            Method::DELETE,
+            format!("/invite/enterprises/{uscc}/employees/{employee}"),
+            None,
             false,
         ),
         (
@@ -808,6 +856,12 @@ async fn tenant_guard_matrix() {
         StatusCode::OK,
         StatusCode::OK,
         StatusCode::CREATED,
+        StatusCode::CREATED,
+        StatusCode::OK,
+        StatusCode::GONE,
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::CONFLICT,
         StatusCode::OK,
         StatusCode::OK,
         StatusCode::OK,

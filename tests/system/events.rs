@@ -54,6 +54,24 @@ const QUERY_VACCINE: &[(&str, u16)] = &[
     ("09-summary-stranger.json", 403),
 ];
 
+const INVITE_JOIN: &[(&str, u16)] = &[
+    ("01-create-invitation.json", 201),
+    ("02-list-invitations.json", 200),
+    ("03-poster.json", 200),
+    ("04-open.json", 200),
+    ("05-join-without-consent.json", 422),
+    ("06-join.json", 201),
+    ("07-join-anonymous.json", 401),
+    ("08-my-enterprises.json", 200),
+    ("09-withdraw.json", 200),
+    ("10-add-by-hand.json", 201),
+    ("11-add-by-hand-invalid-id.json", 422),
+    ("12-remove-employee.json", 200),
+    ("13-revoke-invitation.json", 200),
+    ("14-open-revoked.json", 410),
+    ("15-create-invitation-stranger.json", 403),
+];
+
 const QUERY_SITES: &[(&str, u16)] = &[
     ("01-districts.json", 200),
     ("02-sites-of-a-street.json", 200),
@@ -66,6 +84,17 @@ const QUERY_SITES: &[(&str, u16)] = &[
 
 /// Feeds every file of `events/<function>/` through `lambda_http`'s parser into `router`.
 async fn drive(app: &TestApp, function: &str, router: axum::Router, expectations: &[(&str, u16)]) {
+    drive_with(app, function, router, expectations, &[]).await;
+}
+
+/// [`drive`], with more placeholders (`{{name}}` → value) for values made during the test.
+async fn drive_with(
+    app: &TestApp,
+    function: &str,
+    router: axum::Router,
+    expectations: &[(&str, u16)],
+    placeholders: &[(&str, String)],
+) {
     let dir = local::repo_root().join("events").join(function);
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -90,6 +119,9 @@ async fn drive(app: &TestApp, function: &str, router: axum::Router, expectations
                 text = text.replace(&placeholder, &app.employee_id(persona, &uscc));
             }
         }
+        for (name, value) in placeholders {
+            text = text.replace(&format!("{{{{{name}}}}}"), value);
+        }
         assert!(!text.contains("{{"), "{file}: unreplaced placeholder");
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -100,10 +132,14 @@ async fn drive(app: &TestApp, function: &str, router: axum::Router, expectations
             StatusCode::from_u16(*expected).unwrap(),
             "{file}: {reply:?}"
         );
-        assert!(
-            reply.body.is_object() || reply.body.is_array(),
-            "{file}: JSON answer"
-        );
+        if reply.content_type.as_deref() == Some("image/png") {
+            assert!(reply.bytes.starts_with(b"\x89PNG"), "{file}: a PNG");
+        } else {
+            assert!(
+                reply.body.is_object() || reply.body.is_array(),
+                "{file}: JSON answer"
+            );
+        }
     }
 }
 
@@ -158,4 +194,31 @@ async fn query_vaccine_events_drive_the_router() {
     let (router, _) =
         fangyitong::openapi::build(fangyitong::query_vaccine::routes(), app.state.clone());
     drive(&app, "query-vaccine", router, QUERY_VACCINE).await;
+}
+
+#[tokio::test]
+async fn invite_join_events_drive_the_router() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(5).await;
+    // An invitation made before the events run, for the events that open, join or revoke one.
+    let made = app
+        .post(
+            &format!("/invite/enterprises/{}/invitations", demo::demo_uscc()),
+            &app.cast.legal_rep,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let placeholders = [
+        (
+            "invitation:id",
+            made.body["id"].as_str().unwrap().to_string(),
+        ),
+        (
+            "invitation:token",
+            made.body["token"].as_str().unwrap().to_string(),
+        ),
+    ];
+    let (router, _) = fangyitong::openapi::build(fangyitong::invite::routes(), app.state.clone());
+    drive_with(&app, "invite-join", router, INVITE_JOIN, &placeholders).await;
 }

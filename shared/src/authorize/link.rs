@@ -13,8 +13,21 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+/// What a signed link is for: a token made for one purpose never passes as another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// An applicant's link to the legal rep (manual §2, method 1).
+    #[default]
+    ShareLink,
+    /// An enterprise's invitation to employees (manual §4.2).
+    Invitation,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkClaims {
+    #[serde(default)]
+    pub kind: LinkKind,
     pub id: String,
     pub uscc: Uscc,
     pub exp: i64,
@@ -49,7 +62,13 @@ impl LinkSigner {
         )
     }
 
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
+    /// The claims of a token this signer made for `kind`, unexpired at `now`.
+    pub fn verify(
+        &self,
+        token: &str,
+        kind: LinkKind,
+        now: DateTime<Utc>,
+    ) -> Result<LinkClaims, LinkError> {
         let (payload, signature) = token.split_once('.').ok_or(LinkError::Invalid)?;
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
@@ -62,6 +81,9 @@ impl LinkSigner {
             .decode(payload)
             .map_err(|_| LinkError::Invalid)?;
         let claims: LinkClaims = serde_json::from_slice(&bytes).map_err(|_| LinkError::Invalid)?;
+        if claims.kind != kind {
+            return Err(LinkError::Invalid);
+        }
         if claims.exp <= now.timestamp() {
             return Err(LinkError::Expired);
         }
@@ -79,18 +101,29 @@ mod tests {
         let signer = LinkSigner::new(&[7u8; 32]).unwrap();
         let now = Utc.with_ymd_and_hms(2022, 4, 1, 0, 0, 0).unwrap();
         let claims = LinkClaims {
+            kind: LinkKind::ShareLink,
             id: "L1".into(),
             uscc: Uscc::parse("91440300708461136T").unwrap(),
             exp: now.timestamp() + 60,
         };
         let token = signer.sign(&claims);
-        assert_eq!(signer.verify(&token, now), Ok(claims.clone()));
         assert_eq!(
-            signer.verify(&token, now + chrono::Duration::seconds(61)),
+            signer.verify(&token, LinkKind::ShareLink, now),
+            Ok(claims.clone())
+        );
+        assert_eq!(
+            signer.verify(
+                &token,
+                LinkKind::ShareLink,
+                now + chrono::Duration::seconds(61)
+            ),
             Err(LinkError::Expired)
         );
         let other = LinkSigner::new(&[8u8; 32]).unwrap();
-        assert_eq!(other.verify(&token, now), Err(LinkError::Invalid));
+        assert_eq!(
+            other.verify(&token, LinkKind::ShareLink, now),
+            Err(LinkError::Invalid)
+        );
         let (payload, sig) = token.split_once('.').unwrap();
         let forged_payload = URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&LinkClaims {
@@ -100,10 +133,18 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(
-            signer.verify(&format!("{forged_payload}.{sig}"), now),
+            signer.verify(&format!("{forged_payload}.{sig}"), LinkKind::ShareLink, now),
             Err(LinkError::Invalid)
         );
-        assert_eq!(signer.verify(payload, now), Err(LinkError::Invalid));
+        assert_eq!(
+            signer.verify(payload, LinkKind::ShareLink, now),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            signer.verify(&token, LinkKind::Invitation, now),
+            Err(LinkError::Invalid),
+            "a share link is no invitation"
+        );
         assert!(LinkSigner::new(b"short").is_none());
     }
 }

@@ -14,6 +14,6 @@ mod model;
 pub mod routes;
 mod service;
 
-pub use link::{LinkClaims, LinkError, LinkSigner};
+pub use link::{LinkClaims, LinkError, LinkKind, LinkSigner};
 pub use model::{AgentId, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status};
 pub use service::*;

@@ -1,7 +1,7 @@
 //! The authorisation flows of manual §2 and §9, as functions of the app state. Handlers in
 //! [`super::routes`] only extract, call one of these, and answer.
 
-use super::link::{LinkClaims, LinkError};
+use super::link::{LinkClaims, LinkError, LinkKind};
 use super::model::AgentId;
 use super::model::{
     Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
@@ -245,6 +245,7 @@ pub async fn create_share_link(
         ])
         .await?;
     let token = state.links.sign(&LinkClaims {
+        kind: LinkKind::ShareLink,
         id,
         uscc: uscc.clone(),
         exp: expires_at.timestamp(),
@@ -275,10 +276,13 @@ pub async fn open_share_link(
     token: &str,
 ) -> Result<OpenedLink, ApiError> {
     let now = state.clock.now();
-    let claims = state.links.verify(token, now).map_err(|e| match e {
-        LinkError::Invalid => ApiError::bad_request("invalid_link", e.to_string()),
-        LinkError::Expired => ApiError::gone("link_expired", e.to_string()),
-    })?;
+    let claims = state
+        .links
+        .verify(token, LinkKind::ShareLink, now)
+        .map_err(|e| match e {
+            LinkError::Invalid => ApiError::bad_request("invalid_link", e.to_string()),
+            LinkError::Expired => ApiError::gone("link_expired", e.to_string()),
+        })?;
     let link: ShareLink = state
         .store
         .get(&keys::share_link(&claims.id), LINK_SK)

@@ -243,7 +243,14 @@ pub async fn roster_lines(
                     parts.push(delta.update(store.table(), &entry.uscc, now));
                 }
                 match store.transact(parts).await {
-                    Ok(()) => out.applied += 1,
+                    Ok(()) => {
+                        out.applied += 1;
+                        // A returning employee may come back without a health state (consent
+                        // withdrawn earlier): the next relabel gives it to them again.
+                        if returning {
+                            roster::mark_due(store, &entry.person, now).await?;
+                        }
+                    }
                     // Changed meanwhile (an agent edited it): the next delivery brings it in line.
                     Err(StoreError::ConditionFailed) => out.unchanged += 1,
                     Err(e) => return Err(e),

@@ -56,6 +56,7 @@ pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(fangyitong::query_sites::routes())
         .merge(fangyitong::query_nucleic::routes())
         .merge(fangyitong::query_vaccine::routes())
+        .merge(fangyitong::invite::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and

@@ -291,7 +291,12 @@ async fn timed_call(
     counter: &RequestCounter,
     token: &str,
     path: &str,
-) -> (serde_json::Value, u64, std::time::Duration, std::time::Duration) {
+) -> (
+    serde_json::Value,
+    u64,
+    std::time::Duration,
+    std::time::Duration,
+) {
     use tower::ServiceExt;
     let request = axum::http::Request::get(path)
         .header("authorization", format!("Bearer {token}"))
@@ -306,9 +311,18 @@ async fn timed_call(
         .unwrap()
         .to_bytes();
     let wall = started.elapsed();
-    assert!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&bytes));
+    assert!(
+        status.is_success(),
+        "{path}: {status} {}",
+        String::from_utf8_lossy(&bytes)
+    );
     let body = serde_json::from_slice(&bytes).unwrap();
-    (body, counter.total(), wall, wall.saturating_sub(counter.waited()))
+    (
+        body,
+        counter.total(),
+        wall,
+        wall.saturating_sub(counter.waited()),
+    )
 }
 
 async fn pages(n: usize) {
@@ -331,52 +345,122 @@ async fn pages(n: usize) {
         .enumerate()
     {
         let record = fangyitong::roster::MemberRecord {
-            document: fangyitong::ids::IdDocument::parse(fangyitong::ids::IdType::ResidentId, &p.id_number).unwrap(),
+            document: fangyitong::ids::IdDocument::parse(
+                fangyitong::ids::IdType::ResidentId,
+                &p.id_number,
+            )
+            .unwrap(),
             name: p.name.clone(),
             phone: None,
         };
-        let mut m = fangyitong::roster::Membership::new(&uscc, &record, &state.keyer, fangyitong::roster::Source::Roster, now);
+        let mut m = fangyitong::roster::Membership::new(
+            &uscc,
+            &record,
+            &state.keyer,
+            fangyitong::roster::Source::Roster,
+            now,
+        );
         // A spread like a working week: most tested within 48 h, some lapsed, a few never.
         let label = PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]];
         let vax = VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]];
-        let derived = Derived { label, in_shenzhen: i % 7 != 0, vax, sampled_at: None, result_pending: false };
+        let derived = Derived {
+            label,
+            in_shenzhen: i % 7 != 0,
+            vax,
+            sampled_at: None,
+            result_pending: false,
+        };
         m.set_derived(derived, now);
-        *counts.entry(fangyitong::summary::label_counter(label)).or_default() += 1;
-        *counts.entry(fangyitong::summary::vax_counter(vax)).or_default() += 1;
+        *counts
+            .entry(fangyitong::summary::label_counter(label))
+            .or_default() += 1;
+        *counts
+            .entry(fangyitong::summary::vax_counter(vax))
+            .or_default() += 1;
         memberships.push(Store::to_item(&m).unwrap());
     }
     let seeded = Instant::now();
-    fangyitong::store::batch_put(&state.store, state.store.table(), memberships).await.unwrap();
+    fangyitong::store::batch_put(&state.store, state.store.table(), memberships)
+        .await
+        .unwrap();
     let mut delta = fangyitong::summary::Delta::default();
     delta.add(fangyitong::summary::TOTAL, n as i64);
     for (counter_name, by) in counts {
         delta.add(counter_name, by);
     }
-    state.store.transact(vec![delta.update(state.store.table(), &uscc, now)]).await.unwrap();
-    eprintln!("seeded {n} employees in {:.0} s", seeded.elapsed().as_secs_f64());
+    state
+        .store
+        .transact(vec![delta.update(state.store.table(), &uscc, now)])
+        .await
+        .unwrap();
+    eprintln!(
+        "seeded {n} employees in {:.0} s",
+        seeded.elapsed().as_secs_f64()
+    );
 
     let router = local::api(state.clone());
     let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
     let base = format!("/nucleic/enterprises/{uscc}");
-    let (first, ..) = timed_call(&router, &counter, &token, &format!("{base}/labels/24h/employees?limit=50")).await;
-    let employee = first["items"][0]["employee_id"].as_str().unwrap().to_string();
-    let surname: String = first["items"][0]["name"].as_str().unwrap().chars().take(1).collect();
+    let (first, ..) = timed_call(
+        &router,
+        &counter,
+        &token,
+        &format!("{base}/labels/24h/employees?limit=50"),
+    )
+    .await;
+    let employee = first["items"][0]["employee_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let surname: String = first["items"][0]["name"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .take(1)
+        .collect();
     let mut calls: Vec<(String, String)> = vec![
         ("nucleic summary".into(), format!("{base}/summary")),
-        ("24h, first page of 50".into(), format!("{base}/labels/24h/employees?limit=50")),
-        ("24h, in Shenzhen, page of 50".into(), format!("{base}/labels/24h/employees?limit=50&in_shenzhen=true")),
-        ("24h, by surname (two segments)".into(), format!("{base}/labels/24h/employees?limit=50&name={surname}")),
-        ("48h, source=roster (filtered)".into(), format!("{base}/labels/48h/employees?limit=50&source=roster")),
-        ("employee detail".into(), format!("{base}/employees/{employee}")),
-        ("vaccine summary".into(), format!("/vaccine/enterprises/{uscc}/summary")),
-        ("boosted, first page of 50".into(), format!("/vaccine/enterprises/{uscc}/states/boosted/employees?limit=50")),
+        (
+            "24h, first page of 50".into(),
+            format!("{base}/labels/24h/employees?limit=50"),
+        ),
+        (
+            "24h, in Shenzhen, page of 50".into(),
+            format!("{base}/labels/24h/employees?limit=50&in_shenzhen=true"),
+        ),
+        (
+            "24h, by surname (two segments)".into(),
+            format!("{base}/labels/24h/employees?limit=50&name={surname}"),
+        ),
+        (
+            "48h, source=roster (filtered)".into(),
+            format!("{base}/labels/48h/employees?limit=50&source=roster"),
+        ),
+        (
+            "employee detail".into(),
+            format!("{base}/employees/{employee}"),
+        ),
+        (
+            "vaccine summary".into(),
+            format!("/vaccine/enterprises/{uscc}/summary"),
+        ),
+        (
+            "boosted, first page of 50".into(),
+            format!("/vaccine/enterprises/{uscc}/states/boosted/employees?limit=50"),
+        ),
     ];
     // A page deep in the list: follow the cursor up to 20 pages (1,000 rows) in.
     let mut cursor = first["next_cursor"].as_str().map(str::to_string);
     let mut page_number = 2;
     while page_number < 20 {
         let Some(c) = cursor.clone() else { break };
-        let (page, ..) = timed_call(&router, &counter, &token, &format!("{base}/labels/24h/employees?limit=50&cursor={c}")).await;
+        let (page, ..) = timed_call(
+            &router,
+            &counter,
+            &token,
+            &format!("{base}/labels/24h/employees?limit=50&cursor={c}"),
+        )
+        .await;
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -384,7 +468,10 @@ async fn pages(n: usize) {
         page_number += 1;
     }
     if let Some(c) = cursor {
-        calls.push((format!("24h, page {page_number} (by cursor)"), format!("{base}/labels/24h/employees?limit=50&cursor={c}")));
+        calls.push((
+            format!("24h, page {page_number} (by cursor)"),
+            format!("{base}/labels/24h/employees?limit=50&cursor={c}"),
+        ));
     }
     println!("pages: an enterprise of {n} employees (median of 5 calls each)");
     println!("| call | rows | DynamoDB requests | handler's own time | wall time (moto) |");
