@@ -17,6 +17,8 @@ pub struct AppState {
     pub uscc_policy: Arc<UsccPolicy>,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
+    /// S3, SQS and SES for exports: only the export function (and the local stack) has them.
+    pub exports: Option<Arc<crate::export::ExportServices>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +87,16 @@ impl AppState {
             uscc_policy: Arc::new(config::uscc_policy()),
             clock,
             settings: Arc::new(settings),
+            exports: None,
         })
+    }
+
+    /// The same state, able to run exports.
+    pub fn with_exports(self, services: crate::export::ExportServices) -> Self {
+        Self {
+            exports: Some(Arc::new(services)),
+            ..self
+        }
     }
 
     /// Everything from the environment, as a Lambda's init does it.

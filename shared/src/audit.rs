@@ -32,6 +32,8 @@ pub enum AuditAction {
     EmployeeRemoved,
     /// An agent requested an export of employees' data.
     ExportRequested,
+    /// The export was mailed: rows, file hashes, recipient.
+    ExportSent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

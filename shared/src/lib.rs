@@ -19,6 +19,7 @@
 //! | [`query_sites`] | sampling sites and control zones for anyone verified (manual §7-8) |
 //! | [`invite`] | invitations and posters, joining with consent, hand-added and removed employees |
 //! | [`registry`] | the enterprise registry (written by sync, read by the guard) |
+//! | [`export`] | PCR and vaccination lists mailed as CSV and XLSX: jobs, queue worker, mail |
 //! | [`feeds`] | upstream dataset lines → validated records or rejection reasons |
 //! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
 //! | [`sync`] | applying upstream deliveries from S3: streaming, validation, quarantine, resumable |
@@ -36,6 +37,7 @@ pub mod audit;
 pub mod authorize;
 pub mod clock;
 pub mod config;
+pub mod export;
 pub mod feeds;
 pub mod freshness;
 pub mod health;

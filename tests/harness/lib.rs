@@ -51,6 +51,8 @@ pub struct TestApp {
     pub table: String,
     /// Counts every DynamoDB request the app makes, by operation.
     pub requests: fangyitong::store::RequestCounter,
+    /// Set by [`TestApp::with_exports`].
+    pub exports: Option<fangyitong::export::ExportServices>,
 }
 
 pub struct Reply {
@@ -106,6 +108,7 @@ pub async fn spawn_app() -> TestApp {
         minter: demo::minter(),
         table,
         requests,
+        exports: None,
     }
 }
 
@@ -134,6 +137,51 @@ impl TestApp {
     /// The `agent_id` the API shows for `persona` in the enterprise `uscc`.
     pub fn agent_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
         fangyitong::authorize::AgentId::of(uscc, &self.identity(persona).person).to_string()
+    }
+
+    /// The same app able to run exports: its own bucket and queue, the verified local sender.
+    pub async fn with_exports(self) -> Self {
+        let aws = local::sdk_config(endpoint()).await;
+        let suffix = ulid::Ulid::new().to_string().to_lowercase();
+        let bucket = format!("test-exports-{suffix}");
+        local::s3_client(&aws)
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create the export bucket");
+        let services = local::exports::setup(&aws, &bucket, &format!("test-exports-{suffix}"))
+            .await
+            .expect("export queue and sender");
+        self.with_export_services(services)
+    }
+
+    /// The same app with these export services (e.g. a changed limit or sender).
+    pub fn with_export_services(self, services: fangyitong::export::ExportServices) -> Self {
+        let state = self.state.clone().with_exports(services.clone());
+        Self {
+            router: local::api(state.clone()),
+            state,
+            exports: Some(services),
+            ..self
+        }
+    }
+
+    /// Runs the export worker over what is queued (as Lambda's SQS integration would).
+    pub async fn run_export_worker(&self) -> usize {
+        local::exports::drain(&self.state, self.exports.as_ref().expect("with_exports"))
+            .await
+            .expect("the worker runs")
+    }
+
+    /// The mails the SES endpoint "sent" to `recipient`.
+    pub async fn mails_to(&self, recipient: &str) -> Vec<local::exports::SentMail> {
+        local::exports::sent_mails(endpoint())
+            .await
+            .expect("read the sent mails")
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == recipient))
+            .collect()
     }
 
     /// The `employee_id` the API shows for `persona` in the enterprise `uscc`.

@@ -3,6 +3,7 @@
 mod authorize;
 mod edge;
 mod events;
+mod export;
 mod invite;
 mod openapi;
 mod pipeline;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use system_tests::{TestApp, deliver, spawn_app};
 
-const EMPLOYEES: usize = 40;
+pub(crate) const EMPLOYEES: usize = 40;
 
 fn pcr(p: &Persona, sampled_ago_hours: i64, city: &str, result: &str, app: &TestApp) -> Value {
     let sampled_at = app.clock.now() - Duration::hours(sampled_ago_hours);
@@ -27,7 +27,7 @@ fn dose(p: &Persona, dose: u8, date: &str, product: &str) -> Value {
 /// The demo enterprise with `EMPLOYEES` employees; the agent tested 2 h ago in Shenzhen, the
 /// employee 10 h ago in Guangzhou with the result still pending; doses for both. Synced, then
 /// relabelled.
-async fn synced_app() -> TestApp {
+pub(crate) async fn synced_app() -> TestApp {
     let app = spawn_app().await;
     let c = &app.cast;
     demo::seed_agent(&app.state, c).await.unwrap();

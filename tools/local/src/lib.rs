@@ -3,6 +3,7 @@
 //! demo personas and data.
 
 pub mod demo;
+pub mod exports;
 pub mod generate;
 pub mod moto;
 
@@ -57,6 +58,7 @@ pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(fangyitong::query_nucleic::routes())
         .merge(fangyitong::query_vaccine::routes())
         .merge(fangyitong::invite::routes())
+        .merge(fangyitong::export::routes())
 }
 
 /// The local API: every function's routes on one router, plus `/openapi.json` and
@@ -74,6 +76,57 @@ pub fn api(state: AppState) -> Router {
             get(|| std::future::ready(Json(demo::fresh_tokens(chrono::Utc::now())))),
         )
         .merge(routes)
+}
+
+/// `/dev/mails` (the mails the local SES endpoint "sent", parsed) and
+/// `/dev/mails/{id}/attachments/{n}` (one attachment, as sent). Local only, never deployed.
+pub fn mail_routes(endpoint: String) -> Router {
+    use axum::extract::Path;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let list_endpoint = endpoint.clone();
+    Router::new()
+        .route(
+            "/dev/mails",
+            get(move || {
+                let endpoint = list_endpoint.clone();
+                async move {
+                    match exports::sent_mails(&endpoint).await {
+                        Ok(mails) => Json(serde_json::json!({"items": mails})).into_response(),
+                        Err(e) => (StatusCode::BAD_GATEWAY, e).into_response(),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/dev/mails/{id}/attachments/{n}",
+            get(move |Path((id, n)): Path<(String, usize)>| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let mails = exports::sent_mails(&endpoint).await.unwrap_or_default();
+                    match mails
+                        .into_iter()
+                        .find(|m| m.id == id)
+                        .and_then(|m| m.attachments.into_iter().nth(n))
+                    {
+                        Some(a) => (
+                            [
+                                (header::CONTENT_TYPE, a.content_type),
+                                (
+                                    header::CONTENT_DISPOSITION,
+                                    format!("attachment; filename=\"{}\"", a.name),
+                                ),
+                            ],
+                            a.bytes,
+                        )
+                            .into_response(),
+                        None => {
+                            (StatusCode::NOT_FOUND, "no such mail or attachment").into_response()
+                        }
+                    }
+                }
+            }),
+        )
 }
 
 /// The bucket the local stack's sync reads deliveries from.

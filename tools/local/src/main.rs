@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relabel = fangyitong::relabel::run(
         &state.store,
         state.clock.now(),
-        &fangyitong::health::HealthRules::default(),
+        &state.settings.health_rules,
     )
     .await?;
     println!(
@@ -89,7 +89,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         relabel.persons_due, relabel.memberships_changed
     );
 
-    let app = local::api(state);
+    // Exports: a queue, the SES sender, and a worker feeding queued jobs through the export
+    // Lambda's own event handling, as the SQS integration would.
+    let services =
+        local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-local-exports").await?;
+    let state = state.with_exports(services.clone());
+    let worker_state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = local::exports::drain(&worker_state, &services).await {
+                tracing::warn!(error = %e, "local export worker");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
+
+    let app = local::api(state).merge(local::mail_routes(endpoint.clone()));
 
     let port: u16 = std::env::var("LOCAL_PORT")
         .ok()
@@ -149,6 +164,32 @@ Sampling sites and control zones (any verified person):
   curl -s "{base}/sites/nearest?lng=114.0595&lat=22.5431&limit=3" -H "Authorization: Bearer $(T employee)"
   curl -s "{base}/zones?district=福田区" -H "Authorization: Bearer $(T employee)"
   curl -s "{base}/zones/check?district=福田区&street=华富街道&area=华富村东区" -H "Authorization: Bearer $(T employee)"
+
+PCR lists and one employee (agent of the demo enterprise; follow next_cursor for more):
+  curl -s "{base}/nucleic/enterprises/{demo}/labels/24h/employees?in_shenzhen=true&limit=20" -H "Authorization: Bearer $(T agent)"
+  curl -s "{base}/nucleic/enterprises/{demo}/labels/never/employees?name=王" -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/nucleic/enterprises/{demo}/employees/<employee_id> -H "Authorization: Bearer $(T agent)"
+
+Vaccination overview, lists, doses; the personal check and a correction:
+  curl -s {base}/vaccine/enterprises/{demo}/summary -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/vaccine/enterprises/{demo}/states/booster_eligible/employees -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/vaccine/enterprises/{demo}/employees/<employee_id> -H "Authorization: Bearer $(T agent)"
+  curl -s -XPOST {base}/vaccine/enterprises/{demo}/employees/<employee_id>/doses -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{"dose":3,"date":"2022-03-01","product":"北京生物"}}'
+  curl -s {base}/vaccine/me -H "Authorization: Bearer $(T employee)"
+  curl -s -XPOST {base}/vaccine/me/corrections -H "Authorization: Bearer $(T employee)" -H 'content-type: application/json' -d '{{"dose":2,"date":"2021-06-02","product":"北京生物","note":"日期有误"}}'
+
+Invitations (link + QR poster), joining, hand-adding:
+  curl -s -XPOST {base}/invite/enterprises/{demo}/invitations -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{}}'
+  curl -s {base}/invite/enterprises/{demo}/invitations/<id>/poster -H "Authorization: Bearer $(T agent)" -o poster.png
+  curl -s "{base}/invite/open?token=<token>" -H "Authorization: Bearer $(T second_applicant)"
+  curl -s -XPOST {base}/invite/join -H "Authorization: Bearer $(T second_applicant)" -H 'content-type: application/json' -d '{{"token":"<token>","notice_version":"2022-04-01","consent":true}}'
+  curl -s -XPOST {base}/invite/enterprises/{demo}/employees -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{"name":"林小梅","id_type":"resident_id","id_number":"440305199001011256","phone":"13800138000"}}'
+
+Exports mailed as CSV + XLSX (the local worker runs queued jobs within seconds), and the mails:
+  curl -s -XPOST {base}/export/enterprises/{demo}/exports -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{"list":"nucleic","group":"24h","email":"hr@example.cn","idempotency_key":"demo-1"}}'
+  curl -s {base}/export/enterprises/{demo}/exports -H "Authorization: Bearer $(T agent)"
+  curl -s {base}/dev/mails | jq
+  curl -s {base}/dev/mails/<id>/attachments/0 -o list.csv
 "#,
         demo = demo::demo_uscc(),
         demo_name = demo::DEMO_ENTERPRISE_NAME,

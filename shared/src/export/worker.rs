@@ -1,0 +1,605 @@
+//! The export worker: one queue message names one job. It takes a lease on the job (so two
+//! deliveries of the same message never both work on it), streams the rows page by page into a
+//! CSV and an XLSX file on local disk (memory bounded whatever the row count: the XLSX sheet is
+//! written in constant-memory mode), uploads both to S3, mails them, and marks the job sent with
+//! an audit record — the last step conditional on still holding the lease.
+
+use super::mail::{self, Attachment, Mail};
+use super::{Delivery, ExportFile, ExportJob, ExportServices, JobMessage, JobStatus, ListKind};
+use crate::audit::{ActorRole, AuditAction, AuditEntry};
+use crate::freshness;
+use crate::keys;
+use crate::roster::{Membership, Source};
+use crate::store::{self, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+use sha2::Digest;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// How long a worker holds a job before another may take it over.
+pub const LEASE: i64 = 15 * 60;
+/// Rows read per DynamoDB page.
+const PAGE_ROWS: usize = 1_000;
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Mailed now.
+    Sent { rows: u64 },
+    /// Already sent or failed (a redelivered message), or no such job.
+    AlreadyDone,
+    /// Another worker holds the lease: try again later.
+    Busy,
+    /// This attempt failed and the job goes back to the queue.
+    Retry(String),
+    /// The last attempt failed: the job is marked failed with the reason.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether the queue should deliver the message again.
+    pub fn redeliver(&self) -> bool {
+        matches!(self, Self::Busy | Self::Retry(_))
+    }
+}
+
+fn at(t: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::S(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Marks a job failed (used when it could not even be queued).
+pub async fn mark_failed(
+    store: &Store,
+    job: &ExportJob,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (pk, sk) = job.key();
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(Store::key(&pk, &sk)))
+        .update_expression(
+            "SET #status = :failed, last_error = :reason, finished_at = :now REMOVE lease_until",
+        )
+        .condition_expression("#status <> :sent")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":failed",
+            AttributeValue::S(JobStatus::Failed.as_str().into()),
+        )
+        .expression_attribute_values(":sent", AttributeValue::S(JobStatus::Sent.as_str().into()))
+        .expression_attribute_values(":reason", AttributeValue::S(reason.into()))
+        .expression_attribute_values(":now", at(now))
+        .send()
+        .await;
+    store::ok_if_condition_failed(result)
+}
+
+/// Takes the lease on a queued job (or one whose holder's lease ran out); returns the job as
+/// claimed, with its attempt number.
+async fn claim(
+    store: &Store,
+    message: &JobMessage,
+    now: DateTime<Utc>,
+) -> Result<Option<ExportJob>, StoreError> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(Store::key(&keys::enterprise(&message.uscc), &keys::export_job(&message.job_id))))
+        .update_expression("SET #status = :running, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one")
+        .condition_expression("#status = :queued OR (#status = :running AND lease_until < :now)")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":running", AttributeValue::S(JobStatus::Running.as_str().into()))
+        .expression_attribute_values(":queued", AttributeValue::S(JobStatus::Queued.as_str().into()))
+        .expression_attribute_values(":lease", at(now + Duration::seconds(LEASE)))
+        .expression_attribute_values(":now", at(now))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(out.attributes.map(Store::from_item).transpose()?),
+        Err(e) => match store::ok_if_condition_failed::<(), _>(Err(e)) {
+            Ok(()) => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// The condition "this worker still holds the job": running, with the attempt it claimed.
+fn holding(
+    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    job: &ExportJob,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    update
+        .condition_expression("#status = :running AND attempts = :attempt")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":running",
+            AttributeValue::S(JobStatus::Running.as_str().into()),
+        )
+        .expression_attribute_values(":attempt", AttributeValue::N(job.attempts.to_string()))
+}
+
+/// Processes one queue message.
+pub async fn process(
+    state: &crate::app::AppState,
+    services: &ExportServices,
+    message: &JobMessage,
+) -> Result<Outcome, StoreError> {
+    let store = &state.store;
+    let now = state.clock.now();
+    let Some(job) = claim(store, message, now).await? else {
+        let current = store
+            .get::<ExportJob>(
+                &keys::enterprise(&message.uscc),
+                &keys::export_job(&message.job_id),
+            )
+            .await?;
+        return Ok(match current.map(|j| j.status) {
+            Some(JobStatus::Running) => Outcome::Busy,
+            _ => {
+                tracing::info!(job = %message.job_id, "export message for a job already sent or failed: nothing to do");
+                Outcome::AlreadyDone
+            }
+        });
+    };
+    let (pk, sk) = job.key();
+    match produce_and_send(state, services, &job).await {
+        Ok((rows, delivery, files)) => {
+            let finished = state.clock.now();
+            let mut update = holding(Update::builder(), &job)
+                .table_name(store.table())
+                .set_key(Some(Store::key(&pk, &sk)))
+                .update_expression("SET #status = :sent, finished_at = :now, #rows = :rows, delivery = :delivery, files = :files REMOVE lease_until, last_error")
+                .expression_attribute_names("#rows", "rows")
+                .expression_attribute_values(":sent", AttributeValue::S(JobStatus::Sent.as_str().into()))
+                .expression_attribute_values(":now", at(finished))
+                .expression_attribute_values(":rows", AttributeValue::N(rows.to_string()))
+                .expression_attribute_values(":delivery", AttributeValue::S(match delivery { Delivery::Attached => "attached".into(), Delivery::Link => "link".into() }));
+            update = update
+                .expression_attribute_values(":files", serde_dynamo::to_attribute_value(&files)?);
+            let hashes: Vec<String> = files
+                .iter()
+                .map(|f| format!("{} sha256 {}", f.name, f.sha256))
+                .collect();
+            let audit = AuditEntry {
+                uscc: &job.uscc,
+                actor: &job.requested_by_person,
+                actor_name: &job.requested_by_name,
+                actor_role: ActorRole::Agent,
+                action: AuditAction::ExportSent,
+                subject: None,
+                subject_name: None,
+                detail: Some(format!(
+                    "job {}: {}; {rows} rows; {}; to {}",
+                    job.job_id,
+                    job.spec.describe(),
+                    hashes.join(", "),
+                    job.email.masked()
+                )),
+            }
+            .into_item(finished, state.settings.audit_retention)?;
+            match store
+                .transact(vec![
+                    TransactWriteItem::builder()
+                        .update(update.build().expect("table, key and expression are set"))
+                        .build(),
+                    store::put_new(store.table(), audit),
+                ])
+                .await
+            {
+                Ok(()) => Ok(Outcome::Sent { rows }),
+                // The lease ran out and another worker took over: it sends its own mail.
+                Err(StoreError::ConditionFailed) => Ok(Outcome::AlreadyDone),
+                Err(e) => Err(e),
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(job = %job.job_id, attempt = job.attempts, %reason, "export attempt failed");
+            let last = job.attempts >= services.max_attempts;
+            let status = if last {
+                JobStatus::Failed
+            } else {
+                JobStatus::Queued
+            };
+            let update = holding(Update::builder(), &job)
+                .table_name(store.table())
+                .set_key(Some(Store::key(&pk, &sk)))
+                .update_expression(if last {
+                    "SET #status = :next, last_error = :reason, finished_at = :now REMOVE lease_until"
+                } else {
+                    "SET #status = :next, last_error = :reason REMOVE lease_until"
+                })
+                .expression_attribute_values(":next", AttributeValue::S(status.as_str().into()))
+                .expression_attribute_values(":reason", AttributeValue::S(reason.clone()));
+            let update = if last {
+                update.expression_attribute_values(":now", at(state.clock.now()))
+            } else {
+                update
+            };
+            let update = update.build().expect("table, key and expression are set");
+            let result = store
+                .client()
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await;
+            store::ok_if_condition_failed(result)?;
+            Ok(if last {
+                Outcome::Failed(reason)
+            } else {
+                Outcome::Retry(reason)
+            })
+        }
+    }
+}
+
+/// The columns of each list.
+fn header(kind: ListKind) -> &'static [&'static str] {
+    match kind {
+        ListKind::Nucleic => &[
+            "姓名",
+            "证件号码（脱敏）",
+            "手机号（脱敏）",
+            "员工来源",
+            "核酸检测标记",
+            "最近采样时间",
+            "结果待出",
+            "在深",
+            "离职时间",
+        ],
+        ListKind::Vaccine => &[
+            "姓名",
+            "证件号码（脱敏）",
+            "手机号（脱敏）",
+            "员工来源",
+            "疫苗接种状态",
+            "离职时间",
+        ],
+    }
+}
+
+fn source_names(sources: &std::collections::BTreeSet<Source>) -> String {
+    sources
+        .iter()
+        .map(|s| match s {
+            Source::Roster => "社保",
+            Source::Invited => "邀请",
+            Source::HandAdded => "手动添加",
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+fn local_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| {
+        crate::clock::business_time(t)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+fn row(kind: ListKind, m: &Membership) -> Vec<String> {
+    let mut cells = vec![
+        m.name().to_string(),
+        m.masked_id.clone(),
+        m.masked_phone.clone().unwrap_or_default(),
+        source_names(&m.sources),
+    ];
+    let d = m.derived();
+    match kind {
+        ListKind::Nucleic => {
+            cells.push(d.map(|d| d.label.as_str().to_string()).unwrap_or_default());
+            cells.push(local_time(d.and_then(|d| d.sampled_at)));
+            cells.push(
+                if d.is_some_and(|d| d.result_pending) {
+                    "是"
+                } else {
+                    ""
+                }
+                .into(),
+            );
+            cells.push(
+                if d.is_some_and(|d| d.in_shenzhen) {
+                    "是"
+                } else {
+                    "否"
+                }
+                .into(),
+            );
+        }
+        ListKind::Vaccine => cells.push(d.map(|d| d.vax.as_str().to_string()).unwrap_or_default()),
+    }
+    cells.push(local_time(m.left_at()));
+    cells
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}
+
+/// Removes the job's working directory however the attempt ends.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes the files, uploads them and mails them. Errors are reasons a person can read.
+async fn produce_and_send(
+    state: &crate::app::AppState,
+    services: &ExportServices,
+    job: &ExportJob,
+) -> Result<(u64, Delivery, Vec<ExportFile>), String> {
+    let list = job
+        .spec
+        .employee_list(&job.uscc)
+        .map_err(|e| format!("the filter is no longer valid: {e:?}"))?;
+    let work =
+        WorkDir(std::env::temp_dir().join(format!("export-{}-{}", job.job_id, job.attempts)));
+    std::fs::create_dir_all(&work.0).map_err(|e| format!("no working space: {e}"))?;
+    let stem = format!(
+        "{}-{}-{}",
+        match job.spec.list {
+            ListKind::Nucleic => "nucleic",
+            ListKind::Vaccine => "vaccine",
+        },
+        job.spec.group,
+        crate::clock::business_time(job.requested_at).format("%Y%m%d-%H%M")
+    );
+    let csv_path = work.0.join(format!("{stem}.csv"));
+    let xlsx_path = work.0.join(format!("{stem}.xlsx"));
+
+    let rows = write_files(state, job, &list, &csv_path, &xlsx_path).await?;
+    let mut files = Vec::new();
+    for (path, content_type) in [
+        (&csv_path, "text/csv; charset=UTF-8"),
+        (
+            &xlsx_path,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        let (sha256, bytes) =
+            sha256_of(path).map_err(|e| format!("reading the file back failed: {e}"))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let key = format!("exports/{}/{}/{name}", job.uscc, job.job_id);
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| format!("reading the file failed: {e}"))?;
+        services
+            .s3
+            .put_object()
+            .bucket(&services.bucket)
+            .key(&key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "storing the file failed: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        files.push(ExportFile {
+            name,
+            key,
+            bytes,
+            sha256,
+        });
+    }
+
+    let total: u64 = files.iter().map(|f| f.bytes).sum();
+    let delivery = if total <= services.attach_limit_bytes {
+        Delivery::Attached
+    } else {
+        Delivery::Link
+    };
+    let mut attachments = Vec::new();
+    let mut links = Vec::new();
+    for (file, path, content_type) in [
+        (&files[0], &csv_path, "text/csv; charset=UTF-8"),
+        (
+            &files[1],
+            &xlsx_path,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        match delivery {
+            Delivery::Attached => attachments.push(Attachment {
+                name: file.name.clone(),
+                content_type,
+                bytes: std::fs::read(path).map_err(|e| format!("reading the file failed: {e}"))?,
+            }),
+            Delivery::Link => {
+                let ttl = services
+                    .link_ttl
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(3600));
+                let presigned = services
+                    .s3
+                    .get_object()
+                    .bucket(&services.bucket)
+                    .key(&file.key)
+                    .presigned(
+                        aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+                            .map_err(|e| e.to_string())?,
+                    )
+                    .await
+                    .map_err(|e| format!("making the download link failed: {e}"))?;
+                links.push(format!("{}: {}", file.name, presigned.uri()));
+            }
+        }
+    }
+    let freshness = freshness::get(&state.store)
+        .await
+        .map_err(|e| format!("reading the data's freshness failed: {e}"))?;
+    let body = mail_body(job, rows, &freshness, delivery, &links, services.link_ttl);
+    let raw = mail::compose(&Mail {
+        from: &services.sender,
+        to: &job.email,
+        subject: format!("【防疫通】{} {}", job.enterprise_name, job.spec.describe()),
+        body,
+        attachments,
+        date: state.clock.now(),
+    });
+    services
+        .ses
+        .send_email()
+        .from_email_address(&services.sender)
+        .destination(
+            aws_sdk_sesv2::types::Destination::builder()
+                .to_addresses(job.email.as_str())
+                .build(),
+        )
+        .content(
+            aws_sdk_sesv2::types::EmailContent::builder()
+                .raw(
+                    aws_sdk_sesv2::types::RawMessage::builder()
+                        .data(aws_sdk_sesv2::primitives::Blob::new(raw))
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "the mail could not be sent: {}",
+                aws_sdk_sesv2::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok((rows, delivery, files))
+}
+
+/// Streams the list into both files; returns the row count.
+async fn write_files(
+    state: &crate::app::AppState,
+    job: &ExportJob,
+    list: &crate::listing::EmployeeList,
+    csv_path: &Path,
+    xlsx_path: &Path,
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("writing the file failed: {e}");
+    let xlsx = |e: rust_xlsxwriter::XlsxError| format!("writing the spreadsheet failed: {e}");
+    let mut csv_file = BufWriter::new(std::fs::File::create(csv_path).map_err(io)?);
+    // A byte-order mark, so spreadsheet programs read the Chinese text as UTF-8.
+    csv_file.write_all("\u{feff}".as_bytes()).map_err(io)?;
+    let mut csv = csv::Writer::from_writer(csv_file);
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook
+        .add_worksheet_with_constant_memory()
+        .map_err(xlsx)?;
+    sheet
+        .set_name(match job.spec.list {
+            ListKind::Nucleic => "核酸检测名单",
+            ListKind::Vaccine => "疫苗接种名单",
+        })
+        .map_err(xlsx)?;
+    let columns = header(job.spec.list);
+    csv.write_record(columns)
+        .map_err(|e| format!("writing the file failed: {e}"))?;
+    for (c, title) in columns.iter().enumerate() {
+        sheet.write_string(0, c as u16, *title).map_err(xlsx)?;
+    }
+    let mut rows = 0u64;
+    let mut cursor: Option<String> = None;
+    loop {
+        let (members, next) = list
+            .page(&state.store, cursor.as_deref(), PAGE_ROWS)
+            .await
+            .map_err(|e| format!("reading the list failed: {e:?}"))?;
+        for m in &members {
+            let cells = row(job.spec.list, m);
+            csv.write_record(&cells)
+                .map_err(|e| format!("writing the file failed: {e}"))?;
+            rows += 1;
+            for (c, cell) in cells.iter().enumerate() {
+                sheet
+                    .write_string(rows as u32, c as u16, cell)
+                    .map_err(xlsx)?;
+            }
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    csv.flush().map_err(io)?;
+    drop(csv);
+    workbook.save(xlsx_path).map_err(xlsx)?;
+    Ok(rows)
+}
+
+fn mail_body(
+    job: &ExportJob,
+    rows: u64,
+    freshness: &freshness::Freshness,
+    delivery: Delivery,
+    links: &[String],
+    ttl: Duration,
+) -> String {
+    let mut body = format!(
+        "{}：\n\n您申请导出的{}已生成，共 {rows} 人。\n",
+        job.enterprise_name,
+        job.spec.describe()
+    );
+    body.push_str(&format!(
+        "数据截至：核酸与疫苗状态 {}（北京时间），上游数据同步 {}。\n",
+        local_time(freshness.labels_as_of),
+        local_time(freshness.data_synced_at)
+    ));
+    if rows == 0 {
+        body.push_str("没有符合筛选条件的员工：文件中只有表头，这本身就是查询结果。\n");
+    }
+    match delivery {
+        Delivery::Attached => body.push_str("文件（CSV 与 Excel）见附件。\n"),
+        Delivery::Link => {
+            body.push_str(&format!(
+                "文件较大，请在 {} 小时内下载：\n",
+                ttl.num_hours()
+            ));
+            for link in links {
+                body.push_str(&format!("  {link}\n"));
+            }
+        }
+    }
+    body.push_str(&format!(
+        "\n申请人：{}，申请时间：{}（北京时间）。\n证件号码和手机号已脱敏。本数据仅供疫情防控参考，请勿用于其他用途。\n",
+        job.requested_by_name,
+        local_time(Some(job.requested_at))
+    ));
+    body.push_str("\n(The list you requested, as of the times above; for epidemic-prevention reference only.)\n");
+    body
+}

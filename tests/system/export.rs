@@ -1,0 +1,325 @@
+//! Exports end to end: the request, the queue, the worker, S3, SES — and the mail read back from
+//! the local SES endpoint, its attachments checked against the data.
+
+use crate::queries::{EMPLOYEES, synced_app};
+use axum::http::StatusCode;
+use local::demo;
+use serde_json::{Value, json};
+use system_tests::TestApp;
+
+fn path() -> String {
+    format!("/export/enterprises/{}/exports", demo::demo_uscc())
+}
+
+fn recipient() -> String {
+    format!(
+        "hr-{}@example.cn",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+async fn request(app: &TestApp, body: Value) -> system_tests::Reply {
+    app.post(&path(), &app.cast.agent, body).await
+}
+
+async fn job(app: &TestApp, id: &str) -> Value {
+    let r = app.get(&format!("{}/{id}", path()), &app.cast.agent).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    r.body
+}
+
+/// The CSV attachment's rows (without the byte-order mark), header first.
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes)
+        .unwrap()
+        .trim_start_matches('\u{feff}');
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn both_lists_are_mailed_with_rows_that_match_the_data() {
+    let app = synced_app().await.with_exports().await;
+    let c = &app.cast;
+    let to = recipient();
+    let asked = request(
+        &app,
+        json!({"list": "nucleic", "group": "24h", "email": to, "idempotency_key": "k1"}),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{asked:?}");
+    assert_eq!(asked.body["status"], "queued");
+    let id = asked.body["job_id"].as_str().unwrap().to_string();
+    let vaccine = request(
+        &app,
+        json!({"list": "vaccine", "group": "unvaccinated", "email": to, "idempotency_key": "k2"}),
+    )
+    .await;
+    assert_eq!(vaccine.status, StatusCode::ACCEPTED, "{vaccine:?}");
+
+    assert_eq!(app.run_export_worker().await, 2);
+    let done = job(&app, &id).await;
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["rows"].as_u64(),
+            done["delivery"].as_str()
+        ),
+        (Some("sent"), Some(2), Some("attached")),
+        "{done}"
+    );
+    let mails = app.mails_to(&to).await;
+    assert_eq!(mails.len(), 2, "one mail per job");
+    let mail = mails
+        .iter()
+        .find(|m| m.subject.contains("核酸检测名单"))
+        .expect("the PCR list mail");
+    assert!(mail.subject.contains(demo::DEMO_ENTERPRISE_NAME));
+    assert!(mail.text.contains("仅供疫情防控参考"), "{}", mail.text);
+    assert!(mail.text.contains("共 2 人"), "{}", mail.text);
+    assert!(
+        mail.text.contains("2022-04-01 10:00"),
+        "as of the relabel, in Shenzhen time: {}",
+        mail.text
+    );
+    assert_eq!(mail.attachments.len(), 2);
+    let csv = mail
+        .attachments
+        .iter()
+        .find(|a| a.name.ends_with(".csv"))
+        .unwrap();
+    let rows = csv_rows(&csv.bytes);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    names.sort();
+    let mut expected = vec![c.agent.name.as_str(), c.employee.name.as_str()];
+    expected.sort();
+    assert_eq!(names, expected);
+    let raw = String::from_utf8_lossy(&csv.bytes);
+    assert!(
+        !raw.contains(&c.employee.id_number) && !raw.contains(&c.agent.id_number),
+        "masked IDs only"
+    );
+    assert!(rows.iter().all(|r| r[1].contains('*')));
+    let xlsx = mail
+        .attachments
+        .iter()
+        .find(|a| a.name.ends_with(".xlsx"))
+        .unwrap();
+    assert!(xlsx.bytes.starts_with(b"PK"), "an XLSX is a zip");
+    // The file hash in the job is the hash of what was mailed.
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(&csv.bytes));
+    assert!(
+        done["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["sha256"] == sha.as_str())
+    );
+
+    let vaccine_mail = mails
+        .iter()
+        .find(|m| m.subject.contains("疫苗接种名单"))
+        .unwrap();
+    let csv = vaccine_mail
+        .attachments
+        .iter()
+        .find(|a| a.name.ends_with(".csv"))
+        .unwrap();
+    assert_eq!(csv_rows(&csv.bytes).len(), EMPLOYEES - 2);
+
+    // The audit trail: who asked, and what was sent (rows, hash, masked recipient).
+    let audit = app
+        .get(
+            &format!("/authorize/enterprises/{}/audit", demo::demo_uscc()),
+            &c.legal_rep,
+        )
+        .await;
+    let text = audit.text();
+    assert!(
+        text.contains("export_requested") && text.contains("export_sent"),
+        "{text}"
+    );
+    assert!(text.contains(&sha), "the file hash is audited");
+    assert!(
+        !text.contains(&to),
+        "the recipient is masked in the audit trail"
+    );
+}
+
+#[tokio::test]
+async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
+    let app = synced_app().await.with_exports().await;
+    let to = recipient();
+    let body = json!({"list": "nucleic", "group": "never", "filter": {"name": "王"}, "email": to, "idempotency_key": "tap"});
+    let first = request(&app, body.clone()).await;
+    let second = request(&app, body).await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(first.body["job_id"], second.body["job_id"]);
+    let services = app.exports.clone().unwrap();
+    let received = services
+        .sqs
+        .receive_message()
+        .queue_url(&services.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1, "one message for one job");
+    // The same message delivered twice (SQS is at-least-once).
+    let event = local::exports::sqs_event(
+        messages[0].message_id().unwrap(),
+        messages[0].receipt_handle().unwrap(),
+        messages[0].body().unwrap(),
+    );
+    for _ in 0..2 {
+        let (router, _) =
+            fangyitong::openapi::build(fangyitong::export::routes(), app.state.clone());
+        let out = fangyitong::export::lambda::handle(&app.state, &services, router, event.clone())
+            .await
+            .unwrap();
+        assert_eq!(out["batchItemFailures"], json!([]));
+    }
+    assert_eq!(app.mails_to(&to).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_empty_result_is_still_a_valid_answer_and_says_so() {
+    let app = synced_app().await.with_exports().await;
+    let to = recipient();
+    let r = request(&app, json!({"list": "nucleic", "group": "over_72h", "filter": {"status": "left"}, "email": to, "idempotency_key": "empty"})).await;
+    app.run_export_worker().await;
+    assert_eq!(
+        job(&app, r.body["job_id"].as_str().unwrap()).await["rows"],
+        0
+    );
+    let mails = app.mails_to(&to).await;
+    assert!(
+        mails[0].text.contains("没有符合筛选条件的员工"),
+        "{}",
+        mails[0].text
+    );
+    let csv = mails[0]
+        .attachments
+        .iter()
+        .find(|a| a.name.ends_with(".csv"))
+        .unwrap();
+    let text = String::from_utf8_lossy(&csv.bytes);
+    assert_eq!(
+        text.trim_start_matches('\u{feff}').lines().count(),
+        1,
+        "the header only"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_send_is_retried_then_marked_failed_with_the_reason() {
+    let app = synced_app().await.with_exports().await;
+    // A sender SES has not verified: every send is rejected.
+    let mut services = app.exports.clone().unwrap();
+    services.sender = "unverified@elsewhere.example.cn".into();
+    let app = app.with_export_services(services);
+    let to = recipient();
+    let r = request(
+        &app,
+        json!({"list": "nucleic", "group": "24h", "email": to, "idempotency_key": "ses"}),
+    )
+    .await;
+    let id = r.body["job_id"].as_str().unwrap().to_string();
+    app.run_export_worker().await;
+    let after_one = job(&app, &id).await;
+    assert_eq!(
+        (after_one["status"].as_str(), after_one["attempts"].as_u64()),
+        (Some("queued"), Some(1)),
+        "{after_one}"
+    );
+    assert!(
+        after_one["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be sent")
+    );
+    app.run_export_worker().await;
+    app.run_export_worker().await;
+    let failed = job(&app, &id).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["attempts"].as_u64()),
+        (Some("failed"), Some(3)),
+        "{failed}"
+    );
+    assert!(failed["finished_at"].is_string());
+    // Acknowledged: nothing left to retry, and no mail went out.
+    assert_eq!(app.run_export_worker().await, 0);
+    assert!(app.mails_to(&to).await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_clear_4xx_and_the_daily_limit_holds() {
+    let app = synced_app().await.with_exports().await;
+    let before = app.item_count().await;
+    for (body, status, code) in [
+        (
+            json!({"list": "nucleic", "group": "24h", "email": "not-an-address", "idempotency_key": "a"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+        ),
+        (
+            json!({"list": "nucleic", "group": "96h", "email": "hr@example.cn", "idempotency_key": "a"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_label",
+        ),
+        (
+            json!({"list": "vaccine", "group": "boosted", "filter": {"in_shenzhen": true}, "email": "hr@example.cn", "idempotency_key": "a"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            json!({"list": "vaccine", "group": "boosted", "email": "hr@example.cn", "idempotency_key": ""}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_idempotency_key",
+        ),
+    ] {
+        let r = request(&app, body).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (status, Some(code)),
+            "{r:?}"
+        );
+    }
+    let r = request(
+        &app,
+        json!({"list": "payroll", "group": "x", "email": "hr@example.cn", "idempotency_key": "a"}),
+    )
+    .await;
+    assert!(r.status.is_client_error());
+    assert_eq!(app.item_count().await, before, "nothing written");
+    let r = app
+        .get(&format!("{}/not-a-job", path()), &app.cast.agent)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let mut services = app.exports.clone().unwrap();
+    services.daily_limit = 2;
+    let app = app.with_export_services(services);
+    for key in ["d1", "d2"] {
+        let r = request(&app, json!({"list": "nucleic", "group": "24h", "email": "hr@example.cn", "idempotency_key": key})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    let r = request(&app, json!({"list": "nucleic", "group": "24h", "email": "hr@example.cn", "idempotency_key": "d3"})).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("daily_export_limit"))
+    );
+    // A repeat of an accepted request is still answered (it is the same job).
+    let r = request(&app, json!({"list": "nucleic", "group": "24h", "email": "hr@example.cn", "idempotency_key": "d1"})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let listed = app.get(&path(), &app.cast.agent).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+}
