@@ -631,7 +631,7 @@ async fn a_legal_rep_cannot_decide_for_an_enterprise_not_theirs() {
 /// where the route is not reserved to the legal rep, an active agent) gets through.
 #[tokio::test]
 async fn tenant_guard_matrix() {
-    let app = spawn_app().await;
+    let app = spawn_app().await.with_exports().await;
     let c = &app.cast;
     let uscc = demo_uscc();
     // agent: active; second_applicant: pending; applicant: revoked; employee: stranger.
@@ -763,6 +763,20 @@ async fn tenant_guard_matrix() {
             false,
         ),
         (
+            Method::POST,
+            format!("/export/enterprises/{uscc}/exports"),
+            Some(
+                json!({"list": "nucleic", "group": "24h", "email": "hr@example.cn", "idempotency_key": "matrix"}),
+            ),
+            false,
+        ),
+        (
+            Method::GET,
+            format!("/export/enterprises/{uscc}/exports"),
+            None,
+            false,
+        ),
+        (
             Method::DELETE,
             format!("/invite/enterprises/{uscc}/employees/{employee}"),
             None,
@@ -860,6 +874,8 @@ async fn tenant_guard_matrix() {
         StatusCode::OK,
         StatusCode::GONE,
         StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::ACCEPTED,
         StatusCode::OK,
         StatusCode::CONFLICT,
         StatusCode::OK,

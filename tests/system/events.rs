@@ -72,6 +72,19 @@ const INVITE_JOIN: &[(&str, u16)] = &[
     ("15-create-invitation-stranger.json", 403),
 ];
 
+/// HTTP events answer with their status; queue events with 200 when no message is to be
+/// delivered again (a failure would be 500).
+const EXPORT: &[(&str, u16)] = &[
+    ("01-request-export.json", 202),
+    ("02-list-exports.json", 200),
+    ("03-export-status.json", 200),
+    ("04-request-invalid-email.json", 422),
+    ("05-status-stranger.json", 403),
+    ("06-worker-job-message.json", 200),
+    ("07-worker-redelivered-message.json", 200),
+    ("08-worker-malformed-message.json", 200),
+];
+
 const QUERY_SITES: &[(&str, u16)] = &[
     ("01-districts.json", 200),
     ("02-sites-of-a-street.json", 200),
@@ -221,4 +234,62 @@ async fn invite_join_events_drive_the_router() {
     ];
     let (router, _) = fangyitong::openapi::build(fangyitong::invite::routes(), app.state.clone());
     drive_with(&app, "invite-join", router, INVITE_JOIN, &placeholders).await;
+}
+
+/// The export function takes API Gateway and SQS events in one handler: every file goes
+/// through `export::lambda::handle` exactly as the Lambda runtime hands it the JSON.
+#[tokio::test]
+async fn export_events_drive_the_lambda_handler() {
+    let app = spawn_app().await.with_exports().await;
+    app.seed_demo_enterprise(10).await;
+    let recipient = format!(
+        "events-{}@example.cn",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let made = app
+        .post(
+            &format!("/export/enterprises/{}/exports", demo::demo_uscc()),
+            &app.cast.agent,
+            serde_json::json!({"list": "vaccine", "group": "unvaccinated", "email": recipient, "idempotency_key": "setup"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::ACCEPTED, "{made:?}");
+    let job_id = made.body["job_id"].as_str().unwrap().to_string();
+    let services = app.exports.clone().unwrap();
+    let dir = local::repo_root().join("events").join("export");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, EXPORT.iter().map(|(f, _)| *f).collect::<Vec<_>>());
+    for (file, expected) in EXPORT {
+        let mut text = std::fs::read_to_string(dir.join(file)).unwrap();
+        for (role, persona) in app.cast.all() {
+            text = text.replace(&format!("{{{{token:{role}}}}}"), &app.token(persona));
+        }
+        text = text.replace("{{export:job_id}}", &job_id);
+        assert!(!text.contains("{{"), "{file}: unreplaced placeholder");
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let (router, _) =
+            fangyitong::openapi::build(fangyitong::export::routes(), app.state.clone());
+        let out = fangyitong::export::lambda::handle(&app.state, &services, router, event)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let status = match out.get("statusCode") {
+            Some(code) => code.as_u64().unwrap() as u16,
+            None if out["batchItemFailures"] == serde_json::json!([]) => 200,
+            None => 500,
+        };
+        assert_eq!(status, *expected, "{file}: {out}");
+    }
+    // The queued job was mailed once, whatever the redelivery.
+    let status = app
+        .get(
+            &format!("/export/enterprises/{}/exports/{job_id}", demo::demo_uscc()),
+            &app.cast.agent,
+        )
+        .await;
+    assert_eq!(status.body["status"], "sent");
+    assert_eq!(app.mails_to(&recipient).await.len(), 1);
 }

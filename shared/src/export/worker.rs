@@ -577,8 +577,12 @@ fn mail_body(
     );
     body.push_str(&format!(
         "数据截至：核酸与疫苗状态 {}（北京时间），上游数据同步 {}。\n",
-        local_time(freshness.labels_as_of),
-        local_time(freshness.data_synced_at)
+        freshness
+            .labels_as_of
+            .map_or("尚无".into(), |t| local_time(Some(t))),
+        freshness
+            .data_synced_at
+            .map_or("尚无".into(), |t| local_time(Some(t)))
     ));
     if rows == 0 {
         body.push_str("没有符合筛选条件的员工：文件中只有表头，这本身就是查询结果。\n");

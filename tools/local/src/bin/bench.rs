@@ -7,6 +7,8 @@
 //!   bench pages N          an enterprise of N labelled employees: DynamoDB requests and the
 //!                          handler's own time (wall time minus time waiting for DynamoDB) per
 //!                          summary, list page, filtered page and detail, through the API router
+//!   bench export N         export the 24 h list of an enterprise of N employees: the worker's
+//!                          time and peak RSS (in a child process of its own), the mail
 //!
 //! Requests are counted by an SDK interceptor (moto's consumed-capacity figures are fixed, so
 //! they are not used); every item here is under 1 KB, so one write request = one write unit.
@@ -325,64 +327,66 @@ async fn timed_call(
     )
 }
 
-async fn pages(n: usize) {
+/// The demo enterprise with `n` labelled employees (a spread like a working week) and its
+/// counters, written in chunks so the benchmark's own memory stays small.
+async fn seed_labelled_enterprise(state: &AppState, n: usize) {
     use fangyitong::health::{Derived, PcrLabel, VaxState};
-    let counter = RequestCounter::default();
-    let (_moto, state, _aws) = stack(&counter).await;
     let now = state.clock.now();
-    let cast = demo::Cast::new(now);
-    demo::seed_registry(&state, &cast).await.unwrap();
-    demo::seed_agent(&state, &cast).await.unwrap();
     let uscc = demo::demo_uscc();
     let population = population_for(n);
-    let mut memberships = Vec::with_capacity(n);
     let mut counts: HashMap<String, i64> = HashMap::new();
-    for (i, p) in population
+    let seeded = Instant::now();
+    let people: Vec<&generate::Person> = population
         .enterprises
         .iter()
         .flat_map(|e| e.employees.iter())
         .take(n)
-        .enumerate()
-    {
-        let record = fangyitong::roster::MemberRecord {
-            document: fangyitong::ids::IdDocument::parse(
-                fangyitong::ids::IdType::ResidentId,
-                &p.id_number,
-            )
-            .unwrap(),
-            name: p.name.clone(),
-            phone: None,
-        };
-        let mut m = fangyitong::roster::Membership::new(
-            &uscc,
-            &record,
-            &state.keyer,
-            fangyitong::roster::Source::Roster,
-            now,
-        );
-        // A spread like a working week: most tested within 48 h, some lapsed, a few never.
-        let label = PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]];
-        let vax = VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]];
-        let derived = Derived {
-            label,
-            in_shenzhen: i % 7 != 0,
-            vax,
-            sampled_at: None,
-            result_pending: false,
-        };
-        m.set_derived(derived, now);
-        *counts
-            .entry(fangyitong::summary::label_counter(label))
-            .or_default() += 1;
-        *counts
-            .entry(fangyitong::summary::vax_counter(vax))
-            .or_default() += 1;
-        memberships.push(Store::to_item(&m).unwrap());
+        .collect();
+    for (c, chunk) in people.chunks(1_000).enumerate() {
+        let mut items = Vec::with_capacity(chunk.len());
+        for (j, p) in chunk.iter().enumerate() {
+            let i = c * 1_000 + j;
+            let record = fangyitong::roster::MemberRecord {
+                document: fangyitong::ids::IdDocument::parse(
+                    fangyitong::ids::IdType::ResidentId,
+                    &p.id_number,
+                )
+                .unwrap(),
+                name: p.name.clone(),
+                phone: fangyitong::ids::Phone::parse(&format!("139{i:08}")).ok(),
+            };
+            let mut m = fangyitong::roster::Membership::new(
+                &uscc,
+                &record,
+                &state.keyer,
+                fangyitong::roster::Source::Roster,
+                now,
+            );
+            // Most tested within 48 h, some lapsed, a few never; most vaccinated.
+            let label = PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]];
+            let vax = VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]];
+            let sampled_at =
+                (label != PcrLabel::Never).then(|| now - Duration::hours(6 + 24 * (i % 4) as i64));
+            let derived = Derived {
+                label,
+                in_shenzhen: i % 7 != 0,
+                vax,
+                sampled_at,
+                result_pending: false,
+            };
+            m.set_derived(derived, now);
+            *counts
+                .entry(fangyitong::summary::label_counter(label))
+                .or_default() += 1;
+            *counts
+                .entry(fangyitong::summary::vax_counter(vax))
+                .or_default() += 1;
+            items.push(Store::to_item(&m).unwrap());
+        }
+        fangyitong::store::batch_put(&state.store, state.store.table(), items)
+            .await
+            .unwrap();
     }
-    let seeded = Instant::now();
-    fangyitong::store::batch_put(&state.store, state.store.table(), memberships)
-        .await
-        .unwrap();
     let mut delta = fangyitong::summary::Delta::default();
     delta.add(fangyitong::summary::TOTAL, n as i64);
     for (counter_name, by) in counts {
@@ -397,6 +401,111 @@ async fn pages(n: usize) {
         "seeded {n} employees in {:.0} s",
         seeded.elapsed().as_secs_f64()
     );
+}
+
+/// An export of the 24 h list of an enterprise of `n` employees. The worker runs in a child
+/// process (`bench export-worker`), so its peak RSS is its own, not the seeding's.
+async fn export(n: usize) {
+    use tower::ServiceExt;
+    let counter = RequestCounter::default();
+    let (moto, state, aws) = stack(&counter).await;
+    let endpoint = match &moto {
+        Some(m) => m.endpoint.clone(),
+        None => std::env::var("AWS_ENDPOINT_URL").unwrap(),
+    };
+    let now = state.clock.now();
+    let cast = demo::Cast::new(now);
+    demo::seed_registry(&state, &cast).await.unwrap();
+    demo::seed_agent(&state, &cast).await.unwrap();
+    seed_labelled_enterprise(&state, n).await;
+    let bucket = format!(
+        "bench-exports-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    local::s3_client(&aws)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let services = local::exports::setup(&aws, &bucket, &bucket).await.unwrap();
+    let state = state.with_exports(services.clone());
+    let router = local::api(state.clone());
+    let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
+    let recipient = format!("{bucket}@example.cn");
+    let body = serde_json::json!({"list": "nucleic", "group": "24h", "email": recipient, "idempotency_key": "bench"});
+    let request =
+        axum::http::Request::post(format!("/export/enterprises/{}/exports", demo::demo_uscc()))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::ACCEPTED);
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("export-worker")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("BENCH_TABLE", state.store.table())
+        .env("EXPORT_BUCKET", &bucket)
+        .env("EXPORT_QUEUE_URL", &services.queue_url)
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&child.stdout));
+    eprint!("{}", String::from_utf8_lossy(&child.stderr));
+    let mails = local::exports::sent_mails(&endpoint).await.unwrap();
+    let mail = mails
+        .iter()
+        .find(|m| m.to.contains(&recipient))
+        .expect("the mail");
+    println!(
+        "mail: {:?}, {} attachments; body:\n{}",
+        mail.subject,
+        mail.attachments.len(),
+        mail.text
+    );
+}
+
+/// The export worker alone, in its own process: drains the queue once, reports time and peak RSS.
+async fn export_worker() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let aws = local::sdk_config(&endpoint).await;
+    let counter = RequestCounter::default();
+    let state = AppState::new(
+        counter.client(&aws),
+        std::env::var("BENCH_TABLE").unwrap(),
+        demo::dev_secrets(),
+        Default::default(),
+        Arc::new(fangyitong::clock::SystemClock),
+    )
+    .unwrap();
+    let bucket = std::env::var("EXPORT_BUCKET").unwrap();
+    let mut services = local::exports::setup(&aws, &bucket, "bench-unused")
+        .await
+        .unwrap();
+    services.queue_url = std::env::var("EXPORT_QUEUE_URL").unwrap();
+    let state = state.with_exports(services.clone());
+    let started = Instant::now();
+    let handled = local::exports::drain(&state, &services).await.unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "export worker: {handled} job(s) in {:.1} s ({:.1} s waiting for DynamoDB), {} DynamoDB requests {:?}; peak RSS {:.1} MB",
+        elapsed.as_secs_f64(),
+        counter.waited().as_secs_f64(),
+        counter.total(),
+        counter.snapshot(),
+        peak_rss_mb()
+    );
+}
+
+async fn pages(n: usize) {
+    let counter = RequestCounter::default();
+    let (_moto, state, _aws) = stack(&counter).await;
+    let now = state.clock.now();
+    let cast = demo::Cast::new(now);
+    demo::seed_registry(&state, &cast).await.unwrap();
+    demo::seed_agent(&state, &cast).await.unwrap();
+    seed_labelled_enterprise(&state, n).await;
+    let uscc = demo::demo_uscc();
 
     let router = local::api(state.clone());
     let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
@@ -503,6 +612,10 @@ async fn main() {
         Some("sync") => sync(arg(2, 10_000)).await,
         Some("relabel") => relabel(arg(2, 100_000), arg(3, 1_000)).await,
         Some("pages") => pages(arg(2, 100_000)).await,
-        _ => eprintln!("usage: bench parse N | bench sync N | bench relabel N K | bench pages N"),
+        Some("export") => export(arg(2, 100_000)).await,
+        Some("export-worker") => export_worker().await,
+        _ => eprintln!(
+            "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N"
+        ),
     }
 }
