@@ -25,13 +25,15 @@ test: venv lint
 lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
-## Pipeline benchmarks (figures recorded in docs/bench.md).
+## Benchmarks (figures recorded in docs/bench.md).
 bench: venv
 	cargo run --profile bench-fast -p local --bin bench -- parse 1000000
 	cargo run --profile bench-fast -p local --bin bench -- sync 10000
 	cargo run --profile bench-fast -p local --bin bench -- sync 100000
 	cargo run --profile bench-fast -p local --bin bench -- relabel 2000 50
 	cargo run --profile bench-fast -p local --bin bench -- relabel 8000 50
+	cargo run --profile bench-fast -p local --bin bench -- pages 100000
+	cargo run --profile bench-fast -p local --bin bench -- export 100000
 
 ## Release builds of the Lambda binaries for this machine (`sam build` builds them for
 ## provided.al2023/arm64 through cargo-lambda: `pip install cargo-lambda` brings it and zig).

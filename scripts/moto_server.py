@@ -4,13 +4,25 @@ Prints the endpoint URL on its first line of stdout, then serves until its stand
 closes: the Rust process that started it holds the other end of the pipe, so when that process
 exits, for any reason, this server stops too and no orphan is left behind.
 
+Requests are served one at a time. moto's backends keep no locks, so two concurrent writes to
+one item (say, two relabel transactions both adding to an enterprise's summary counters) can lose
+one of the updates — something DynamoDB never does, since every item write is atomic there.
+Serialising requests makes moto as strict as the service it stands for; moto is bound to one
+core by Python's GIL anyway, so little throughput is lost.
+
 usage: moto_server.py [PORT]   (0 or absent: any free port)
 """
 
 import socket
 import sys
+import threading
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
 
 def free_port() -> int:
@@ -21,8 +33,18 @@ def free_port() -> int:
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    app = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            # Consume the whole response while holding the lock.
+            return list(app(environ, start_response))
+
+    server = make_server(
+        "127.0.0.1", port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"http://127.0.0.1:{port}", flush=True)
     try:
         while sys.stdin.read(1 << 16):
@@ -30,7 +52,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        server.shutdown()
 
 
 if __name__ == "__main__":
