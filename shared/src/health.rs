@@ -142,6 +142,16 @@ pub fn primary_doses(product: &str) -> u8 {
     }
 }
 
+/// Whether the health commission's record of a person has reached this service yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Synced facts exist (a PCR sampling or a vaccination dose).
+    Attached,
+    /// Nothing synced yet (someone just invited or added by hand): the next sync fills it in.
+    Pending,
+}
+
 /// What relabel derives from the facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Derived {
@@ -209,6 +219,14 @@ impl Health {
             due_pk: None,
             due_at: None,
             version: 0,
+        }
+    }
+
+    pub fn record_status(&self) -> RecordStatus {
+        if self.doses.is_empty() && self.pcr_sampled_at.is_none() {
+            RecordStatus::Pending
+        } else {
+            RecordStatus::Attached
         }
     }
 

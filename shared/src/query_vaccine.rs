@@ -17,7 +17,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
 use crate::feeds::Dose;
 use crate::freshness::{self, Freshness};
-use crate::health::{Health, VaxState};
+use crate::health::{Health, RecordStatus, VaxState};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
 use crate::keys;
@@ -175,6 +175,9 @@ pub struct VaccineDetail {
     pub sources: BTreeSet<Source>,
     /// From the official record, as of `labels_as_of` (absent before the first relabel).
     pub state: Option<VaxState>,
+    /// `pending` while nothing of the health commission's record has been synced for this
+    /// person (just invited or added by hand): the next sync fills it in.
+    pub official_record: RecordStatus,
     /// The health commission's record.
     pub official: Vec<Dose>,
     /// Kept apart from the official record: the employee's own reports, and what this
@@ -197,6 +200,7 @@ async fn detail_of(
         masked_id: m.masked_id.clone(),
         sources: m.sources.clone(),
         state: m.derived().map(|d| d.vax),
+        official_record: health.record_status(),
         official: health.doses,
         reported: reports
             .iter()

@@ -335,14 +335,14 @@ pub enum Admitted {
 /// record (so the enterprise sees it immediately), the enterprise's counters, and `extra` writes
 /// (consent, invitation use), all in one transaction. Two reads (one BatchGetItem) and one
 /// TransactWriteItems. Returns the membership, what happened, and whether an official record
-/// exists yet (if not, the next sync brings it and relabel carries it in).
+/// has been synced yet (if not, the next sync brings it and relabel carries it in).
 pub async fn admit(
     store: &Store,
     admission: Admission<'_>,
     rules: &crate::health::HealthRules,
     now: DateTime<Utc>,
     extra: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-) -> Result<(Membership, Admitted, bool), StoreError> {
+) -> Result<(Membership, Admitted, crate::health::RecordStatus), StoreError> {
     let (pk, sk) = membership_key(admission.uscc, admission.person);
     let health_key = (keys::person(admission.person), keys::HEALTH.to_string());
     let mut found = store
@@ -356,12 +356,9 @@ pub async fn admit(
         .map(Store::from_item)
         .transpose()?;
     let existing: Option<Membership> = found.remove(&(pk, sk)).map(Store::from_item).transpose()?;
-    let has_record = health
-        .as_ref()
-        .is_some_and(|h| !h.doses.is_empty() || h.pcr_sampled_at.is_some());
-    let (derived, _) = health
-        .unwrap_or_else(|| Health::new(admission.person.clone()))
-        .derive(now, rules);
+    let health = health.unwrap_or_else(|| Health::new(admission.person.clone()));
+    let record = health.record_status();
+    let (derived, _) = health.derive(now, rules);
     let mut delta = summary::Delta::default();
     let (mut next, admitted) = match &existing {
         None => {
@@ -418,7 +415,7 @@ pub async fn admit(
         }
     }
     if admitted == Admitted::AlreadyThere && next.derived() == Some(&derived) {
-        return Ok((next, admitted, has_record));
+        return Ok((next, admitted, record));
     }
     next.set_derived(derived, now);
     let read_version = existing.as_ref().map(|m| m.version);
@@ -430,7 +427,7 @@ pub async fn admit(
     }
     parts.extend(extra);
     store.transact(parts).await?;
-    Ok((next, admitted, has_record))
+    Ok((next, admitted, record))
 }
 
 /// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of

@@ -167,6 +167,7 @@ async fn an_employee_joins_by_invitation_and_is_seen_at_once() {
         )
         .await;
     assert_eq!(doses.body["official"].as_array().unwrap().len(), 2);
+    assert_eq!(doses.body["official_record"], "attached");
     assert_eq!(doses.body["state"], "booster_eligible");
 
     // Joining twice is one employee, and writes nothing; the invitation counts who joined.
@@ -437,6 +438,15 @@ async fn hand_added_employees_are_one_person_whatever_the_sources() {
         (s["total"].as_i64(), s["unlabelled"].as_i64()),
         (Some(total + 1), Some(0))
     );
+    // Nothing synced for them yet: the enterprise sees the record as pending, not as "none".
+    let added_id = r.body["employee_id"].as_str().unwrap();
+    let doses = app
+        .get(
+            &format!("/vaccine/enterprises/{}/employees/{added_id}", u()),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(doses.body["official_record"], "pending", "{doses:?}");
     // Added twice: still one.
     let r = app
         .post(&path, &c.legal_rep, add(&c.second_applicant))

@@ -16,6 +16,7 @@ pub mod poster;
 use crate::app::AppState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::authorize::{AgentId, LinkClaims, LinkError, LinkKind};
+use crate::health::RecordStatus;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
 use crate::ids::{IdDocument, IdType, Phone, Uscc};
@@ -421,15 +422,6 @@ pub struct JoinRequest {
     pub consent: bool,
 }
 
-/// Whether the official vaccination record is already attached.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordStatus {
-    Attached,
-    /// No official record synced yet: the next sync fills it in.
-    Pending,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Joined {
     pub uscc: String,
@@ -519,7 +511,7 @@ async fn join(
         source: Source::Invited,
         added_by: None,
     };
-    let (membership, admitted, has_record) = roster::admit(
+    let (membership, admitted, record) = roster::admit(
         &state.store,
         admission,
         &state.settings.health_rules,
@@ -542,11 +534,7 @@ async fn join(
             employee_id,
             admitted,
             sources: membership.sources,
-            health_record: if has_record {
-                RecordStatus::Attached
-            } else {
-                RecordStatus::Pending
-            },
+            health_record: record,
             consent: ConsentView::from(&consent),
         }),
     ))
@@ -786,7 +774,7 @@ async fn add_by_hand(
         source: Source::HandAdded,
         added_by: Some(agent_id),
     };
-    let (m, admitted, has_record) = roster::admit(
+    let (m, admitted, record) = roster::admit(
         &state.store,
         admission,
         &state.settings.health_rules,
@@ -814,11 +802,7 @@ async fn add_by_hand(
             masked_id: m.masked_id.clone(),
             masked_phone: m.masked_phone.clone(),
             sources: m.sources.clone(),
-            health_record: if has_record {
-                RecordStatus::Attached
-            } else {
-                RecordStatus::Pending
-            },
+            health_record: record,
         }),
     ))
 }
