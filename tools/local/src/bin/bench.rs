@@ -327,9 +327,10 @@ async fn timed_call(
     )
 }
 
-/// The demo enterprise with `n` labelled employees (a spread like a working week) and its
-/// counters, written in chunks so the benchmark's own memory stays small.
-async fn seed_labelled_enterprise(state: &AppState, n: usize) {
+/// The demo enterprise with `n` labelled employees and its counters, written in chunks so the
+/// benchmark's own memory stays small. With `spread`, labels spread like a working week;
+/// without, everyone is in the 24 h list (an export of all of them).
+async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
     use fangyitong::health::{Derived, PcrLabel, VaxState};
     let now = state.clock.now();
     let uscc = demo::demo_uscc();
@@ -363,10 +364,19 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize) {
                 now,
             );
             // Most tested within 48 h, some lapsed, a few never; most vaccinated.
-            let label = PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]];
+            let label = if spread {
+                PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]]
+            } else {
+                PcrLabel::Within24h
+            };
             let vax = VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]];
-            let sampled_at =
-                (label != PcrLabel::Never).then(|| now - Duration::hours(6 + 24 * (i % 4) as i64));
+            let hours_ago = match label {
+                PcrLabel::Within24h => 2 + (i % 20) as i64,
+                PcrLabel::Within48h => 30,
+                PcrLabel::Within72h => 54,
+                _ => 100,
+            };
+            let sampled_at = (label != PcrLabel::Never).then(|| now - Duration::hours(hours_ago));
             let derived = Derived {
                 label,
                 in_shenzhen: i % 7 != 0,
@@ -397,6 +407,12 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize) {
         .transact(vec![delta.update(state.store.table(), &uscc, now)])
         .await
         .unwrap();
+    fangyitong::freshness::record_sync(&state.store, now)
+        .await
+        .unwrap();
+    fangyitong::freshness::record_relabel(&state.store, now)
+        .await
+        .unwrap();
     eprintln!(
         "seeded {n} employees in {:.0} s",
         seeded.elapsed().as_secs_f64()
@@ -417,7 +433,7 @@ async fn export(n: usize) {
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();
     demo::seed_agent(&state, &cast).await.unwrap();
-    seed_labelled_enterprise(&state, n).await;
+    seed_labelled_enterprise(&state, n, false).await;
     let bucket = format!(
         "bench-exports-{}",
         ulid::Ulid::new().to_string().to_lowercase()
@@ -504,7 +520,7 @@ async fn pages(n: usize) {
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();
     demo::seed_agent(&state, &cast).await.unwrap();
-    seed_labelled_enterprise(&state, n).await;
+    seed_labelled_enterprise(&state, n, true).await;
     let uscc = demo::demo_uscc();
 
     let router = local::api(state.clone());
