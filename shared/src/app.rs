@@ -112,3 +112,15 @@ impl AppState {
         )
     }
 }
+
+/// How a scheduled job reports a failure to its caller (Step Functions, EventBridge Scheduler):
+/// the state machines retry `Retryable` errors (throttling, timeouts) and stop on `Fatal` ones.
+pub fn job_failure(
+    retryable: bool,
+    error: impl std::fmt::Display,
+) -> lambda_http::lambda_runtime::Diagnostic {
+    lambda_http::lambda_runtime::Diagnostic {
+        error_type: if retryable { "Retryable" } else { "Fatal" }.into(),
+        error_message: error.to_string(),
+    }
+}

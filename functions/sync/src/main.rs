@@ -10,15 +10,7 @@ async fn handler(
 ) -> Result<sync::SyncOutput, Diagnostic> {
     sync::handle(ctx, event.payload)
         .await
-        .map_err(|e| Diagnostic {
-            error_type: if e.is_retryable() {
-                "Retryable"
-            } else {
-                "Fatal"
-            }
-            .into(),
-            error_message: e.to_string(),
-        })
+        .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e))
 }
 
 #[tokio::main]

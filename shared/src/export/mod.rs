@@ -60,6 +60,31 @@ pub struct ExportServices {
 }
 
 impl ExportServices {
+    /// The clients and where things go, with the default limits: 20 exports per enterprise a
+    /// day, attachments up to 7 MB in all (SES takes 10 MB per raw message and base64 grows
+    /// files by a third), 72-hour links, 3 attempts.
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        sqs: aws_sdk_sqs::Client,
+        ses: aws_sdk_sesv2::Client,
+        bucket: String,
+        queue_url: String,
+        sender: String,
+    ) -> Self {
+        Self {
+            s3,
+            sqs,
+            ses,
+            bucket,
+            queue_url,
+            sender,
+            daily_limit: 20,
+            attach_limit_bytes: 7 * 1024 * 1024,
+            link_ttl: Duration::hours(72),
+            max_attempts: 3,
+        }
+    }
+
     /// From the environment (`EXPORT_BUCKET`, `EXPORT_QUEUE_URL`, `MAIL_SENDER`, optional
     /// `SES_REGION`, `EXPORT_DAILY_LIMIT`), as a Lambda's init builds it.
     pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
@@ -70,40 +95,20 @@ impl ExportServices {
                 .build(),
             None => aws_sdk_sesv2::config::Builder::from(aws).build(),
         };
-        let daily_limit = optional("EXPORT_DAILY_LIMIT")
-            .map(|v| {
-                v.parse::<u32>().map_err(|e| {
-                    crate::config::ConfigError::Invalid("EXPORT_DAILY_LIMIT", e.to_string())
-                })
-            })
-            .transpose()?
-            .unwrap_or(20);
-        Ok(Self {
-            s3: aws_sdk_s3::Client::new(aws),
-            sqs: aws_sdk_sqs::Client::new(aws),
-            ses: aws_sdk_sesv2::Client::from_conf(ses_config),
-            bucket: required("EXPORT_BUCKET")?,
-            queue_url: required("EXPORT_QUEUE_URL")?,
-            sender: required("MAIL_SENDER")?,
-            daily_limit,
-            ..Self::defaults_with(aws)
-        })
-    }
-
-    fn defaults_with(aws: &aws_config::SdkConfig) -> Self {
-        Self {
-            s3: aws_sdk_s3::Client::new(aws),
-            sqs: aws_sdk_sqs::Client::new(aws),
-            ses: aws_sdk_sesv2::Client::new(aws),
-            bucket: String::new(),
-            queue_url: String::new(),
-            sender: String::new(),
-            daily_limit: 20,
-            // SES takes 10 MB per raw message; base64 grows attachments by a third.
-            attach_limit_bytes: 7 * 1024 * 1024,
-            link_ttl: Duration::hours(72),
-            max_attempts: 3,
+        let mut services = Self::new(
+            aws_sdk_s3::Client::new(aws),
+            aws_sdk_sqs::Client::new(aws),
+            aws_sdk_sesv2::Client::from_conf(ses_config),
+            required("EXPORT_BUCKET")?,
+            required("EXPORT_QUEUE_URL")?,
+            required("MAIL_SENDER")?,
+        );
+        if let Some(limit) = optional("EXPORT_DAILY_LIMIT") {
+            services.daily_limit = limit.parse().map_err(|e: std::num::ParseIntError| {
+                crate::config::ConfigError::Invalid("EXPORT_DAILY_LIMIT", e.to_string())
+            })?;
         }
+        Ok(services)
     }
 }
 

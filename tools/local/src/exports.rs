@@ -52,18 +52,14 @@ pub async fn setup(
             ));
         }
     }
-    Ok(ExportServices {
-        s3: crate::s3_client(aws),
+    Ok(ExportServices::new(
+        crate::s3_client(aws),
         sqs,
         ses,
-        bucket: bucket.to_string(),
+        bucket.to_string(),
         queue_url,
-        sender: LOCAL_SENDER.to_string(),
-        daily_limit: 20,
-        attach_limit_bytes: 7 * 1024 * 1024,
-        link_ttl: chrono::Duration::hours(72),
-        max_attempts: 3,
-    })
+        LOCAL_SENDER.to_string(),
+    ))
 }
 
 /// Receives what is on the queue and hands it to the export Lambda's handler as the SQS event
