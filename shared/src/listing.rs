@@ -147,15 +147,7 @@ impl EmployeeList {
         let source_filter = filter.source.map(|source| Filter {
             expression: "contains(#source, :source)".into(),
             names: vec![("#source".into(), "sources".into())],
-            values: vec![(
-                ":source".into(),
-                AttributeValue::S(
-                    serde_json::to_value(source)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                ),
-            )],
+            values: vec![(":source".into(), AttributeValue::S(source.as_str().into()))],
         });
         let described = format!(
             "{index}|{partition}|{:?}|{:?}|{:?}|{:?}",

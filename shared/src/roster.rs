@@ -30,6 +30,26 @@ pub enum Source {
     HandAdded,
 }
 
+impl Source {
+    /// As stored and as the API spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Roster => "roster",
+            Self::Invited => "invited",
+            Self::HandAdded => "hand_added",
+        }
+    }
+
+    /// As the manual names it (员工来源).
+    pub const fn label_zh(self) -> &'static str {
+        match self {
+            Self::Roster => "社保",
+            Self::Invited => "邀请",
+            Self::HandAdded => "手动添加",
+        }
+    }
+}
+
 /// A person on an enterprise's roster, as a feed or a form delivers them (edge only).
 #[derive(Debug, Clone)]
 pub struct MemberRecord {
@@ -515,4 +535,16 @@ pub async fn of_person(store: &Store, person: &PersonKey) -> Result<Vec<Membersh
         .prefix(keys::EMPLOYMENT_PREFIX)
         .limit(100);
     store.query_all(&spec, 10_000).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_is_spelled_as_serde_spells_it() {
+        for source in [Source::Roster, Source::Invited, Source::HandAdded] {
+            assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        }
+    }
 }

@@ -197,13 +197,7 @@ impl ExportSpec {
             });
         }
         if let Some(source) = f.source {
-            parts.push(format!(
-                "来源 {}",
-                serde_json::to_value(source)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ));
+            parts.push(format!("来源 {}", source.label_zh()));
         }
         if let Some(name) = &f.name {
             parts.push(format!("姓名以「{name}」开头"));

@@ -273,11 +273,7 @@ fn header(kind: ListKind) -> &'static [&'static str] {
 fn source_names(sources: &std::collections::BTreeSet<Source>) -> String {
     sources
         .iter()
-        .map(|s| match s {
-            Source::Roster => "社保",
-            Source::Invited => "邀请",
-            Source::HandAdded => "手动添加",
-        })
+        .map(|s| s.label_zh())
         .collect::<Vec<_>>()
         .join("、")
 }
