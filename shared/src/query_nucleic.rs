@@ -31,7 +31,8 @@ pub struct NucleicSummary {
     pub enterprise_name: String,
     /// Current employees per label: `24h`, `48h`, `72h`, `over_72h`, `never`.
     pub labels: BTreeMap<String, i64>,
-    /// Employees not labelled yet (joined since the last relabel).
+    /// Employees not labelled yet (joined since the last relabel), or whose health data is
+    /// withheld (they withdrew their consent but are still on the roster).
     pub unlabelled: i64,
     /// 在深员工数: employees with a PCR test in Shenzhen within the last 14 days.
     pub in_shenzhen: i64,

@@ -44,7 +44,8 @@ pub struct VaccineSummary {
     pub states: BTreeMap<String, i64>,
     /// Primary series complete, whatever came after: primary_complete + booster_eligible + boosted.
     pub primary_series_complete: i64,
-    /// Employees not labelled yet (joined since the last relabel).
+    /// Employees not labelled yet (joined since the last relabel), or whose health data is
+    /// withheld (they withdrew their consent but are still on the roster).
     pub unlabelled: i64,
     pub total: i64,
     pub left: i64,

@@ -275,18 +275,22 @@ impl Membership {
     pub fn rejoin(&mut self) {
         self.left_at = None;
         self.removed_by = None;
-        self.health_withheld = false;
         self.reindex();
     }
 
-    /// The employee withdrew their consent and nothing else ties them to the enterprise: left,
-    /// and their health state is no longer kept here (nor listed, nor counted).
-    pub fn withhold_health(&mut self, at: DateTime<Utc>) {
-        self.left_at = Some(at);
+    /// The employee withdrew their consent: the enterprise no longer keeps, lists or counts
+    /// their health state, whatever else ties them to it (roster, hand-add), until they consent
+    /// again. Only a new consent (joining by invitation) lifts this.
+    pub fn withhold_health(&mut self) {
         self.derived = None;
         self.derived_at = None;
         self.health_withheld = true;
         self.reindex();
+    }
+
+    /// A new consent: the health state comes back with the next derivation.
+    fn release_health(&mut self) {
+        self.health_withheld = false;
     }
 
     pub fn health_withheld(&self) -> bool {
@@ -420,6 +424,9 @@ pub async fn admit(
             (next, Admitted::Returned)
         }
     };
+    if admission.source == Source::Invited {
+        next.release_health();
+    }
     if next.added_by.is_none() {
         next.added_by = admission.added_by.clone();
     }
@@ -429,6 +436,26 @@ pub async fn admit(
     let counted_before = existing
         .as_ref()
         .is_some_and(|m| m.is_current() && m.derived().is_some());
+    if next.health_withheld() {
+        // Hand-added or back on the roster after withdrawing consent: an employee again, and
+        // counted, but their health state stays withheld until they consent again.
+        delta
+            .0
+            .retain(|counter, _| counter == summary::TOTAL || counter == summary::LEFT);
+        if admitted == Admitted::AlreadyThere {
+            return Ok((next, admitted, record));
+        }
+        let read_version = existing.as_ref().map(|m| m.version);
+        next.version = read_version.map_or(0, |v| v + 1);
+        let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
+        delta.0.retain(|_, v| *v != 0);
+        if !delta.is_empty() {
+            parts.push(delta.update(store.table(), admission.uscc, now));
+        }
+        parts.extend(extra);
+        store.transact(parts).await?;
+        return Ok((next, admitted, record));
+    }
     if !counted_before {
         for (counter, by) in summary::Delta::relabel(None, &derived).0 {
             delta.add(counter, by);

@@ -52,6 +52,16 @@ impl Delta {
         delta
     }
 
+    /// The change when a current employee's health state is withheld (consent withdrawn) while
+    /// they stay an employee: out of every health counter, still in the total.
+    pub fn withheld(derived: Option<&Derived>) -> Self {
+        let mut delta = Self::default();
+        if let Some(d) = derived {
+            delta.count(d, -1);
+        }
+        delta
+    }
+
     /// The change when a current employee leaves.
     pub fn leave(derived: Option<&Derived>) -> Self {
         let mut delta = Self::default();

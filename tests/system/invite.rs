@@ -505,3 +505,78 @@ async fn hand_added_employees_are_one_person_whatever_the_sources() {
         assert!(audit.text().contains(action), "{action}");
     }
 }
+
+#[tokio::test]
+async fn a_withdrawal_hides_health_data_even_from_the_roster_enterprise() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(5).await;
+    let c = &app.cast;
+    let made = invitation(&app).await;
+    let joined = join(&app, made["token"].as_str().unwrap()).await;
+    assert_eq!(joined.body["admitted"], "source_added", "{joined:?}");
+    let employee_id = joined.body["employee_id"].as_str().unwrap().to_string();
+    let before = summary(&app).await;
+
+    let r = app
+        .post(
+            &format!("/invite/me/enterprises/{}/withdraw", u()),
+            &c.employee,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["still_employee_via"], json!(["roster"]), "{r:?}");
+    // Still an employee (the roster says so), but out of every health count and list.
+    let after = summary(&app).await;
+    assert_eq!(after["total"], before["total"]);
+    assert_eq!(
+        after["unlabelled"].as_i64(),
+        Some(before["unlabelled"].as_i64().unwrap() + 1)
+    );
+    let detail = app
+        .get(
+            &format!("/nucleic/enterprises/{}/employees/{employee_id}", u()),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(
+        (detail.status, detail.body["code"].as_str()),
+        (StatusCode::GONE, Some("consent_withdrawn"))
+    );
+    // Neither a relabel nor an agent's hand-add brings it back.
+    app.clock.advance(Duration::hours(30));
+    fangyitong::relabel::run(
+        &app.state.store,
+        app.clock.now(),
+        &app.state.settings.health_rules,
+    )
+    .await
+    .unwrap();
+    let add = json!({"name": c.employee.name, "id_type": "resident_id", "id_number": c.employee.id_number, "phone": "13800138000"});
+    let r = app
+        .post(
+            &format!("/invite/enterprises/{}/employees", u()),
+            &c.agent,
+            add,
+        )
+        .await;
+    assert_eq!(r.body["admitted"], "source_added", "{r:?}");
+    let detail = app
+        .get(
+            &format!("/vaccine/enterprises/{}/employees/{employee_id}", u()),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(detail.status, StatusCode::GONE);
+    assert_eq!(summary(&app).await["unlabelled"], after["unlabelled"]);
+    // Only a new consent does.
+    let made = invitation(&app).await;
+    join(&app, made["token"].as_str().unwrap()).await;
+    let detail = app
+        .get(
+            &format!("/nucleic/enterprises/{}/employees/{employee_id}", u()),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(detail.status, StatusCode::OK, "{detail:?}");
+    assert_eq!(summary(&app).await["unlabelled"], before["unlabelled"]);
+}

@@ -607,13 +607,13 @@ async fn mine(
 pub struct Withdrawn {
     pub uscc: String,
     pub withdrawn_at: DateTime<Utc>,
-    /// Other grounds you remain an employee on (e.g. the social-insurance roster); empty when
+    /// Other grounds you remain an employee on (e.g. the social-insurance roster). Either way
     /// the enterprise no longer sees your health data.
     pub still_employee_via: BTreeSet<Source>,
 }
 
-/// Withdraws the consent you joined an enterprise with. Unless you are also on its roster or
-/// were added by its agents, you leave it, and it no longer sees your health data.
+/// Withdraws the consent you joined an enterprise with: it no longer sees your health data.
+/// Unless you are also on its roster or were added by its agents, you also leave it.
 #[utoipa::path(post, path = "/invite/me/enterprises/{uscc}/withdraw", tag = "invite-join",
     params(("uscc" = String, Path, description = "unified social credit code")),
     responses((status = 200, body = Withdrawn), (status = 401, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
@@ -681,12 +681,18 @@ async fn withdraw(
         let mut next = m.clone();
         next.sources.remove(&Source::Invited);
         remaining = next.sources.clone();
-        if remaining.is_empty() && !m.health_withheld() {
-            next.withhold_health(now);
-            let delta = if m.is_current() {
-                Delta::leave(m.derived())
-            } else {
-                Delta::default()
+        if !m.health_withheld() {
+            next.withhold_health();
+            // Out of the counts: as a leaver if nothing else ties them to the enterprise,
+            // otherwise out of every health counter while still an employee.
+            let delta = match (m.is_current(), remaining.is_empty()) {
+                (true, true) => {
+                    next.leave(now);
+                    Delta::leave(m.derived())
+                }
+                (true, false) => Delta::withheld(m.derived()),
+                // A leaver is in no health counter.
+                (false, _) => Delta::default(),
             };
             if !delta.is_empty() {
                 parts.push(delta.update(table, &uscc, now));
