@@ -433,9 +433,6 @@ pub async fn admit(
     if next.masked_phone.is_none() {
         next.masked_phone = admission.masked_phone;
     }
-    let counted_before = existing
-        .as_ref()
-        .is_some_and(|m| m.is_current() && m.derived().is_some());
     if next.health_withheld() {
         // Hand-added or back on the roster after withdrawing consent: an employee again, and
         // counted, but their health state stays withheld until they consent again.
@@ -445,26 +442,20 @@ pub async fn admit(
         if admitted == Admitted::AlreadyThere {
             return Ok((next, admitted, record));
         }
-        let read_version = existing.as_ref().map(|m| m.version);
-        next.version = read_version.map_or(0, |v| v + 1);
-        let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
-        delta.0.retain(|_, v| *v != 0);
-        if !delta.is_empty() {
-            parts.push(delta.update(store.table(), admission.uscc, now));
+    } else {
+        let counted_before = existing
+            .as_ref()
+            .is_some_and(|m| m.is_current() && m.derived().is_some());
+        if !counted_before {
+            for (counter, by) in summary::Delta::relabel(None, &derived).0 {
+                delta.add(counter, by);
+            }
         }
-        parts.extend(extra);
-        store.transact(parts).await?;
-        return Ok((next, admitted, record));
-    }
-    if !counted_before {
-        for (counter, by) in summary::Delta::relabel(None, &derived).0 {
-            delta.add(counter, by);
+        if admitted == Admitted::AlreadyThere && next.derived() == Some(&derived) {
+            return Ok((next, admitted, record));
         }
+        next.set_derived(derived, now);
     }
-    if admitted == Admitted::AlreadyThere && next.derived() == Some(&derived) {
-        return Ok((next, admitted, record));
-    }
-    next.set_derived(derived, now);
     let read_version = existing.as_ref().map(|m| m.version);
     next.version = read_version.map_or(0, |v| v + 1);
     let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
