@@ -117,7 +117,9 @@ pub struct VaccinePage {
     pub freshness: Freshness,
 }
 
-fn parse_state(raw: &str) -> Result<VaxState, ApiError> {
+/// Parses a vaccination-state path segment (`unvaccinated`, `partial`, `primary_complete`,
+/// `booster_eligible`, `boosted`).
+pub fn parse_state(raw: &str) -> Result<VaxState, ApiError> {
     VaxState::ALL
         .into_iter()
         .find(|s| s.as_str() == raw)

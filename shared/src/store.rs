@@ -378,6 +378,27 @@ impl Store {
         }
     }
 
+    /// Sends one `Update` built as a transaction part as a plain UpdateItem (a one-item
+    /// transaction would cost twice the write units). A failed condition counts as done: the
+    /// callers' conditions all mean "already in that state".
+    pub async fn update_once(
+        &self,
+        update: aws_sdk_dynamodb::types::Update,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await;
+        ok_if_condition_failed(result)
+    }
+
     pub async fn query<T: DeserializeOwned>(
         &self,
         spec: &QuerySpec,

@@ -115,22 +115,11 @@ pub async fn add_members(
 ) -> Result<(), StoreError> {
     let mut delta = Delta::default();
     delta.add(TOTAL, count);
-    // One item: a plain UpdateItem (a one-item transaction would cost twice the write units).
     let update = delta
         .update(store.table(), uscc, now)
         .update
         .expect("an update part");
-    let result = store
-        .client()
-        .update_item()
-        .table_name(update.table_name)
-        .set_key(Some(update.key))
-        .update_expression(update.update_expression)
-        .set_expression_attribute_names(update.expression_attribute_names)
-        .set_expression_attribute_values(update.expression_attribute_values)
-        .send()
-        .await;
-    crate::store::ok_if_condition_failed(result)
+    store.update_once(update).await
 }
 
 /// The stored counters.

@@ -163,15 +163,7 @@ impl ExportSpec {
                 EmployeeList::pcr(uscc, parse_label(&self.group)?.as_str(), &params)
             }
             ListKind::Vaccine => {
-                let state = crate::health::VaxState::ALL
-                    .into_iter()
-                    .find(|s| s.as_str() == self.group)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_state",
-                            format!("unknown state {:?}", self.group),
-                        )
-                    })?;
+                let state = crate::query_vaccine::parse_state(&self.group)?;
                 EmployeeList::vaccination(uscc, state.as_str(), &params)
             }
         }

@@ -223,19 +223,9 @@ pub async fn process(
             } else {
                 update
             };
-            let update = update.build().expect("table, key and expression are set");
-            let result = store
-                .client()
-                .update_item()
-                .table_name(update.table_name)
-                .set_key(Some(update.key))
-                .update_expression(update.update_expression)
-                .set_condition_expression(update.condition_expression)
-                .set_expression_attribute_names(update.expression_attribute_names)
-                .set_expression_attribute_values(update.expression_attribute_values)
-                .send()
-                .await;
-            store::ok_if_condition_failed(result)?;
+            store
+                .update_once(update.build().expect("table, key and expression are set"))
+                .await?;
             Ok(if last {
                 Outcome::Failed(reason)
             } else {

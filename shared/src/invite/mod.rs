@@ -519,13 +519,9 @@ async fn join(
         extra,
     )
     .await
-    .map_err(|e| match e {
-        StoreError::ConditionFailed => ApiError::conflict(
-            "changed_meanwhile",
-            "the invitation or your record changed meanwhile; try again",
-        ),
-        e => e.into(),
-    })?;
+    .map_err(changed_meanwhile(
+        "the invitation or your record changed meanwhile; try again",
+    ))?;
     Ok((
         StatusCode::CREATED,
         ApiJson(Joined {
@@ -701,13 +697,13 @@ async fn withdraw(
         next.version += 1;
         parts.push(store::put_if_version(table, &next, Some(m.version))?);
     }
-    state.store.transact(parts).await.map_err(|e| match e {
-        StoreError::ConditionFailed => ApiError::conflict(
-            "changed_meanwhile",
+    state
+        .store
+        .transact(parts)
+        .await
+        .map_err(changed_meanwhile(
             "your record changed meanwhile; try again",
-        ),
-        e => e.into(),
-    })?;
+        ))?;
     Ok(ApiJson(Withdrawn {
         uscc: uscc.to_string(),
         withdrawn_at: now,
@@ -788,13 +784,9 @@ async fn add_by_hand(
         vec![store::put_new(state.store.table(), audit)],
     )
     .await
-    .map_err(|e| match e {
-        StoreError::ConditionFailed => ApiError::conflict(
-            "changed_meanwhile",
-            "this employee changed meanwhile; try again",
-        ),
-        e => e.into(),
-    })?;
+    .map_err(changed_meanwhile(
+        "this employee changed meanwhile; try again",
+    ))?;
     let status = match admitted {
         Admitted::New | Admitted::Returned => StatusCode::CREATED,
         Admitted::SourceAdded | Admitted::AlreadyThere => StatusCode::OK,
@@ -871,18 +863,23 @@ async fn remove(
             store::put_new(table, audit),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => ApiError::conflict(
-                "changed_meanwhile",
-                "this employee changed meanwhile; try again",
-            ),
-            e => e.into(),
-        })?;
+        .map_err(changed_meanwhile(
+            "this employee changed meanwhile; try again",
+        ))?;
     Ok(ApiJson(EmployeeRemoved {
         employee_id,
         left_at: now,
         removed_by,
     }))
+}
+
+/// A write that lost a race (its condition failed) is a 409 the caller can retry; any other
+/// store error stays what it is.
+fn changed_meanwhile(message: &'static str) -> impl FnOnce(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::ConditionFailed => ApiError::conflict("changed_meanwhile", message),
+        e => e.into(),
+    }
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
