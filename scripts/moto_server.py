@@ -10,9 +10,14 @@ one of the updates — something DynamoDB never does, since every item write is 
 Serialising requests makes moto as strict as the service it stands for; moto is bound to one
 core by Python's GIL anyway, so little throughput is lost.
 
+`GET /_local/sent-mails` lists the raw mails SES "sent" (every account and region), read from
+moto's SES backend as its documentation suggests. moto's own `/moto-api/data.json` would dump
+every model of every service to answer the same question, which grows with everything stored.
+
 usage: moto_server.py [PORT]   (0 or absent: any free port)
 """
 
+import json
 import socket
 import sys
 import threading
@@ -31,12 +36,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def sent_mails() -> list:
+    from moto.ses import ses_backends
+    from moto.ses.models import RawMessage
+
+    mails = []
+    for account in ses_backends.values():
+        for backend in account.values():
+            for m in backend.sent_messages:
+                if isinstance(m, RawMessage):
+                    mails.append(
+                        {"id": m.id, "source": m.source, "destinations": m.destinations,
+                         "raw_data": m.raw_data}
+                    )
+    return mails
+
+
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else free_port()
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
     def one_at_a_time(environ, start_response):
+        if environ.get("PATH_INFO") == "/_local/sent-mails":
+            with lock:
+                body = json.dumps(sent_mails()).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
         with lock:
             # Consume the whole response while holding the lock.
             return list(app(environ, start_response))

@@ -1,5 +1,6 @@
-//! The test harness: one moto server per test binary (started on first use, stopped when the
-//! binary exits), one fresh table per test, the real routers driven in-process.
+//! The test harness: one local DynamoDB and one moto server per test binary (started on first
+//! use, stopped when the binary exits), one fresh table per test, the real routers driven
+//! in-process.
 
 use axum::Router;
 use axum::body::Body;
@@ -15,24 +16,14 @@ use serde_json::Value;
 use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
-static MOTO: OnceLock<Result<String, String>> = OnceLock::new();
-static MOTO_SERVER: OnceLock<local::moto::MotoServer> = OnceLock::new();
+static LOCAL_AWS: OnceLock<Result<local::LocalAws, String>> = OnceLock::new();
 
-/// The AWS-API endpoint: `AWS_ENDPOINT_URL` if set, else a moto server this binary starts.
-pub fn endpoint() -> &'static str {
-    let result = MOTO.get_or_init(|| {
-        match std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|e| !e.is_empty())
-        {
-            Some(e) => Ok(e),
-            None => local::moto::MotoServer::start(0)
-                .map(|server| MOTO_SERVER.get_or_init(|| server).endpoint.clone())
-                .map_err(|e| e.to_string()),
-        }
-    });
-    match result {
-        Ok(e) => e,
+/// The AWS-API endpoints of this test binary: the ones the standard variables name, else a
+/// local DynamoDB (in memory) and a moto server started on first use and kept until the binary
+/// exits. Every test makes its own table, bucket and queue on them, so tests run in parallel.
+pub fn endpoints() -> &'static local::Endpoints {
+    match LOCAL_AWS.get_or_init(|| local::LocalAws::start(&local::dynamo::Storage::Memory, 0)) {
+        Ok(aws) => &aws.endpoints,
         Err(e) => panic!("{e}"),
     }
 }
@@ -78,8 +69,7 @@ impl std::fmt::Debug for Reply {
 
 /// A fresh table with the demo registry in it, and the authorize routes over it.
 pub async fn spawn_app() -> TestApp {
-    let endpoint = endpoint();
-    let aws = local::sdk_config(endpoint).await;
+    let aws = local::sdk_config(endpoints()).await;
     let requests = fangyitong::store::RequestCounter::default();
     let dynamodb = requests.client(&aws);
     let table = format!("test-{}", ulid::Ulid::new());
@@ -141,7 +131,7 @@ impl TestApp {
 
     /// The same app able to run exports: its own bucket and queue, the verified local sender.
     pub async fn with_exports(self) -> Self {
-        let aws = local::sdk_config(endpoint()).await;
+        let aws = local::sdk_config(endpoints()).await;
         let suffix = ulid::Ulid::new().to_string().to_lowercase();
         let bucket = format!("test-exports-{suffix}");
         local::s3_client(&aws)
@@ -176,7 +166,7 @@ impl TestApp {
 
     /// The mails the SES endpoint "sent" to `recipient`.
     pub async fn mails_to(&self, recipient: &str) -> Vec<local::exports::SentMail> {
-        local::exports::sent_mails(endpoint())
+        local::exports::sent_mails(&endpoints().others)
             .await
             .expect("read the sent mails")
             .into_iter()
@@ -276,7 +266,7 @@ impl TestApp {
 
     /// A sync over this app's table and a fresh bucket.
     pub async fn sync_context(&self) -> fangyitong::sync::SyncContext {
-        let aws = local::sdk_config(endpoint()).await;
+        let aws = local::sdk_config(endpoints()).await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&aws)
                 .force_path_style(true)

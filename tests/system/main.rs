@@ -1,10 +1,12 @@
-//! One test binary for the whole system (one link of the AWS SDK, one moto server).
+//! One test binary for the whole system (one link of the AWS SDK, one local DynamoDB, one moto
+//! server).
 
 mod authorize;
 mod edge;
 mod events;
 mod export;
 mod invite;
+mod local_stack;
 mod openapi;
 mod pipeline;
 mod queries;

@@ -210,7 +210,7 @@ pub async fn seed_registry(
 }
 
 /// How many employees the demo enterprise has on its social-insurance roster.
-pub const DEMO_EMPLOYEES: usize = 300;
+pub const DEMO_EMPLOYEES: usize = 2_000;
 
 /// The demo enterprise's roster: the cast's employee and agent plus synthetic people with valid
 /// resident IDs (a fixed seed, so every start has the same people).

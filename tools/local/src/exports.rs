@@ -147,15 +147,11 @@ pub struct SentAttachment {
     pub size: usize,
 }
 
-/// Every mail the SES endpoint "sent" (moto keeps them; `/moto-api/data.json` lists them).
+/// Every mail the SES endpoint "sent" (moto keeps them; `scripts/moto_server.py` lists them).
 pub async fn sent_mails(endpoint: &str) -> Result<Vec<SentMail>, String> {
-    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let url = format!("{}/_local/sent-mails", endpoint.trim_end_matches('/'));
     let body = http_get(&url).await?;
-    let data: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    let raw = data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let raw: Vec<Value> = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     Ok(raw
         .iter()
         .filter_map(|m| {
@@ -165,12 +161,18 @@ pub async fn sent_mails(endpoint: &str) -> Result<Vec<SentMail>, String> {
             Some(SentMail {
                 id,
                 from: m["source"].as_str().unwrap_or_default().to_string(),
+                // moto appends the message's To header to the given destinations, so the
+                // same address comes twice; SES sends once per address.
                 to: m["destinations"]
                     .as_array()
                     .map(|d| {
-                        d.iter()
-                            .filter_map(|a| a.as_str().map(str::to_string))
-                            .collect()
+                        let mut to: Vec<String> = Vec::new();
+                        for address in d.iter().filter_map(Value::as_str) {
+                            if !to.iter().any(|t| t == address) {
+                                to.push(address.to_string());
+                            }
+                        }
+                        to
                     })
                     .unwrap_or_default(),
                 subject: parsed.subject().unwrap_or_default().to_string(),

@@ -260,17 +260,33 @@ impl Population {
         })
     }
 
-    /// `count` PCR samplings of random employees in the 96 hours before `now`: 90 % in
+    /// `count` PCR samplings of employees drawn evenly from the whole population (so a large
+    /// enterprise gets its share), in the `within` before `now` (at least an hour): 90 % in
     /// Shenzhen, results 1-12 hours after sampling, still pending when that is after `now`.
-    pub fn pcr_lines(&mut self, count: usize, now: DateTime<Utc>) -> Vec<Value> {
+    pub fn pcr_lines(&mut self, count: usize, now: DateTime<Utc>, within: Duration) -> Vec<Value> {
+        let window_minutes = within.num_minutes().max(60);
+        // Where each enterprise's employees start in the population, for an even draw.
+        let starts: Vec<usize> = self
+            .enterprises
+            .iter()
+            .scan(0, |next, e| {
+                let start = *next;
+                *next += e.employees.len();
+                Some(start)
+            })
+            .collect();
+        let people: usize = self.enterprises.iter().map(|e| e.employees.len()).sum();
         let mut lines = Vec::with_capacity(count);
+        if people == 0 {
+            return lines;
+        }
         for _ in 0..count {
-            let e = &self.enterprises[self.rng.random_range(0..self.enterprises.len())];
-            if e.employees.is_empty() {
-                continue;
-            }
-            let p = &e.employees[self.rng.random_range(0..e.employees.len())];
-            let sampled = now - Duration::minutes(self.rng.random_range(30..96 * 60));
+            let n = self.rng.random_range(0..people);
+            // The last enterprise starting at or before n (empty ones share a start and are
+            // skipped by taking the last).
+            let i = starts.partition_point(|&start| start <= n) - 1;
+            let p = &self.enterprises[i].employees[n - starts[i]];
+            let sampled = now - Duration::minutes(self.rng.random_range(30..window_minutes));
             let result_at = sampled + Duration::minutes(self.rng.random_range(60..12 * 60));
             let (result, result_at) = if result_at > now {
                 ("pending", Value::Null)

@@ -1,8 +1,10 @@
-//! The local stack, shared by `cargo run -p local` (what `make dev` runs) and the tests:
-//! moto's server on loopback, storage created from the same definitions `template.yaml` uses,
-//! demo personas and data.
+//! The local stack, shared by `cargo run -p local` (what `make dev` runs), the tests and the
+//! benchmarks: the local DynamoDB engine and moto's server on loopback, storage created from the
+//! same definitions `template.yaml` uses, demo personas and data.
 
+pub mod bucket;
 pub mod demo;
+pub mod dynamo;
 pub mod exports;
 pub mod generate;
 pub mod moto;
@@ -16,16 +18,82 @@ use std::sync::Arc;
 
 /// The repository's root (this crate lives in `tools/local`).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
-/// The region the local stack uses. moto accepts any; SES (a later issue) needs one it models.
+/// The region the local stack uses. moto accepts any; SES needs one it models.
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// SDK configuration for an AWS-API endpoint on loopback, with static dummy credentials.
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+/// Where the local stack's AWS APIs answer: DynamoDB on the local engine (dynoxide), S3, SQS
+/// and SES on moto's server.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub dynamodb: String,
+    pub others: String,
+}
+
+/// The SDK asks its service configuration for `AWS_ENDPOINT_URL` per service; from the
+/// environment that lookup yields `AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB and `AWS_ENDPOINT_URL`
+/// for the rest. The local stack answers the same lookup from [`Endpoints`], so it needs no
+/// process-wide variables (tests run in parallel in one process) and the clients resolve their
+/// endpoints exactly as the Lambdas' do from their environment.
+impl aws_types::service_config::LoadServiceConfig for Endpoints {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        if key.env() != "AWS_ENDPOINT_URL" {
+            return None;
+        }
+        Some(match key.service_id() {
+            "DynamoDB" => self.dynamodb.clone(),
+            _ => self.others.clone(),
+        })
+    }
+}
+
+/// The local AWS endpoints, and the servers behind them, which run as long as this lives.
+pub struct LocalAws {
+    pub endpoints: Endpoints,
+    _dynamodb: Option<dynamo::LocalDynamo>,
+    _moto: Option<moto::MotoServer>,
+}
+
+impl LocalAws {
+    /// The endpoints the standard variables name, as the SDK reads them
+    /// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, for DynamoDB; `AWS_ENDPOINT_URL`
+    /// for the rest); for each one not named, a server started here: the local DynamoDB engine
+    /// on `storage`, moto on `moto_port` (0: any free port).
+    pub fn start(storage: &dynamo::Storage, moto_port: u16) -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let others = var("AWS_ENDPOINT_URL");
+        let (dynamodb, local_dynamodb) = match var("AWS_ENDPOINT_URL_DYNAMODB").or(others.clone()) {
+            Some(endpoint) => (endpoint, None),
+            None => {
+                let server = dynamo::LocalDynamo::start(storage).map_err(|e| e.to_string())?;
+                (server.endpoint.clone(), Some(server))
+            }
+        };
+        let (others, local_moto) = match others {
+            Some(endpoint) => (endpoint, None),
+            None => {
+                let server = moto::MotoServer::start(moto_port).map_err(|e| e.to_string())?;
+                (server.endpoint.clone(), Some(server))
+            }
+        };
+        Ok(Self {
+            endpoints: Endpoints { dynamodb, others },
+            _dynamodb: local_dynamodb,
+            _moto: local_moto,
+        })
+    }
+
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.endpoints).await
+    }
+}
+
+/// SDK configuration for the local endpoints, with static dummy credentials.
+pub async fn sdk_config(endpoints: &Endpoints) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
         .region(aws_config::Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new(
             "testing",
@@ -36,18 +104,29 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+        .into_builder()
+        .service_config(endpoints.clone())
+        .build()
 }
 
-/// Creates the table unless it exists.
+/// Creates the table unless it exists; whether it created it.
 pub async fn ensure_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
-) -> Result<(), aws_sdk_dynamodb::Error> {
-    let existing = client.list_tables().send().await?;
-    if existing.table_names().iter().any(|t| t == table) {
-        return Ok(());
+) -> Result<bool, aws_sdk_dynamodb::Error> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => Ok(false),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            fangyitong::table::definition()
+                .create(client, table)
+                .await?;
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
     }
-    fangyitong::table::definition().create(client, table).await
 }
 
 /// Every function's routes, as API Gateway would route them to the separate Lambdas.
@@ -141,13 +220,14 @@ pub fn s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
-/// Generates a delivery of every feed for `population` (the demo enterprise first) and uploads
-/// them under the inbound prefix, named by `now`.
+/// Generates a delivery of every feed for `population` (the demo enterprise first), with
+/// `pcr_records` samplings in the `pcr_within` before `now`, and uploads them under the inbound
+/// prefix, named by `now`.
 pub async fn upload_demo_deliveries(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     population: &mut generate::Population,
-    pcr_records: usize,
+    (pcr_records, pcr_within): (usize, chrono::Duration),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<String>, aws_sdk_s3::Error> {
     let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
@@ -161,13 +241,15 @@ pub async fn upload_demo_deliveries(
             "roster",
             generate::jsonl(population.roster_lines(&month).collect::<Vec<_>>()),
         ),
-        (
-            "pcr",
-            generate::jsonl(population.pcr_lines(pcr_records, now)),
-        ),
+        // Doses before samplings: the doses do not depend on `now`, so a restart (same seed)
+        // delivers the same doses again, and they cost no write.
         (
             "vaccination",
             generate::jsonl(population.vaccination_lines()),
+        ),
+        (
+            "pcr",
+            generate::jsonl(population.pcr_lines(pcr_records, now, pcr_within)),
         ),
         ("sites", generate::jsonl(generate::site_lines(7, 2, now))),
         ("zones", generate::jsonl(generate::zone_lines(now))),

@@ -1,38 +1,55 @@
-//! `make dev`: the whole system on one machine. Starts moto's server (unless `AWS_ENDPOINT_URL`
-//! already names an endpoint), creates the table from the shared definition, seeds the demo
-//! enterprises and personas, and serves every function's routes on one port — the same routers
-//! the Lambdas run — plus `/openapi.json` and `/dev/tokens` (fresh demo tokens).
+//! `make dev`: the whole system on one machine. Starts the local DynamoDB engine on a SQLite file
+//! (`.local/`, kept across restarts) and moto's server for S3, SQS and SES (unless the standard
+//! `AWS_ENDPOINT_URL*` variables name endpoints), creates the table and the data bucket from the
+//! definitions `template.yaml` deploys, seeds the demo enterprises and personas, runs the data
+//! pipeline as production does (deliveries, sync, relabel), and serves every function's routes
+//! on one port — the same routers the Lambdas run — plus `/openapi.json` and `/dev/*`.
+//!
+//! Settings (environment): `LOCAL_PORT` (3000), `MOTO_PORT` (any free), `LOCAL_DATA` (the
+//! SQLite file, `.local/dynamodb.sqlite`), `LOCAL_CITY=1` (a city slice: 200 enterprises,
+//! 50,000 people and a day of PCR results, synced through the same pipeline).
 
 use fangyitong::app::AppState;
 use fangyitong::clock::SystemClock;
 use fangyitong::config::Settings;
+use local::bucket::BucketSettings;
 use local::demo::{self, Cast};
+use local::dynamo::Storage;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const TABLE: &str = "fangyitong-local";
 
+/// The city slice: enterprises besides the demo one, employees each.
+const CITY_ENTERPRISES: usize = 200;
+const CITY_EMPLOYEES_EACH: usize = 250;
+
+fn setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
     lambda_http::tracing::init_default_subscriber();
-    let moto;
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|e| !e.is_empty())
-    {
-        Some(endpoint) => endpoint,
-        None => {
-            let port = std::env::var("MOTO_PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            moto = local::moto::MotoServer::start(port)?;
-            moto.endpoint.clone()
-        }
-    };
-    let aws = local::sdk_config(&endpoint).await;
+    let data_file =
+        setting("LOCAL_DATA").unwrap_or_else(|| local::dynamo::dev_database(&local::repo_root()));
+    let city = std::env::var("LOCAL_CITY").is_ok_and(|v| v == "1");
+    let local_aws = local::LocalAws::start(
+        &Storage::File(data_file.clone()),
+        setting("MOTO_PORT").unwrap_or(0),
+    )?;
+    let endpoints = local_aws.endpoints.clone();
+    let aws = local_aws.sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    local::ensure_table(&dynamodb, TABLE).await?;
-    println!("preparing the local stack (moto at {endpoint}): registry, sync, relabel ...");
+    let restarted = !local::ensure_table(&dynamodb, TABLE).await?;
+    println!(
+        "{} the local stack (DynamoDB {} on {}, S3/SQS/SES {}): registry, sync, relabel ...",
+        if restarted { "restarting" } else { "preparing" },
+        endpoints.dynamodb,
+        data_file.display(),
+        endpoints.others,
+    );
     let state = AppState::new(
         dynamodb,
         TABLE,
@@ -46,26 +63,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     demo::seed_agent(&state, &cast).await?;
     // The data pipeline, as in production: deliveries into the bucket, a sync, a relabel.
     let s3 = local::s3_client(&aws);
-    if s3
-        .head_bucket()
-        .bucket(local::LOCAL_BUCKET)
-        .send()
-        .await
-        .is_err()
-    {
-        s3.create_bucket()
-            .bucket(local::LOCAL_BUCKET)
-            .send()
-            .await?;
-    }
+    let bucket_settings = BucketSettings::from_template()?;
+    local::bucket::ensure(&s3, local::LOCAL_BUCKET, &bucket_settings).await?;
     let now = state.clock.now();
-    // The demo enterprise with a few hundred employees, and a handful of others.
-    let mut population = local::generate::Population::synthetic(2022, 6, 30, Some(&cast))
-        .grow_first(demo::DEMO_EMPLOYEES);
-    local::upload_demo_deliveries(&s3, local::LOCAL_BUCKET, &mut population, 1_000, now).await?;
+    // The demo enterprise with its employees and a handful of others; or the city slice. The
+    // same seed every start, so a restart delivers the same people (unchanged: no writes) and
+    // a new day of PCR results.
+    // The city slice's delivery is a day of PCR results, one sampling per person on average.
+    let (population, pcr) = if city {
+        let people = CITY_ENTERPRISES * CITY_EMPLOYEES_EACH;
+        (
+            local::generate::Population::synthetic(
+                2022,
+                CITY_ENTERPRISES,
+                CITY_EMPLOYEES_EACH,
+                Some(&cast),
+            ),
+            (people, chrono::Duration::hours(24)),
+        )
+    } else {
+        (
+            local::generate::Population::synthetic(2022, 6, 30, Some(&cast)),
+            // Two samplings per person in four days: most people tested, every label filled.
+            (2 * demo::DEMO_EMPLOYEES, chrono::Duration::hours(96)),
+        )
+    };
+    let mut population = population.grow_first(demo::DEMO_EMPLOYEES);
+    local::upload_demo_deliveries(&s3, local::LOCAL_BUCKET, &mut population, pcr, now).await?;
+    drop(population);
     let sync_context = fangyitong::sync::SyncContext {
         store: state.store.clone(),
-        s3,
+        s3: s3.clone(),
         bucket: local::LOCAL_BUCKET.into(),
         keyer: state.keyer.clone(),
         uscc_policy: state.uscc_policy.clone(),
@@ -74,7 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run = fangyitong::sync::run(&sync_context, "local stack start").await?;
     for d in &run.deliveries {
         println!(
-            "sync {:<52} read {:>6}  applied {:>6}  unchanged {:>5}  rejected {:>3}",
+            "sync {:<52} read {:>6}  applied {:>6}  unchanged {:>6}  rejected {:>3}",
             d.key, d.counts.read, d.counts.applied, d.counts.unchanged, d.counts.rejected
         );
     }
@@ -100,34 +128,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Err(e) = local::exports::drain(&worker_state, &services).await {
                 tracing::warn!(error = %e, "local export worker");
             }
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    // S3's lifecycle rules, which moto keeps but does not apply.
+    tokio::spawn(async move {
+        loop {
+            match local::bucket::expire(
+                &s3,
+                local::LOCAL_BUCKET,
+                &bucket_settings,
+                chrono::Utc::now(),
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(objects = n, "local bucket: lifecycle expired"),
+                Err(e) => tracing::warn!(error = %e, "local bucket lifecycle"),
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
         }
     });
 
-    let app = local::api(state).merge(local::mail_routes(endpoint.clone()));
+    let app = local::api(state).merge(local::mail_routes(endpoints.others.clone()));
 
-    let port: u16 = std::env::var("LOCAL_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = setting("LOCAL_PORT").unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    print_welcome(&endpoint, port);
+    print_welcome(&endpoints, port);
+    println!(
+        "ready in {:.1} s ({} employees in the demo enterprise{}); data kept in {} (`make dev-clean` starts afresh)",
+        started.elapsed().as_secs_f64(),
+        demo::DEMO_EMPLOYEES,
+        if city {
+            ", city slice of 50,000 people"
+        } else {
+            ""
+        },
+        data_file.display()
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             tokio::signal::ctrl_c().await.ok();
         })
         .await?;
+    // Dropping the servers closes the SQLite file cleanly.
+    drop(local_aws);
     Ok(())
 }
 
-fn print_welcome(endpoint: &str, port: u16) {
+fn print_welcome(endpoints: &local::Endpoints, port: u16) {
     let base = format!("http://127.0.0.1:{port}");
     println!(
         r#"
 fangyitong local stack
   API          {base}            (every function's routes)
   OpenAPI      {base}/openapi.json
-  AWS endpoint {endpoint}   (moto; table {TABLE})
+  DynamoDB     {dynamodb}   (table {TABLE})
+  S3/SQS/SES   {others}
   Demo USCC    {demo} ({demo_name}), foreign-led: {foreign} ({foreign_name})
 
 Fresh demo tokens (legal_rep, agent, applicant, second_applicant, operator, employee) — face
@@ -191,6 +248,8 @@ Exports mailed as CSV + XLSX (the local worker runs queued jobs within seconds),
   curl -s {base}/dev/mails | jq
   curl -s {base}/dev/mails/<id>/attachments/0 -o list.csv
 "#,
+        dynamodb = endpoints.dynamodb,
+        others = endpoints.others,
         demo = demo::demo_uscc(),
         demo_name = demo::DEMO_ENTERPRISE_NAME,
         foreign = demo::foreign_uscc(),

@@ -60,7 +60,7 @@ fn parse(n: usize) {
     let now = Utc::now();
     let mut population = population_for(n);
     let lines: Vec<String> = population
-        .pcr_lines(n, now)
+        .pcr_lines(n, now, Duration::hours(96))
         .into_iter()
         .map(|v| v.to_string())
         .collect();
@@ -96,22 +96,11 @@ fn parse(n: usize) {
     );
 }
 
-async fn stack(
-    counter: &RequestCounter,
-) -> (
-    Option<local::moto::MotoServer>,
-    AppState,
-    aws_config::SdkConfig,
-) {
-    let (moto, endpoint) = match std::env::var("AWS_ENDPOINT_URL").ok() {
-        Some(e) => (None, e),
-        None => {
-            let m = local::moto::MotoServer::start(0).expect("moto");
-            let e = m.endpoint.clone();
-            (Some(m), e)
-        }
-    };
-    let aws = local::sdk_config(&endpoint).await;
+/// The local endpoints (or those the standard variables name) and a fresh table on them.
+async fn stack(counter: &RequestCounter) -> (local::LocalAws, AppState, aws_config::SdkConfig) {
+    let local_aws =
+        local::LocalAws::start(&local::dynamo::Storage::Memory, 0).expect("local endpoints");
+    let aws = local_aws.sdk_config().await;
     let dynamodb = counter.client(&aws);
     let table = format!("bench-{}", ulid::Ulid::new());
     local::ensure_table(&dynamodb, &table).await.expect("table");
@@ -123,12 +112,12 @@ async fn stack(
         Arc::new(fangyitong::clock::SystemClock),
     )
     .unwrap();
-    (moto, state, aws)
+    (local_aws, state, aws)
 }
 
 async fn sync(n: usize) {
     let counter = RequestCounter::default();
-    let (_moto, state, aws) = stack(&counter).await;
+    let (_local_aws, state, aws) = stack(&counter).await;
     let s3 = local::s3_client(&aws);
     let bucket = format!("bench-{}", ulid::Ulid::new()).to_lowercase();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
@@ -203,7 +192,7 @@ async fn sync(n: usize) {
 
 async fn relabel(n: usize, k: usize) {
     let counter = RequestCounter::default();
-    let (_moto, state, _aws) = stack(&counter).await;
+    let (_local_aws, state, _aws) = stack(&counter).await;
     let now = state.clock.now();
     let rules = HealthRules::default();
     let uscc = demo::demo_uscc();
@@ -424,11 +413,8 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
 async fn export(n: usize) {
     use tower::ServiceExt;
     let counter = RequestCounter::default();
-    let (moto, state, aws) = stack(&counter).await;
-    let endpoint = match &moto {
-        Some(m) => m.endpoint.clone(),
-        None => std::env::var("AWS_ENDPOINT_URL").unwrap(),
-    };
+    let (local_aws, state, aws) = stack(&counter).await;
+    let endpoints = local_aws.endpoints.clone();
     let now = state.clock.now();
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();
@@ -460,7 +446,8 @@ async fn export(n: usize) {
     assert_eq!(response.status(), axum::http::StatusCode::ACCEPTED);
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .arg("export-worker")
-        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoints.dynamodb)
+        .env("AWS_ENDPOINT_URL", &endpoints.others)
         .env("BENCH_TABLE", state.store.table())
         .env("EXPORT_BUCKET", &bucket)
         .env("EXPORT_QUEUE_URL", &services.queue_url)
@@ -468,7 +455,7 @@ async fn export(n: usize) {
         .unwrap();
     print!("{}", String::from_utf8_lossy(&child.stdout));
     eprint!("{}", String::from_utf8_lossy(&child.stderr));
-    let mails = local::exports::sent_mails(&endpoint).await.unwrap();
+    let mails = local::exports::sent_mails(&endpoints.others).await.unwrap();
     let mail = mails
         .iter()
         .find(|m| m.to.contains(&recipient))
@@ -483,8 +470,10 @@ async fn export(n: usize) {
 
 /// The export worker alone, in its own process: drains the queue once, reports time and peak RSS.
 async fn export_worker() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let aws = local::sdk_config(&endpoint).await;
+    // The parent's endpoints, named by the standard variables.
+    let local_aws =
+        local::LocalAws::start(&local::dynamo::Storage::Memory, 0).expect("local endpoints");
+    let aws = local_aws.sdk_config().await;
     let counter = RequestCounter::default();
     let state = AppState::new(
         counter.client(&aws),
@@ -515,7 +504,7 @@ async fn export_worker() {
 
 async fn pages(n: usize) {
     let counter = RequestCounter::default();
-    let (_moto, state, _aws) = stack(&counter).await;
+    let (_local_aws, state, _aws) = stack(&counter).await;
     let now = state.clock.now();
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();

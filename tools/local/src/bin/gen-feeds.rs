@@ -33,7 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "roster",
             generate::jsonl(population.roster_lines(&month).collect::<Vec<_>>()),
         ),
-        ("pcr", generate::jsonl(population.pcr_lines(pcr, now))),
+        (
+            "pcr",
+            generate::jsonl(population.pcr_lines(pcr, now, chrono::Duration::hours(96))),
+        ),
         (
             "vaccination",
             generate::jsonl(population.vaccination_lines()),
