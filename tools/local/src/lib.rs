@@ -50,6 +50,13 @@ impl aws_types::service_config::LoadServiceConfig for Endpoints {
     }
 }
 
+/// The endpoint the standard variables name for `variable`, as the SDK reads them: the
+/// per-service variable, else `AWS_ENDPOINT_URL`.
+pub fn named_endpoint(variable: &str) -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    var(variable).or_else(|| var("AWS_ENDPOINT_URL"))
+}
+
 /// The local AWS endpoints, and the servers behind them, which run as long as this lives.
 pub struct LocalAws {
     pub endpoints: Endpoints,
@@ -63,16 +70,27 @@ impl LocalAws {
     /// for the rest); for each one not named, a server started here: the local DynamoDB engine
     /// on `storage`, moto on `moto_port` (0: any free port).
     pub fn start(storage: &dynamo::Storage, moto_port: u16) -> Result<Self, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let others = var("AWS_ENDPOINT_URL");
-        let (dynamodb, local_dynamodb) = match var("AWS_ENDPOINT_URL_DYNAMODB").or(others.clone()) {
+        let (dynamodb, local_dynamodb) = match named_endpoint("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(endpoint) => (endpoint, None),
             None => {
                 let server = dynamo::LocalDynamo::start(storage).map_err(|e| e.to_string())?;
                 (server.endpoint.clone(), Some(server))
             }
         };
-        let (others, local_moto) = match others {
+        Self::start_around(dynamodb, local_dynamodb, moto_port)
+    }
+
+    /// The same, with DynamoDB at `dynamodb` (a local engine the caller runs elsewhere).
+    pub fn start_with_dynamodb(dynamodb: String, moto_port: u16) -> Result<Self, String> {
+        Self::start_around(dynamodb, None, moto_port)
+    }
+
+    fn start_around(
+        dynamodb: String,
+        local_dynamodb: Option<dynamo::LocalDynamo>,
+        moto_port: u16,
+    ) -> Result<Self, String> {
+        let (others, local_moto) = match named_endpoint("AWS_ENDPOINT_URL") {
             Some(endpoint) => (endpoint, None),
             None => {
                 let server = moto::MotoServer::start(moto_port).map_err(|e| e.to_string())?;
@@ -114,19 +132,18 @@ pub async fn ensure_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<bool, aws_sdk_dynamodb::Error> {
-    match client.describe_table().table_name(table).send().await {
-        Ok(_) => Ok(false),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            fangyitong::table::definition()
-                .create(client, table)
-                .await?;
-            Ok(true)
+    // A listing rather than DescribeTable: "not found" is the expected answer on a first
+    // start, and an error response would be logged as one.
+    let mut pages = client.list_tables().into_paginator().items().send();
+    while let Some(name) = pages.next().await {
+        if name? == table {
+            return Ok(false);
         }
-        Err(e) => Err(e.into()),
     }
+    fangyitong::table::definition()
+        .create(client, table)
+        .await?;
+    Ok(true)
 }
 
 /// Every function's routes, as API Gateway would route them to the separate Lambdas.

@@ -99,13 +99,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         uscc_policy: state.uscc_policy.clone(),
         clock: state.clock.clone(),
     };
+    let sync_started = Instant::now();
     let run = fangyitong::sync::run(&sync_context, "local stack start").await?;
+    let sync_took = sync_started.elapsed();
     for d in &run.deliveries {
         println!(
             "sync {:<52} read {:>6}  applied {:>6}  unchanged {:>6}  rejected {:>3}",
             d.key, d.counts.read, d.counts.applied, d.counts.unchanged, d.counts.rejected
         );
     }
+    println!("sync: {:.1} s", sync_took.as_secs_f64());
+    let relabel_started = Instant::now();
     let relabel = fangyitong::relabel::run(
         &state.store,
         state.clock.now(),
@@ -113,8 +117,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     println!(
-        "relabel: {} persons due, {} memberships changed",
-        relabel.persons_due, relabel.memberships_changed
+        "relabel: {} persons due, {} memberships changed in {:.1} s",
+        relabel.persons_due,
+        relabel.memberships_changed,
+        relabel_started.elapsed().as_secs_f64()
     );
 
     // Exports: a queue, the SES sender, and a worker feeding queued jobs through the export
