@@ -48,7 +48,7 @@ bench: venv
 ## Release builds of the Lambda binaries for this machine (`sam build` builds them for
 ## provided.al2023/arm64 through cargo-lambda: `pip install cargo-lambda` brings it and zig).
 release:
-	cargo build --release -p authorize -p query-nucleic -p query-sites -p sync -p relabel
+	cargo build --release -p authorize -p query-nucleic -p query-vaccine -p query-sites -p invite-join -p export -p sync -p relabel
 
 clean:
 	cargo clean
