@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements-dev.txt
 dev: venv
 	cargo run -p local
 
-## The same with a city slice (200 more enterprises, 50,000 people, a day of PCR results),
+## The same with a city slice (200 enterprises, 51,750 people, a day of PCR results),
 ## kept in a file of its own.
 city: venv
 	LOCAL_CITY=1 LOCAL_DATA=.local/city.sqlite cargo run -p local

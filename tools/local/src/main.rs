@@ -7,7 +7,7 @@
 //!
 //! Settings (environment): `LOCAL_PORT` (3000), `MOTO_PORT` (any free), `LOCAL_DATA` (the
 //! SQLite file, `.local/dynamodb.sqlite`), `LOCAL_CITY=1` (a city slice: 200 enterprises,
-//! 50,000 people and a day of PCR results, synced through the same pipeline).
+//! 51,750 people and a day of PCR results, synced through the same pipeline).
 
 use fangyitong::app::AppState;
 use fangyitong::clock::SystemClock;
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 const TABLE: &str = "fangyitong-local";
 
-/// The city slice: enterprises besides the demo one, employees each.
+/// The city slice: enterprises (the demo one first, grown to its 2,000), employees each.
 const CITY_ENTERPRISES: usize = 200;
 const CITY_EMPLOYEES_EACH: usize = 250;
 
@@ -166,7 +166,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64(),
         demo::DEMO_EMPLOYEES,
         if city {
-            ", city slice of 50,000 people"
+            ", city slice: 200 enterprises, 51,750 people"
         } else {
             ""
         },

@@ -275,6 +275,32 @@ async fn seed_people(
     elapsed
 }
 
+/// `person` on the roster of `uscc` since `now`.
+fn roster_member(
+    state: &AppState,
+    uscc: &fangyitong::ids::Uscc,
+    person: &generate::Person,
+    phone: Option<fangyitong::ids::Phone>,
+    now: chrono::DateTime<Utc>,
+) -> fangyitong::roster::Membership {
+    let record = fangyitong::roster::MemberRecord {
+        document: fangyitong::ids::IdDocument::parse(
+            fangyitong::ids::IdType::ResidentId,
+            &person.id_number,
+        )
+        .unwrap(),
+        name: person.name.clone(),
+        phone,
+    };
+    fangyitong::roster::Membership::new(
+        uscc,
+        &record,
+        &state.keyer,
+        fangyitong::roster::Source::Roster,
+        now,
+    )
+}
+
 async fn relabel(n: usize, k: usize) {
     let counter = RequestCounter::default();
     let (_stack, state, _aws) = stack(&counter).await;
@@ -283,21 +309,7 @@ async fn relabel(n: usize, k: usize) {
     let uscc = demo::demo_uscc();
     // N employees labelled as of now; K of them sampled 23 h 30 min ago, the rest 2 h ago.
     seed_people(&state.store, n, |i, p| {
-        let doc =
-            fangyitong::ids::IdDocument::parse(fangyitong::ids::IdType::ResidentId, &p.id_number)
-                .unwrap();
-        let record = fangyitong::roster::MemberRecord {
-            document: doc,
-            name: p.name.clone(),
-            phone: None,
-        };
-        let mut m = fangyitong::roster::Membership::new(
-            &uscc,
-            &record,
-            &state.keyer,
-            fangyitong::roster::Source::Roster,
-            now,
-        );
+        let mut m = roster_member(&state, &uscc, p, None, now);
         let mut h = Health::new(m.person.clone());
         let sampled = if i < k {
             now - Duration::minutes(23 * 60 + 30)
@@ -390,22 +402,8 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
     let uscc = demo::demo_uscc();
     let counts: std::cell::RefCell<HashMap<String, i64>> = Default::default();
     seed_people(&state.store, n, |i, p| {
-        let record = fangyitong::roster::MemberRecord {
-            document: fangyitong::ids::IdDocument::parse(
-                fangyitong::ids::IdType::ResidentId,
-                &p.id_number,
-            )
-            .unwrap(),
-            name: p.name.clone(),
-            phone: fangyitong::ids::Phone::parse(&format!("139{i:08}")).ok(),
-        };
-        let mut m = fangyitong::roster::Membership::new(
-            &uscc,
-            &record,
-            &state.keyer,
-            fangyitong::roster::Source::Roster,
-            now,
-        );
+        let phone = fangyitong::ids::Phone::parse(&format!("139{i:08}")).ok();
+        let mut m = roster_member(state, &uscc, p, phone, now);
         // Most tested within 48 h, some lapsed, a few never; most vaccinated.
         let label = if spread {
             PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]]
