@@ -373,8 +373,8 @@ pub async fn process_delivery(
         if line_no <= resume_after {
             // Already applied before an interruption; a roster line still says which month its
             // enterprise's roster is for.
-            if feed == Feed::Roster {
-                if let Ok(Ok(Record::Roster(entry))) = std::str::from_utf8(&buf).map(|text| {
+            if feed == Feed::Roster
+                && let Ok(Ok(Record::Roster(entry))) = std::str::from_utf8(&buf).map(|text| {
                     feeds::parse_line(
                         feed,
                         text,
@@ -384,9 +384,9 @@ pub async fn process_delivery(
                             uscc_policy: &ctx.uscc_policy,
                         },
                     )
-                }) {
-                    note_month(&mut roster_months, &entry);
-                }
+                })
+            {
+                note_month(&mut roster_months, &entry);
             }
             continue;
         }

@@ -226,7 +226,7 @@ pub async fn seed_employees(
     const GIVEN: [&str; 12] = [
         "伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "娟", "涛",
     ];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(2022_04_01);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20_220_401);
     let now = state.clock.now();
     let uscc = demo_uscc();
     let mut records: Vec<MemberRecord> = [&cast.employee, &cast.agent]
