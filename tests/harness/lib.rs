@@ -41,7 +41,7 @@ pub struct TestApp {
     pub minter: TokenMinter,
     pub table: String,
     /// Counts every DynamoDB request the app makes, by operation.
-    pub requests: fangyitong::store::RequestCounter,
+    pub requests: local::requests::RequestCounter,
     /// Set by [`TestApp::with_exports`].
     pub exports: Option<fangyitong::export::ExportServices>,
 }
@@ -70,7 +70,7 @@ impl std::fmt::Debug for Reply {
 /// A fresh table with the demo registry in it, and the authorize routes over it.
 pub async fn spawn_app() -> TestApp {
     let aws = local::sdk_config(endpoints()).await;
-    let requests = fangyitong::store::RequestCounter::default();
+    let requests = local::requests::RequestCounter::default();
     let dynamodb = requests.client(&aws);
     let table = format!("test-{}", ulid::Ulid::new());
     local::ensure_table(&dynamodb, &table)

@@ -8,6 +8,7 @@ pub mod dynamo;
 pub mod exports;
 pub mod generate;
 pub mod moto;
+pub mod requests;
 
 use aws_sdk_dynamodb::config::Credentials;
 use axum::routing::get;
