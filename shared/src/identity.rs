@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 /// Seconds of clock skew tolerated between the provider and us.
@@ -264,57 +264,4 @@ impl FromRequestParts<AppState> for Identity {
             })?;
         state.verifier.verify(token, state.clock.now())
     }
-}
-
-/// Mints tokens with a private key: the stand-in identity provider of the local stack and tests.
-pub struct TokenMinter {
-    issuer: String,
-    audience: String,
-    key: EncodingKey,
-}
-
-impl TokenMinter {
-    pub fn from_ec_pem(
-        private_pem: &[u8],
-        issuer: &str,
-        audience: &str,
-    ) -> Result<Self, jsonwebtoken::errors::Error> {
-        Ok(Self {
-            issuer: issuer.into(),
-            audience: audience.into(),
-            key: EncodingKey::from_ec_pem(private_pem)?,
-        })
-    }
-
-    /// A token for `person`, valid for `ttl` from `now`, face-verified at `face_verified_at`.
-    pub fn mint(&self, person: &Persona, now: DateTime<Utc>, ttl: Duration) -> String {
-        let claims = Claims {
-            iss: self.issuer.clone(),
-            aud: Audience::One(self.audience.clone()),
-            sub: format!("demo-{}", person.name),
-            exp: (now + ttl).timestamp(),
-            nbf: None,
-            name: person.name.clone(),
-            id_type: person.id_type,
-            id_number: person.id_number.clone(),
-            face_verified_at: person.face_verified_at.map(|t| t.timestamp()),
-            roles: if person.operator {
-                vec![OPERATOR_ROLE.into()]
-            } else {
-                vec![]
-            },
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key)
-            .expect("ES256 signing with a valid key")
-    }
-}
-
-/// Someone a [`TokenMinter`] can mint a token for.
-#[derive(Debug, Clone)]
-pub struct Persona {
-    pub name: String,
-    pub id_type: IdType,
-    pub id_number: String,
-    pub face_verified_at: Option<DateTime<Utc>>,
-    pub operator: bool,
 }

@@ -11,7 +11,7 @@ fn demo_uscc() -> String {
     demo::demo_uscc().to_string()
 }
 
-async fn status_of(app: &TestApp, who: &fangyitong::identity::Persona) -> Vec<(String, String)> {
+async fn status_of(app: &TestApp, who: &local::tokens::Persona) -> Vec<(String, String)> {
     let reply = app.get("/authorize/me", who).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     reply.body["items"]
@@ -27,7 +27,7 @@ async fn status_of(app: &TestApp, who: &fangyitong::identity::Persona) -> Vec<(S
         .collect()
 }
 
-async fn access(app: &TestApp, who: &fangyitong::identity::Persona) -> StatusCode {
+async fn access(app: &TestApp, who: &local::tokens::Persona) -> StatusCode {
     app.get(
         &format!("/authorize/enterprises/{}/access", demo_uscc()),
         who,
@@ -643,7 +643,7 @@ async fn tenant_guard_matrix() {
         )
         .await;
     }
-    let id = |p: &fangyitong::identity::Persona| app.agent_id(p, &demo::demo_uscc());
+    let id = |p: &local::tokens::Persona| app.agent_id(p, &demo::demo_uscc());
     for who in [&c.agent, &c.applicant] {
         let r = app
             .post(

@@ -4,8 +4,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::Duration;
 use fangyitong::clock::Clock;
-use fangyitong::identity::TokenMinter;
 use local::demo;
+use local::tokens::TokenMinter;
 use serde_json::json;
 use system_tests::spawn_app;
 

@@ -424,7 +424,7 @@ async fn hand_added_employees_are_one_person_whatever_the_sources() {
     assert_eq!(app.item_count().await, before);
 
     // A new person: one more employee, masked, labelled at once.
-    let add = |p: &fangyitong::identity::Persona| json!({"name": p.name, "id_type": "resident_id", "id_number": p.id_number, "phone": "13800138000"});
+    let add = |p: &local::tokens::Persona| json!({"name": p.name, "id_type": "resident_id", "id_number": p.id_number, "phone": "13800138000"});
     let r = app.post(&path, &c.agent, add(&c.second_applicant)).await;
     assert_eq!(
         (r.status, r.body["admitted"].as_str()),

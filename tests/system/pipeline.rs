@@ -288,7 +288,7 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     assert!(freshness.data_synced_at.is_some());
 }
 
-fn roster_line(uscc: &str, month: &str, p: &fangyitong::identity::Persona) -> serde_json::Value {
+fn roster_line(uscc: &str, month: &str, p: &local::tokens::Persona) -> serde_json::Value {
     json!({"uscc": uscc, "month": month, "name": p.name, "id_type": "resident_id", "id_number": p.id_number})
 }
 

@@ -4,9 +4,9 @@
 use axum::http::{Method, StatusCode};
 use chrono::Duration;
 use fangyitong::clock::Clock;
-use fangyitong::identity::Persona;
 use local::demo;
 use local::generate::jsonl;
+use local::tokens::Persona;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use system_tests::{TestApp, deliver, spawn_app};

@@ -2,10 +2,11 @@
 //! USCCs (check characters computed, never copied from real people), written through the same
 //! domain functions the sync and the API use.
 
+use crate::tokens::{Persona, TokenMinter};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fangyitong::app::{AppState, Secrets};
 use fangyitong::authorize::{self, Decision, DecisionRequest, Method};
-use fangyitong::identity::{KeySource, Persona, TokenMinter};
+use fangyitong::identity::KeySource;
 use fangyitong::ids::{
     IdDocument, IdType, Phone, Uscc, resident_id_check_char, uscc_check_character,
 };

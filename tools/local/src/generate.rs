@@ -211,7 +211,7 @@ impl Population {
             });
         }
         if let (Some(cast), Some(first)) = (cast, list.first_mut()) {
-            let as_person = |p: &fangyitong::identity::Persona| Person {
+            let as_person = |p: &crate::tokens::Persona| Person {
                 name: p.name.clone(),
                 id_number: p.id_number.clone(),
                 phone: "13800138000".into(),

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod generate;
 pub mod moto;
 pub mod requests;
+pub mod tokens;
 
 use aws_sdk_dynamodb::config::Credentials;
 use axum::routing::get;
