@@ -57,10 +57,45 @@ use crate::ids::{PersonKey, Uscc};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
-pub const GSI1: &str = "GSI1";
+
+/// The global secondary indexes (their access patterns are listed above). A query names one of
+/// these, never a string, so an index that does not exist cannot be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Gsi1,
+    Gsi2,
+    Gsi3,
+    Gsi4,
+    Gsi5,
+}
+
+impl Index {
+    pub const ALL: [Self; 5] = [Self::Gsi1, Self::Gsi2, Self::Gsi3, Self::Gsi4, Self::Gsi5];
+
+    /// The index's name in the table definition and `template.yaml`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Gsi1 => "GSI1",
+            Self::Gsi2 => "GSI2",
+            Self::Gsi3 => "GSI3",
+            Self::Gsi4 => "GSI4",
+            Self::Gsi5 => "GSI5",
+        }
+    }
+
+    /// Its (partition, sort) key attributes.
+    pub const fn key_attributes(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Gsi1 => (GSI1PK, GSI1SK),
+            Self::Gsi2 => (GSI2PK, GSI2SK),
+            Self::Gsi3 => (GSI3PK, GSI3SK),
+            Self::Gsi4 => (GSI4PK, GSI4SK),
+            Self::Gsi5 => (GSI5PK, GSI5SK),
+        }
+    }
+}
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
-pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
 /// The TTL attribute (epoch seconds).
@@ -69,16 +104,13 @@ pub const TTL: &str = "expires_at";
 pub const PROFILE: &str = "PROFILE";
 pub const HEALTH: &str = "HEALTH";
 pub const SUMMARY: &str = "SUMMARY";
-pub const GSI3: &str = "GSI3";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
 /// The transition index is spread over this many partitions so relabel can read them in
 /// parallel and no partition exceeds DynamoDB's per-partition throughput at city scale.
 pub const DUE_SHARDS: u32 = 16;
-pub const GSI4: &str = "GSI4";
 pub const GSI4PK: &str = "GSI4PK";
 pub const GSI4SK: &str = "GSI4SK";
-pub const GSI5: &str = "GSI5";
 pub const GSI5PK: &str = "GSI5PK";
 pub const GSI5SK: &str = "GSI5SK";
 pub const AGENT_PREFIX: &str = "AGENT#";

@@ -105,7 +105,7 @@ impl EmployeeList {
                 })
                 .collect(),
         };
-        Ok(Self::new(keys::GSI4, partition, segments, filter))
+        Ok(Self::new(keys::Index::Gsi4, partition, segments, filter))
     }
 
     /// One vaccination state's employees (`state` as the API spells it).
@@ -127,7 +127,7 @@ impl EmployeeList {
             name.as_deref().unwrap_or("")
         );
         Ok(Self::new(
-            keys::GSI5,
+            keys::Index::Gsi5,
             keys::vax_list(uscc, state),
             vec![prefix],
             filter,
@@ -135,7 +135,7 @@ impl EmployeeList {
     }
 
     fn new(
-        index: &'static str,
+        index: keys::Index,
         partition: String,
         prefixes: Vec<String>,
         filter: &ListParams,
@@ -150,7 +150,8 @@ impl EmployeeList {
             values: vec![(":source".into(), AttributeValue::S(source.as_str().into()))],
         });
         let described = format!(
-            "{index}|{partition}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{partition}|{:?}|{:?}|{:?}|{:?}",
+            index.name(),
             segments
                 .iter()
                 .map(|s| s.sort_prefix.clone())

@@ -104,7 +104,7 @@ pub async fn find_by_name(
     store: &Store,
     full_name: &str,
 ) -> Result<Vec<EnterpriseProfile>, StoreError> {
-    let spec = QuerySpec::index(keys::GSI1, keys::enterprise_name(full_name)).limit(10);
+    let spec = QuerySpec::index(keys::Index::Gsi1, keys::enterprise_name(full_name)).limit(10);
     Ok(store.first_page(&spec).await?.items)
 }
 
@@ -113,6 +113,6 @@ pub async fn of_legal_rep(
     store: &Store,
     person: &PersonKey,
 ) -> Result<Vec<EnterpriseProfile>, StoreError> {
-    let spec = QuerySpec::index(keys::GSI2, keys::legal_rep(person)).limit(100);
+    let spec = QuerySpec::index(keys::Index::Gsi2, keys::legal_rep(person)).limit(100);
     store.query_all(&spec, 1_000).await
 }

@@ -78,7 +78,7 @@ pub async fn run_shard(
         "{}#~",
         now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
-    let spec = QuerySpec::index(keys::GSI3, keys::due_partition(shard))
+    let spec = QuerySpec::index(keys::Index::Gsi3, keys::due_partition(shard))
         .upto(upto)
         .limit(100);
     let mut cursor: Option<String> = None;

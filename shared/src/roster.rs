@@ -549,7 +549,7 @@ pub async fn of_enterprise(store: &Store, uscc: &Uscc) -> Result<Vec<Membership>
 
 /// A person's memberships across enterprises (one GSI1 query per page).
 pub async fn of_person(store: &Store, person: &PersonKey) -> Result<Vec<Membership>, StoreError> {
-    let spec = store::QuerySpec::index(keys::GSI1, keys::person(person))
+    let spec = store::QuerySpec::index(keys::Index::Gsi1, keys::person(person))
         .prefix(keys::EMPLOYMENT_PREFIX)
         .limit(100);
     store.query_all(&spec, 10_000).await

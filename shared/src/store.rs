@@ -81,7 +81,7 @@ pub struct Page<T> {
 /// What to query: the table or an index, a partition, an optional sort-key prefix.
 #[derive(Debug, Clone)]
 pub struct QuerySpec {
-    pub index: Option<&'static str>,
+    pub index: Option<keys::Index>,
     pub partition_attr: &'static str,
     pub partition: String,
     pub sort_attr: &'static str,
@@ -108,14 +108,8 @@ impl QuerySpec {
     }
 
     /// A query on one of the global secondary indexes.
-    pub fn index(index: &'static str, partition: String) -> Self {
-        let (partition_attr, sort_attr) = match index {
-            keys::GSI1 => (keys::GSI1PK, keys::GSI1SK),
-            keys::GSI3 => (keys::GSI3PK, keys::GSI3SK),
-            keys::GSI4 => (keys::GSI4PK, keys::GSI4SK),
-            keys::GSI5 => (keys::GSI5PK, keys::GSI5SK),
-            _ => (keys::GSI2PK, keys::GSI2SK),
-        };
+    pub fn index(index: keys::Index, partition: String) -> Self {
+        let (partition_attr, sort_attr) = index.key_attributes();
         Self {
             index: Some(index),
             partition_attr,
@@ -428,7 +422,7 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .set_index_name(spec.index.map(str::to_string))
+            .set_index_name(spec.index.map(|index| index.name().to_string()))
             .expression_attribute_names("#p", spec.partition_attr)
             .expression_attribute_values(":p", AttributeValue::S(spec.partition.clone()))
             .scan_index_forward(!spec.newest_first)

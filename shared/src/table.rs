@@ -35,43 +35,16 @@ pub fn definition() -> TableDefinition {
             partition: keys::PK,
             sort: keys::SK,
         },
-        indexes: vec![
-            IndexDefinition {
-                name: keys::GSI1,
-                key: KeyPair {
-                    partition: keys::GSI1PK,
-                    sort: keys::GSI1SK,
-                },
-            },
-            IndexDefinition {
-                name: keys::GSI2,
-                key: KeyPair {
-                    partition: keys::GSI2PK,
-                    sort: keys::GSI2SK,
-                },
-            },
-            IndexDefinition {
-                name: keys::GSI3,
-                key: KeyPair {
-                    partition: keys::GSI3PK,
-                    sort: keys::GSI3SK,
-                },
-            },
-            IndexDefinition {
-                name: keys::GSI4,
-                key: KeyPair {
-                    partition: keys::GSI4PK,
-                    sort: keys::GSI4SK,
-                },
-            },
-            IndexDefinition {
-                name: keys::GSI5,
-                key: KeyPair {
-                    partition: keys::GSI5PK,
-                    sort: keys::GSI5SK,
-                },
-            },
-        ],
+        indexes: keys::Index::ALL
+            .into_iter()
+            .map(|index| {
+                let (partition, sort) = index.key_attributes();
+                IndexDefinition {
+                    name: index.name(),
+                    key: KeyPair { partition, sort },
+                }
+            })
+            .collect(),
         ttl_attribute: keys::TTL,
     }
 }

@@ -475,8 +475,8 @@ pub async fn mine(
     identity: &Identity,
     cursor: Option<&str>,
 ) -> Result<Page<Authorization>, ApiError> {
-    let spec =
-        QuerySpec::index(keys::GSI1, keys::person(&identity.person)).prefix(keys::AUTH_PREFIX);
+    let spec = QuerySpec::index(keys::Index::Gsi1, keys::person(&identity.person))
+        .prefix(keys::AUTH_PREFIX);
     Ok(state.store.query(&spec, cursor).await?)
 }
 
@@ -488,7 +488,7 @@ pub async fn pending_for_legal_rep(
 ) -> Result<Vec<Authorization>, ApiError> {
     let mut pending = Vec::new();
     for enterprise in registry::of_legal_rep(&state.store, &identity.person).await? {
-        let spec = QuerySpec::index(keys::GSI2, keys::pending(&enterprise.uscc)).limit(100);
+        let spec = QuerySpec::index(keys::Index::Gsi2, keys::pending(&enterprise.uscc)).limit(100);
         pending.extend(
             state
                 .store
