@@ -45,7 +45,7 @@ pub struct NucleicSummary {
 }
 
 /// Counts per PCR label, in Shenzhen, total and left — one read whatever the enterprise's size.
-#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/summary", tag = "query-nucleic",
+#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/summary", operation_id = "nucleic_summary", tag = "query-nucleic",
     params(("uscc" = String, Path, description = "unified social credit code")),
     responses((status = 200, body = NucleicSummary), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
@@ -135,7 +135,7 @@ pub fn parse_label(raw: &str) -> Result<PcrLabel, ApiError> {
 
 /// One label's employees, by name, with filters and an opaque cursor. A page costs one Query (two
 /// when a name is given without `in_shenzhen`), whatever the enterprise's size.
-#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/labels/{label}/employees", tag = "query-nucleic",
+#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/labels/{label}/employees", operation_id = "nucleic_list", tag = "query-nucleic",
     params(("uscc" = String, Path, description = "unified social credit code"),
            ("label" = String, Path, description = "24h, 48h, 72h, over_72h or never"), ListParams),
     responses((status = 200, body = NucleicPage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
@@ -224,7 +224,7 @@ pub async fn employee_with_health(
     Ok((membership, health))
 }
 
-#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/employees/{employee_id}", tag = "query-nucleic",
+#[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/employees/{employee_id}", operation_id = "nucleic_detail", tag = "query-nucleic",
     params(("uscc" = String, Path, description = "unified social credit code"),
            ("employee_id" = String, Path, description = "the employee's id in this enterprise")),
     responses((status = 200, body = NucleicDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),

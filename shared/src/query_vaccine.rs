@@ -54,7 +54,7 @@ pub struct VaccineSummary {
 }
 
 /// Employees per vaccination state — one read whatever the enterprise's size.
-#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/summary", tag = "query-vaccine",
+#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/summary", operation_id = "vaccine_summary", tag = "query-vaccine",
     params(("uscc" = String, Path, description = "unified social credit code")),
     responses((status = 200, body = VaccineSummary), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
@@ -135,7 +135,7 @@ pub fn parse_state(raw: &str) -> Result<VaxState, ApiError> {
 
 /// One vaccination state's employees, by name, with filters and an opaque cursor — one Query
 /// per page.
-#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/states/{state}/employees", tag = "query-vaccine",
+#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/states/{state}/employees", operation_id = "vaccine_list", tag = "query-vaccine",
     params(("uscc" = String, Path, description = "unified social credit code"),
            ("state" = String, Path, description = "unvaccinated, partial, primary_complete, booster_eligible or boosted"), ListParams),
     responses((status = 200, body = VaccinePage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
@@ -214,7 +214,7 @@ async fn detail_of(
     })
 }
 
-#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/employees/{employee_id}", tag = "query-vaccine",
+#[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/employees/{employee_id}", operation_id = "vaccine_detail", tag = "query-vaccine",
     params(("uscc" = String, Path, description = "unified social credit code"),
            ("employee_id" = String, Path, description = "the employee's id in this enterprise")),
     responses((status = 200, body = VaccineDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),

@@ -35,6 +35,19 @@ async fn every_route_is_described_and_served() {
         routed, operations,
         "template.yaml routes and OpenAPI operations differ"
     );
+    // A generated client names a method after each operation id: they must be unique.
+    let mut ids: Vec<&str> = api
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| [&item.get, &item.post, &item.put, &item.delete, &item.patch])
+        .filter_map(|op| op.as_ref()?.operation_id.as_deref())
+        .collect();
+    assert_eq!(ids.len(), operations, "every operation has an id");
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "operation ids repeat");
     assert!(
         api.components
             .unwrap()

@@ -252,7 +252,7 @@ async fn decide_share_link(
 }
 
 /// My authorisations and their states ("我的权限").
-#[utoipa::path(get, path = "/authorize/me", tag = "authorize", params(CursorQuery),
+#[utoipa::path(get, path = "/authorize/me", operation_id = "authorize_mine", tag = "authorize", params(CursorQuery),
     responses((status = 200, body = AuthorizationList)), security(("bearer" = [])))]
 async fn mine(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -330,7 +330,7 @@ async fn decide_application(
 }
 
 /// The legal rep revokes an agent.
-#[utoipa::path(delete, path = "/authorize/enterprises/{uscc}/agents/{agent_id}", tag = "authorize",
+#[utoipa::path(delete, path = "/authorize/enterprises/{uscc}/agents/{agent_id}", operation_id = "authorize_revoke", tag = "authorize",
     params(("uscc" = String, Path, description = "unified social credit code"), ("agent_id" = String, Path, description = "the agent's agent_id")),
     responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]

@@ -564,7 +564,7 @@ pub struct JobList {
 }
 
 /// The enterprise's export jobs.
-#[utoipa::path(get, path = "/export/enterprises/{uscc}/exports", tag = "export",
+#[utoipa::path(get, path = "/export/enterprises/{uscc}/exports", operation_id = "export_list", tag = "export",
     params(("uscc" = String, Path, description = "unified social credit code"), JobsQuery),
     responses((status = 200, body = JobList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]

@@ -178,7 +178,7 @@ pub struct CursorQuery {
 }
 
 /// The enterprise's invitations, newest first, with who made each and how often it was used.
-#[utoipa::path(get, path = "/invite/enterprises/{uscc}/invitations", tag = "invite-join",
+#[utoipa::path(get, path = "/invite/enterprises/{uscc}/invitations", operation_id = "invite_list", tag = "invite-join",
     params(("uscc" = String, Path, description = "unified social credit code"), CursorQuery),
     responses((status = 200, body = InvitationList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
@@ -221,7 +221,7 @@ async fn invitation_of(state: &AppState, uscc: &Uscc, id: &str) -> Result<Invita
 }
 
 /// Revokes an invitation: its link and poster stop working at once.
-#[utoipa::path(delete, path = "/invite/enterprises/{uscc}/invitations/{invitation_id}", tag = "invite-join",
+#[utoipa::path(delete, path = "/invite/enterprises/{uscc}/invitations/{invitation_id}", operation_id = "invite_revoke", tag = "invite-join",
     params(("uscc" = String, Path, description = "unified social credit code"), ("invitation_id" = String, Path)),
     responses((status = 200, body = InvitationView), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
@@ -554,7 +554,7 @@ pub struct MyEmployments {
 }
 
 /// The enterprises you are an employee of, and your consents.
-#[utoipa::path(get, path = "/invite/me", tag = "invite-join",
+#[utoipa::path(get, path = "/invite/me", operation_id = "invite_mine", tag = "invite-join",
     responses((status = 200, body = MyEmployments), (status = 401, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn mine(
