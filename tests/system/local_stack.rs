@@ -72,6 +72,53 @@ async fn a_file_backed_engine_keeps_its_tables_across_a_restart() {
     let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
 
+#[tokio::test]
+async fn the_engine_deletes_expired_items_as_dynamodb_ttl_does() {
+    let server =
+        LocalDynamo::start_sweeping_every(&Storage::Memory, std::time::Duration::from_millis(100))
+            .expect("start");
+    let client = dynamodb_at(&server.endpoint).await;
+    let table = "expiring";
+    local::ensure_table(&client, table).await.unwrap();
+    let item = |pk: &str, expires_at: i64| {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        [
+            ("PK".to_string(), AttributeValue::S(pk.into())),
+            ("SK".to_string(), AttributeValue::S("A".into())),
+            (
+                fangyitong::keys::TTL.to_string(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let now = Utc::now().timestamp();
+    for (pk, expires_at) in [("gone", now - 60), ("kept", now + 3_600)] {
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item(pk, expires_at)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let scan = client.scan().table_name(table).send().await.unwrap();
+        left = scan
+            .items()
+            .iter()
+            .filter_map(|i| i.get("PK")?.as_s().ok().cloned())
+            .collect();
+        if left.len() == 1 {
+            break;
+        }
+    }
+    assert_eq!(left, ["kept"]);
+}
+
 #[test]
 fn bucket_settings_are_the_templates() {
     let settings = BucketSettings::from_template().unwrap();

@@ -35,6 +35,14 @@ pub struct DynamoError(String);
 impl LocalDynamo {
     /// Opens the storage and serves it on a free loopback port.
     pub fn start(storage: &Storage) -> Result<Self, DynamoError> {
+        Self::start_sweeping_every(storage, TTL_SWEEP_EVERY)
+    }
+
+    /// The same, deleting expired items every `sweep_every` (a test need not wait a minute).
+    pub fn start_sweeping_every(
+        storage: &Storage,
+        sweep_every: Duration,
+    ) -> Result<Self, DynamoError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| DynamoError(format!("{what}: {e}"));
         let db = match storage {
             Storage::Memory => dynoxide::Database::memory(),
@@ -71,7 +79,7 @@ impl LocalDynamo {
                         Ok(l) => l,
                         Err(e) => return tracing::error!(error = %e, "local DynamoDB listener"),
                     };
-                    let sweeper = tokio::spawn(sweep_expired(db.clone()));
+                    let sweeper = tokio::spawn(sweep_expired(db.clone(), sweep_every));
                     let stopped = async {
                         let _ = stopped.await;
                     };
@@ -104,8 +112,8 @@ impl Drop for LocalDynamo {
 }
 
 /// DynamoDB's TTL: expired items disappear without anyone asking.
-async fn sweep_expired(db: dynoxide::Database) {
-    let mut every = tokio::time::interval(TTL_SWEEP_EVERY);
+async fn sweep_expired(db: dynoxide::Database, sweep_every: Duration) {
+    let mut every = tokio::time::interval(sweep_every);
     loop {
         every.tick().await;
         let db = db.clone();

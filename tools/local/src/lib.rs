@@ -7,8 +7,8 @@ pub mod demo;
 pub mod dynamo;
 pub mod exports;
 pub mod generate;
-pub mod moto;
 pub mod requests;
+pub mod server_process;
 pub mod tokens;
 
 use aws_sdk_dynamodb::config::Credentials;
@@ -63,7 +63,7 @@ pub fn named_endpoint(variable: &str) -> Option<String> {
 pub struct LocalAws {
     pub endpoints: Endpoints,
     _dynamodb: Option<dynamo::LocalDynamo>,
-    _moto: Option<moto::MotoServer>,
+    _moto: Option<server_process::MotoServer>,
 }
 
 impl LocalAws {
@@ -95,7 +95,8 @@ impl LocalAws {
         let (others, local_moto) = match named_endpoint("AWS_ENDPOINT_URL") {
             Some(endpoint) => (endpoint, None),
             None => {
-                let server = moto::MotoServer::start(moto_port).map_err(|e| e.to_string())?;
+                let server =
+                    server_process::MotoServer::start(moto_port).map_err(|e| e.to_string())?;
                 (server.endpoint.clone(), Some(server))
             }
         };

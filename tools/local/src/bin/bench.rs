@@ -106,7 +106,7 @@ fn parse(n: usize) {
 /// SQLite file, so this process's CPU and peak RSS are the client's alone: what the benchmark
 /// measures is the code under test, not the server standing in for DynamoDB.
 struct Stack {
-    _engine: Option<local::moto::ServerProcess>,
+    _engine: Option<local::server_process::ServerProcess>,
     local_aws: local::LocalAws,
 }
 
@@ -116,7 +116,8 @@ async fn stack(counter: &RequestCounter) -> (Stack, AppState, aws_config::SdkCon
         None => {
             let mut command = std::process::Command::new(std::env::current_exe().unwrap());
             command.arg("engine");
-            let engine = local::moto::ServerProcess::spawn(command).expect("the local engine");
+            let engine =
+                local::server_process::ServerProcess::spawn(command).expect("the local engine");
             let endpoint = engine.endpoint.clone();
             (Some(engine), endpoint)
         }
