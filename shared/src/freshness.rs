@@ -3,9 +3,9 @@
 //! `labels_as_of`), because the manual's users must know that answers lag reality (FAQ 5).
 //! One global item, `SYNC#STATUS` / `STATUS`.
 
-use crate::store::{Store, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use crate::attr;
+use crate::store::{Condition, ItemUpdate, Store, StoreError};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const PK: &str = "SYNC#STATUS";
@@ -19,29 +19,21 @@ pub struct Freshness {
 
 async fn set(store: &Store, attribute: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
     // Never moves backwards: a slow, older run finishing late does not make data look older.
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(Store::key(PK, SK)))
-        .update_expression("SET #a = :at")
-        .condition_expression("attribute_not_exists(#a) OR #a < :at")
-        .expression_attribute_names("#a", attribute)
-        .expression_attribute_values(
-            ":at",
-            AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        )
-        .send()
-        .await;
-    crate::store::ok_if_condition_failed(result)
+    // Whole seconds, so the stored text orders as time.
+    let at = at.trunc_subsecs(0);
+    let update = ItemUpdate::at(PK, SK)
+        .set(attribute, at)
+        .when(Condition::absent(attribute).or(Condition::below(attribute, at)));
+    store.update(update).await?;
+    Ok(())
 }
 
 pub async fn record_sync(store: &Store, at: DateTime<Utc>) -> Result<(), StoreError> {
-    set(store, "data_synced_at", at).await
+    set(store, attr!(Freshness, data_synced_at), at).await
 }
 
 pub async fn record_relabel(store: &Store, at: DateTime<Utc>) -> Result<(), StoreError> {
-    set(store, "labels_as_of", at).await
+    set(store, attr!(Freshness, labels_as_of), at).await
 }
 
 pub async fn get(store: &Store) -> Result<Freshness, StoreError> {

@@ -11,11 +11,11 @@
 //! Cursors are opaque to clients and bound to the list they came from: a cursor of another
 //! enterprise, label or filter is refused with a 400, never silently answered.
 
+use crate::attr;
 use crate::http::ApiError;
 use crate::keys;
 use crate::roster::{Membership, Source};
-use crate::store::{self, Filter, Item, QuerySpec, Store};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::store::{self, Condition, Item, QuerySpec, Store};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -72,7 +72,7 @@ impl ListParams {
 #[derive(Debug, Clone)]
 pub struct EmployeeList {
     segments: Vec<QuerySpec>,
-    filter: Option<Filter>,
+    filter: Option<Condition>,
     /// Binds cursors to this exact list (enterprise, label or state, every filter).
     fingerprint: String,
 }
@@ -144,11 +144,9 @@ impl EmployeeList {
             .into_iter()
             .map(|prefix| QuerySpec::index(index, partition.clone()).prefix(prefix))
             .collect::<Vec<_>>();
-        let source_filter = filter.source.map(|source| Filter {
-            expression: "contains(#source, :source)".into(),
-            names: vec![("#source".into(), "sources".into())],
-            values: vec![(":source".into(), AttributeValue::S(source.as_str().into()))],
-        });
+        let source_filter = filter
+            .source
+            .map(|source| Condition::contains(attr!(Membership, sources), source));
         let described = format!(
             "{}|{partition}|{:?}|{:?}|{:?}|{:?}",
             index.name(),

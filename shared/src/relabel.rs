@@ -192,7 +192,7 @@ async fn carry(
             Some(read_version),
         )?];
         if !delta.is_empty() {
-            parts.push(delta.update(store.table(), &next.uscc, now));
+            parts.push(delta.update(store.table(), &next.uscc, now)?);
         }
         match store.transact(parts).await {
             Ok(()) => return Ok(Carried::Changed),

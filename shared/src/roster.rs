@@ -7,12 +7,12 @@
 //! from that enterprise's partition alone. Relabel keeps the copy and the enterprise summary in
 //! step, in one transaction per change.
 
+use crate::attr;
 use crate::health::{Derived, Health};
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Condition, ItemUpdate, Store, StoreError};
 use crate::summary;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -461,7 +461,7 @@ pub async fn admit(
     let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
     delta.0.retain(|_, v| *v != 0);
     if !delta.is_empty() {
-        parts.push(delta.update(store.table(), admission.uscc, now));
+        parts.push(delta.update(store.table(), admission.uscc, now)?);
     }
     parts.extend(extra);
     store.transact(parts).await?;
@@ -514,29 +514,17 @@ pub async fn mark_due(
 ) -> Result<(), StoreError> {
     let mut due = Health::new(person.clone());
     due.set_due(Some(now));
-    let (due_pk, due_sk) = due.due_keys().expect("just set");
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(Store::key(&keys::person(person), keys::HEALTH)))
-        .update_expression(
-            "SET #person = if_not_exists(#person, :person), #due_pk = :due_pk, #due_sk = :due_sk, \
-             #version = if_not_exists(#version, :zero) + :one",
-        )
-        .condition_expression("attribute_not_exists(#due_pk)")
-        .expression_attribute_names("#person", "person")
-        .expression_attribute_names("#due_pk", keys::GSI3PK)
-        .expression_attribute_names("#due_sk", keys::GSI3SK)
-        .expression_attribute_names("#version", "version")
-        .expression_attribute_values(":person", AttributeValue::S(person.to_string()))
-        .expression_attribute_values(":due_pk", AttributeValue::S(due_pk.to_string()))
-        .expression_attribute_values(":due_sk", AttributeValue::S(due_sk.to_string()))
-        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .send()
-        .await;
-    store::ok_if_condition_failed(result)
+    let Some((due_pk, due_sk)) = due.due_keys() else {
+        return Ok(());
+    };
+    let update = ItemUpdate::at(&keys::person(person), keys::HEALTH)
+        .set_if_absent(attr!(Health, person), person)
+        .set(keys::GSI3PK, due_pk)
+        .set(keys::GSI3SK, due_sk)
+        .add(attr!(Health, version), 1)
+        .when(Condition::absent(keys::GSI3PK));
+    store.update(update).await?;
+    Ok(())
 }
 
 /// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.

@@ -4,9 +4,10 @@
 //! previous snapshot is deleted. A reader therefore sees the old snapshot or the new one, never a
 //! mixture.
 
+use crate::attr;
 use crate::feeds::{Site, Zone};
-use crate::store::{self, Item, QuerySpec, Store, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use crate::store::{self, Condition, Item, QuerySpec, Store, StoreError};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -108,17 +109,14 @@ pub async fn publish(
         published_at: now,
     })?;
     item.extend(Store::key(&pointer_pk(kind), POINTER_SK));
-    let condition = match &previous {
-        None => store::put_if(store.table(), item, "attribute_not_exists(PK)", &[], vec![]),
-        Some(p) => store::put_if(
-            store.table(),
-            item,
-            "delivery_key = :previous",
-            &[],
-            vec![(":previous", AttributeValue::S(p.delivery_key.clone()))],
-        ),
+    // Only from the pointer just read: two publishers racing cannot both switch.
+    let unchanged = match &previous {
+        None => Condition::ItemAbsent,
+        Some(p) => Condition::equals(attr!(Pointer, delivery_key), &p.delivery_key),
     };
-    store.transact(vec![condition]).await?;
+    store
+        .transact(vec![store::put_when(store.table(), item, unchanged)?])
+        .await?;
     if let Some(previous) = previous {
         delete_partition(store, &partition(kind, &previous.delivery_key)).await?;
     }

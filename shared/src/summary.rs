@@ -6,8 +6,8 @@
 use crate::health::{Derived, PcrLabel, VaxState};
 use crate::ids::Uscc;
 use crate::keys;
-use crate::store::{Store, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use crate::store::{ItemUpdate, Store, StoreError};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 pub const TOTAL: &str = "n_total";
 pub const LEFT: &str = "n_left";
 pub const IN_SHENZHEN: &str = "n_in_shenzhen";
+/// When any counter last moved.
+const UPDATED_AT: &str = "updated_at";
 
 pub fn label_counter(label: PcrLabel) -> String {
     format!("n_pcr_{}", label.as_str())
@@ -77,32 +79,23 @@ impl Delta {
         self.0.values().all(|v| *v == 0)
     }
 
-    /// An `ADD` update of the enterprise's summary item, for a transaction.
-    pub fn update(&self, table: &str, uscc: &Uscc, now: DateTime<Utc>) -> TransactWriteItem {
-        let mut update = Update::builder()
-            .table_name(table)
-            .set_key(Some(Store::key(&keys::enterprise(uscc), keys::SUMMARY)))
-            .expression_attribute_values(":now", AttributeValue::S(now.to_rfc3339()));
-        let mut adds = Vec::new();
-        for (i, (counter, by)) in self.0.iter().filter(|(_, v)| **v != 0).enumerate() {
-            adds.push(format!("#c{i} :v{i}"));
-            update = update
-                .expression_attribute_names(format!("#c{i}"), counter)
-                .expression_attribute_values(format!(":v{i}"), AttributeValue::N(by.to_string()));
-        }
-        let expression = if adds.is_empty() {
-            "SET updated_at = :now".to_string()
-        } else {
-            format!("SET updated_at = :now ADD {}", adds.join(", "))
-        };
-        TransactWriteItem::builder()
-            .update(
-                update
-                    .update_expression(expression)
-                    .build()
-                    .expect("table, key and expression are set"),
-            )
-            .build()
+    /// An `ADD` update of the enterprise's summary item.
+    pub fn item_update(&self, uscc: &Uscc, now: DateTime<Utc>) -> ItemUpdate {
+        let changed = self.0.iter().filter(|(_, by)| **by != 0);
+        changed.fold(
+            ItemUpdate::at(&keys::enterprise(uscc), keys::SUMMARY).set(UPDATED_AT, now),
+            |update, (counter, by)| update.add(counter, *by),
+        )
+    }
+
+    /// The same, as a part of the transaction that moves the memberships it counts.
+    pub fn update(
+        &self,
+        table: &str,
+        uscc: &Uscc,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.item_update(uscc, now).into_transact(table)
     }
 }
 
@@ -115,11 +108,8 @@ pub async fn add_members(
 ) -> Result<(), StoreError> {
     let mut delta = Delta::default();
     delta.add(TOTAL, count);
-    let update = delta
-        .update(store.table(), uscc, now)
-        .update
-        .expect("an update part");
-    store.update_once(update).await
+    store.update(delta.item_update(uscc, now)).await?;
+    Ok(())
 }
 
 /// The stored counters.

@@ -11,6 +11,7 @@
 
 mod link;
 mod model;
+mod repo;
 pub mod routes;
 mod service;
 

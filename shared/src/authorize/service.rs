@@ -6,6 +6,7 @@ use super::model::AgentId;
 use super::model::{
     Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
 };
+use super::repo::ShareLinks;
 use crate::app::AppState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::http::ApiError;
@@ -15,7 +16,7 @@ use crate::keys;
 use crate::registry::{self, EnterpriseProfile};
 use crate::store::{self, Page, QuerySpec, Store, StoreError};
 use crate::tenancy::TenantAccess;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -194,7 +195,7 @@ pub struct ShareLink {
     retention_until: i64,
 }
 
-const LINK_SK: &str = "LINK";
+pub(super) const LINK_SK: &str = "LINK";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ShareLinkCreated {
@@ -378,14 +379,8 @@ pub async fn decide_share_link(
     let opened = open_share_link(state, identity, token).await?;
     require_recent_face(state, identity)?;
     let next = decided(&opened.authorization, &decision, identity, state)?;
-    let consume = Update::builder()
-        .table_name(state.store.table())
-        .set_key(Some(Store::key(&keys::share_link(&opened.id), LINK_SK)))
-        .update_expression("SET used_at = :now")
-        .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
-        .expression_attribute_values(":now", AttributeValue::S(state.clock.now().to_rfc3339()))
-        .build()
-        .map_err(ApiError::internal)?;
+    let consume =
+        ShareLinks::consume(&opened.id, state.clock.now()).into_transact(state.store.table())?;
     let audit = decision_audit(
         &opened.enterprise.uscc,
         identity,
@@ -397,7 +392,7 @@ pub async fn decide_share_link(
         next,
         Some(opened.authorization.version),
         audit,
-        Some(TransactWriteItem::builder().update(consume).build()),
+        Some(consume),
     )
     .await
     .map_err(|e| {

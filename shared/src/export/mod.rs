@@ -13,6 +13,7 @@
 
 pub mod lambda;
 pub mod mail;
+pub mod repo;
 pub mod worker;
 
 use crate::app::AppState;
@@ -26,9 +27,9 @@ use crate::query_nucleic::parse_label;
 use crate::roster::Source;
 use crate::store::{self, QuerySpec, Store, StoreError};
 use crate::tenancy::TenantAccess;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
+use repo::{DailyQuota, ExportJobs};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -438,25 +439,7 @@ async fn request(
     let day = crate::clock::business_time(now)
         .format("%Y-%m-%d")
         .to_string();
-    let quota = Update::builder()
-        .table_name(state.store.table())
-        .set_key(Some(Store::key(
-            &keys::enterprise(uscc),
-            &keys::export_quota(&day),
-        )))
-        .update_expression("ADD exports :one SET expires_at = :ttl")
-        .condition_expression("attribute_not_exists(exports) OR exports < :limit")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(
-            ":limit",
-            AttributeValue::N(services.daily_limit.to_string()),
-        )
-        .expression_attribute_values(
-            ":ttl",
-            AttributeValue::N((now + Duration::days(2)).timestamp().to_string()),
-        )
-        .build()
-        .expect("table, key and expression are set");
+    let quota = DailyQuota::take(uscc, &day, services.daily_limit, now);
     let audit = AuditEntry::by(
         &access,
         AuditAction::ExportRequested,
@@ -473,7 +456,7 @@ async fn request(
         .store
         .transact(vec![
             store::put_new(table, Store::to_item(&job)?),
-            TransactWriteItem::builder().update(quota).build(),
+            quota.into_transact(table)?,
             store::put_new(table, audit),
         ])
         .await
@@ -509,7 +492,7 @@ async fn request(
         .await
     {
         tracing::error!(job = %job.job_id, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "export job could not be queued");
-        worker::mark_failed(
+        ExportJobs::mark_failed(
             &state.store,
             &job,
             "the job could not be queued; please request it again",

@@ -5,20 +5,18 @@
 //! an audit record — the last step conditional on still holding the lease.
 
 use super::mail::{self, Attachment, Mail};
+use super::repo::ExportJobs;
 use super::{Delivery, ExportFile, ExportJob, ExportServices, JobMessage, JobStatus, ListKind};
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::freshness;
 use crate::keys;
 use crate::roster::{Membership, Source};
-use crate::store::{self, Store, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use crate::store::{self, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use sha2::Digest;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// How long a worker holds a job before another may take it over.
-pub const LEASE: i64 = 15 * 60;
 /// Rows read per DynamoDB page.
 const PAGE_ROWS: usize = 1_000;
 
@@ -44,88 +42,6 @@ impl Outcome {
     }
 }
 
-fn at(t: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::S(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-/// Marks a job failed (used when it could not even be queued).
-pub async fn mark_failed(
-    store: &Store,
-    job: &ExportJob,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let (pk, sk) = job.key();
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(Store::key(&pk, &sk)))
-        .update_expression(
-            "SET #status = :failed, last_error = :reason, finished_at = :now REMOVE lease_until",
-        )
-        .condition_expression("#status <> :sent")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(
-            ":failed",
-            AttributeValue::S(JobStatus::Failed.as_str().into()),
-        )
-        .expression_attribute_values(":sent", AttributeValue::S(JobStatus::Sent.as_str().into()))
-        .expression_attribute_values(":reason", AttributeValue::S(reason.into()))
-        .expression_attribute_values(":now", at(now))
-        .send()
-        .await;
-    store::ok_if_condition_failed(result)
-}
-
-/// Takes the lease on a queued job (or one whose holder's lease ran out); returns the job as
-/// claimed, with its attempt number.
-async fn claim(
-    store: &Store,
-    message: &JobMessage,
-    now: DateTime<Utc>,
-) -> Result<Option<ExportJob>, StoreError> {
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(Store::key(&keys::enterprise(&message.uscc), &keys::export_job(&message.job_id))))
-        .update_expression("SET #status = :running, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one")
-        .condition_expression("#status = :queued OR (#status = :running AND lease_until < :now)")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":running", AttributeValue::S(JobStatus::Running.as_str().into()))
-        .expression_attribute_values(":queued", AttributeValue::S(JobStatus::Queued.as_str().into()))
-        .expression_attribute_values(":lease", at(now + Duration::seconds(LEASE)))
-        .expression_attribute_values(":now", at(now))
-        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .return_values(ReturnValue::AllNew)
-        .send()
-        .await;
-    match result {
-        Ok(out) => Ok(out.attributes.map(Store::from_item).transpose()?),
-        Err(e) => match store::ok_if_condition_failed::<(), _>(Err(e)) {
-            Ok(()) => Ok(None),
-            Err(e) => Err(e),
-        },
-    }
-}
-
-/// The condition "this worker still holds the job": running, with the attempt it claimed.
-fn holding(
-    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-    job: &ExportJob,
-) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-    update
-        .condition_expression("#status = :running AND attempts = :attempt")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(
-            ":running",
-            AttributeValue::S(JobStatus::Running.as_str().into()),
-        )
-        .expression_attribute_values(":attempt", AttributeValue::N(job.attempts.to_string()))
-}
-
 /// Processes one queue message.
 pub async fn process(
     state: &crate::app::AppState,
@@ -134,7 +50,7 @@ pub async fn process(
 ) -> Result<Outcome, StoreError> {
     let store = &state.store;
     let now = state.clock.now();
-    let Some(job) = claim(store, message, now).await? else {
+    let Some(job) = ExportJobs::claim(store, message, now).await? else {
         let current = store
             .get::<ExportJob>(
                 &keys::enterprise(&message.uscc),
@@ -149,21 +65,11 @@ pub async fn process(
             }
         });
     };
-    let (pk, sk) = job.key();
     match produce_and_send(state, services, &job).await {
         Ok((rows, delivery, files)) => {
             let finished = state.clock.now();
-            let mut update = holding(Update::builder(), &job)
-                .table_name(store.table())
-                .set_key(Some(Store::key(&pk, &sk)))
-                .update_expression("SET #status = :sent, finished_at = :now, #rows = :rows, delivery = :delivery, files = :files REMOVE lease_until, last_error")
-                .expression_attribute_names("#rows", "rows")
-                .expression_attribute_values(":sent", AttributeValue::S(JobStatus::Sent.as_str().into()))
-                .expression_attribute_values(":now", at(finished))
-                .expression_attribute_values(":rows", AttributeValue::N(rows.to_string()))
-                .expression_attribute_values(":delivery", AttributeValue::S(match delivery { Delivery::Attached => "attached".into(), Delivery::Link => "link".into() }));
-            update = update
-                .expression_attribute_values(":files", serde_dynamo::to_attribute_value(&files)?);
+            let mark_sent = ExportJobs::mark_sent(&job, rows, delivery, &files, finished)
+                .into_transact(store.table())?;
             let hashes: Vec<String> = files
                 .iter()
                 .map(|f| format!("{} sha256 {}", f.name, f.sha256))
@@ -186,12 +92,7 @@ pub async fn process(
             }
             .into_item(finished, state.settings.audit_retention)?;
             match store
-                .transact(vec![
-                    TransactWriteItem::builder()
-                        .update(update.build().expect("table, key and expression are set"))
-                        .build(),
-                    store::put_new(store.table(), audit),
-                ])
+                .transact(vec![mark_sent, store::put_new(store.table(), audit)])
                 .await
             {
                 Ok(()) => Ok(Outcome::Sent { rows }),
@@ -203,29 +104,7 @@ pub async fn process(
         Err(reason) => {
             tracing::warn!(job = %job.job_id, attempt = job.attempts, %reason, "export attempt failed");
             let last = job.attempts >= services.max_attempts;
-            let status = if last {
-                JobStatus::Failed
-            } else {
-                JobStatus::Queued
-            };
-            let update = holding(Update::builder(), &job)
-                .table_name(store.table())
-                .set_key(Some(Store::key(&pk, &sk)))
-                .update_expression(if last {
-                    "SET #status = :next, last_error = :reason, finished_at = :now REMOVE lease_until"
-                } else {
-                    "SET #status = :next, last_error = :reason REMOVE lease_until"
-                })
-                .expression_attribute_values(":next", AttributeValue::S(status.as_str().into()))
-                .expression_attribute_values(":reason", AttributeValue::S(reason.clone()));
-            let update = if last {
-                update.expression_attribute_values(":now", at(state.clock.now()))
-            } else {
-                update
-            };
-            store
-                .update_once(update.build().expect("table, key and expression are set"))
-                .await?;
+            ExportJobs::release(store, &job, &reason, last, state.clock.now()).await?;
             Ok(if last {
                 Outcome::Failed(reason)
             } else {

@@ -12,6 +12,7 @@
 
 pub mod model;
 pub mod poster;
+mod repo;
 
 use crate::app::AppState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
@@ -26,13 +27,13 @@ use crate::roster::{self, Admission, Admitted, EmployeeId, Membership, Source};
 use crate::store::{self, QuerySpec, Store, StoreError};
 use crate::summary::Delta;
 use crate::tenancy::TenantAccess;
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, Utc};
 use model::{
     Consent, ConsentView, Invitation, InvitationStatus, NOTICE, NOTICE_VERSION, SHARED_DATA,
 };
+use repo::Invitations;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
@@ -236,22 +237,9 @@ async fn revoke(
     if invitation.revoked_at.is_some() {
         return Ok(ApiJson(InvitationView::of(&invitation, now)));
     }
-    let (pk, sk) = invitation.key();
-    let update = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(state.store.table())
-        .set_key(Some(Store::key(&pk, &sk)))
-        .update_expression("SET revoked_at = :now, revoked_by = :by")
-        .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-        .expression_attribute_values(
-            ":now",
-            AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        )
-        .expression_attribute_values(
-            ":by",
-            AttributeValue::S(AgentId::of(uscc, &access.identity.person).to_string()),
-        )
-        .build()
-        .expect("table, key and expression are set");
+    let by = AgentId::of(uscc, &access.identity.person).to_string();
+    let revocation =
+        Invitations::revoke(&invitation, &by, now).into_transact(state.store.table())?;
     let audit = AuditEntry::by(
         &access,
         AuditAction::InvitationRevoked,
@@ -260,12 +248,7 @@ async fn revoke(
     .into_item(now, state.settings.audit_retention)?;
     match state
         .store
-        .transact(vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .update(update)
-                .build(),
-            store::put_new(state.store.table(), audit),
-        ])
+        .transact(vec![revocation, store::put_new(state.store.table(), audit)])
         .await
     {
         Ok(()) | Err(StoreError::ConditionFailed) => {}
@@ -485,22 +468,11 @@ async fn join(
         )),
     }
     .into_item(now, state.settings.audit_retention)?;
-    let (ipk, isk) = invitation.key();
-    let count_use = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(state.store.table())
-        .set_key(Some(Store::key(&ipk, &isk)))
-        .update_expression("ADD uses :one")
-        .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at)")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .build()
-        .expect("table, key and expression are set");
     let table = state.store.table();
     let extra = vec![
         store::put_if_version(table, &consent, previous.as_ref().map(|p| p.version))?,
         store::put_new(table, audit),
-        aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(count_use)
-            .build(),
+        Invitations::count_use(&invitation).into_transact(table)?,
     ];
     let admission = Admission {
         uscc,
@@ -691,7 +663,7 @@ async fn withdraw(
                 (false, _) => Delta::default(),
             };
             if !delta.is_empty() {
-                parts.push(delta.update(table, &uscc, now));
+                parts.push(delta.update(table, &uscc, now)?);
             }
         }
         next.version += 1;
@@ -859,7 +831,7 @@ async fn remove(
         .store
         .transact(vec![
             store::put_if_version(table, &next, Some(m.version))?,
-            Delta::leave(m.derived()).update(table, uscc, now),
+            Delta::leave(m.derived()).update(table, uscc, now)?,
             store::put_new(table, audit),
         ])
         .await

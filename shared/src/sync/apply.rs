@@ -240,7 +240,7 @@ pub async fn roster_lines(
                 if returning {
                     let mut delta = crate::summary::Delta::leave(existing.derived());
                     delta.0.values_mut().for_each(|v| *v = -*v);
-                    parts.push(delta.update(store.table(), &entry.uscc, now));
+                    parts.push(delta.update(store.table(), &entry.uscc, now)?);
                 }
                 match store.transact(parts).await {
                     Ok(()) => {
@@ -301,7 +301,7 @@ pub async fn roster_leavers(
                     store.table(),
                     uscc,
                     now,
-                ));
+                )?);
             }
             match store.transact(parts).await {
                 Ok(()) => left += u64::from(leaving),

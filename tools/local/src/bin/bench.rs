@@ -445,7 +445,7 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
     }
     state
         .store
-        .transact(vec![delta.update(state.store.table(), &uscc, now)])
+        .update(delta.item_update(&uscc, now))
         .await
         .unwrap();
     fangyitong::freshness::record_sync(&state.store, now)

@@ -2,6 +2,10 @@
 //! (keys come from [`crate::keys`]); this module says *how*: serde_dynamo (de)serialisation,
 //! conditional writes, transactions, pagination with opaque cursors, and error mapping.
 
+mod expression;
+
+pub use expression::{Applied, Condition, ItemUpdate, put_when};
+
 use crate::keys;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -372,27 +376,6 @@ impl Store {
         }
     }
 
-    /// Sends one `Update` built as a transaction part as a plain UpdateItem (a one-item
-    /// transaction would cost twice the write units). A failed condition counts as done: the
-    /// callers' conditions all mean "already in that state".
-    pub async fn update_once(
-        &self,
-        update: aws_sdk_dynamodb::types::Update,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(update.table_name)
-            .set_key(Some(update.key))
-            .update_expression(update.update_expression)
-            .set_condition_expression(update.condition_expression)
-            .set_expression_attribute_names(update.expression_attribute_names)
-            .set_expression_attribute_values(update.expression_attribute_values)
-            .send()
-            .await;
-        ok_if_condition_failed(result)
-    }
-
     pub async fn query<T: DeserializeOwned>(
         &self,
         spec: &QuerySpec,
@@ -416,7 +399,7 @@ impl Store {
         &self,
         spec: &QuerySpec,
         start: Option<Item>,
-        filter: Option<&Filter>,
+        filter: Option<&Condition>,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut request = self
             .client
@@ -439,28 +422,21 @@ impl Store {
                 .expression_attribute_values(":s", AttributeValue::S(upto.clone())),
             (None, None) => request.key_condition_expression("#p = :p"),
         };
+        // A filter is applied by DynamoDB after the read: it saves bytes on the wire, not read
+        // units. Its placeholders (`#n0`, `:v0`) never clash with the key condition's.
         if let Some(filter) = filter {
-            request = request.filter_expression(&filter.expression);
-            for (name, attr) in &filter.names {
+            let (expression, bound) = expression::render_filter(filter)?;
+            request = request.filter_expression(expression);
+            for (name, attr) in bound.names.unwrap_or_default() {
                 request = request.expression_attribute_names(name, attr);
             }
-            for (name, value) in &filter.values {
-                request = request.expression_attribute_values(name, value.clone());
+            for (name, value) in bound.values.unwrap_or_default() {
+                request = request.expression_attribute_values(name, value);
             }
         }
         let out = request.send().await.map_err(request_error)?;
         Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
-}
-
-/// A condition on non-key attributes, applied by DynamoDB after the read (a FilterExpression):
-/// it saves bytes on the wire, not read units. Placeholders must not clash with the key
-/// condition's (`#p`, `#s`, `:p`, `:s`).
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub expression: String,
-    pub names: Vec<(String, String)>,
-    pub values: Vec<(String, AttributeValue)>,
 }
 
 impl Store {
@@ -643,13 +619,7 @@ pub fn put_if_version<T: Serialize>(
     let item = Store::to_item(value)?;
     Ok(match read_version {
         None => put_new(table, item),
-        Some(v) => put_if(
-            table,
-            item,
-            "#version = :read_version",
-            &[("#version", "version")],
-            vec![(":read_version", AttributeValue::N(v.to_string()))],
-        ),
+        Some(v) => put_when(table, item, Condition::equals("version", v))?,
     })
 }
 
@@ -670,29 +640,6 @@ where
         }
         Err(e) => Err(request_error(e)),
     }
-}
-
-/// A put transaction part guarded by `condition` (with its names and values).
-pub fn put_if(
-    table: &str,
-    item: Item,
-    condition: &str,
-    names: &[(&str, &str)],
-    values: Vec<(&str, AttributeValue)>,
-) -> TransactWriteItem {
-    let mut put = aws_sdk_dynamodb::types::Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition);
-    for (k, v) in names {
-        put = put.expression_attribute_names(*k, *v);
-    }
-    for (k, v) in values {
-        put = put.expression_attribute_values(k, v);
-    }
-    TransactWriteItem::builder()
-        .put(put.build().expect("table and item are set"))
-        .build()
 }
 
 #[cfg(test)]
