@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs every Rust test and ends with one total line ("N passed, N failed") over all test binaries;
-# first the gates: formatting, and clippy with warnings denied (the lints are `[workspace.lints]`).
+# first the gates: formatting, clippy with warnings denied (the lints are `[workspace.lints]`), and
+# the dependency graph's licences, bans and sources (deny.toml; offline, no advisory database).
 set -uo pipefail
 cargo fmt --all --check || { echo "cargo fmt --all would change the files above"; exit 1; }
 cargo clippy --workspace --all-targets --quiet -- -D warnings || exit 1
+if ! cargo deny --version >/dev/null 2>&1; then
+    echo "installing cargo-deny (once, about 4 minutes)"
+    cargo install --locked --quiet cargo-deny@0.20.2 || exit 1
+fi
+cargo deny --offline --log-level error check licenses bans sources || exit 1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$out"
