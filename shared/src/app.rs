@@ -1,25 +1,24 @@
-//! The state every handler shares, built once per execution environment (Lambda init or local
-//! start): SDK clients, the table, keys and settings. Cloning it is cheap.
+//! What each function is given at init (Lambda init or local start), built once and cloned
+//! cheaply into every request. Each function gets only what it uses:
+//!
+//! | state | what it holds | functions |
+//! |---|---|---|
+//! | [`Core`] | the table, the clock, the settings, the USCC policy (nothing secret) | relabel, and inside every other |
+//! | [`ApiState`] | the core and the verifier of callers' tokens (the person-key secret, the provider's keys) | query-nucleic, query-vaccine, query-sites |
+//! | [`LinkState`] | the API state, the person keyer and the link signer (the link-signing secret) | authorize, invite-join |
+//! | [`crate::export::ExportState`] | the API state and S3, SQS and SES | export |
+//! | [`crate::sync::SyncContext`] | the core's table and clock, the person keyer, S3 | sync |
+//!
+//! Extractors take the part they need through axum's `FromRef`, so the identity and tenant
+//! guards run on any of these states.
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{self, ConfigError, Settings};
 use crate::identity::{IdentityConfigError, IdentityVerifier, KeySource};
 use crate::ids::{PersonKeyer, UsccPolicy};
 use crate::store::Store;
+use axum::extract::FromRef;
 use std::sync::Arc;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub verifier: Arc<IdentityVerifier>,
-    pub keyer: PersonKeyer,
-    pub links: Arc<crate::authorize::LinkSigner>,
-    pub uscc_policy: Arc<UsccPolicy>,
-    pub clock: SharedClock,
-    pub settings: Arc<Settings>,
-    /// S3, SQS and SES for exports: only the export function (and the local stack) has them.
-    pub exports: Option<Arc<crate::export::ExportServices>>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -27,23 +26,56 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Identity(#[from] IdentityConfigError),
-    #[error("PERSON_KEY_SECRET / LINK_SIGNING_SECRET must be at least 32 bytes")]
-    Secret,
+    #[error("{0} must be at least 32 bytes")]
+    Secret(&'static str),
 }
 
-/// The secrets and identity-provider settings, separate from AWS clients so tests can build them.
+/// The table, the clock, the settings: what every function has, none of it secret.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub uscc_policy: Arc<UsccPolicy>,
+}
+
+impl Core {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        settings: Settings,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store: Store::new(dynamodb, table),
+            clock,
+            settings: Arc::new(settings),
+            uscc_policy: Arc::new(config::uscc_policy()),
+        }
+    }
+
+    /// From the environment (`TABLE_NAME` and the optional settings), as a Lambda's init does it.
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Ok(Self::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            config::required("TABLE_NAME")?,
+            Settings::from_env()?,
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+/// The identity provider: who issues tokens, for whom, and the keys that verify them.
 #[derive(Debug, Clone)]
-pub struct Secrets {
-    pub person_key_secret: String,
-    pub link_signing_secret: String,
-    pub jwt_issuer: String,
-    pub jwt_audience: String,
-    pub jwt_keys: KeySource,
+pub struct IdentityConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: KeySource,
 }
 
-impl Secrets {
+impl IdentityConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let jwt_keys = match (
+        let keys = match (
             config::optional("JWT_PUBLIC_KEY_PEM"),
             config::optional("JWT_JWKS"),
         ) {
@@ -52,64 +84,82 @@ impl Secrets {
             (None, None) => return Err(ConfigError::Missing("JWT_PUBLIC_KEY_PEM or JWT_JWKS")),
         };
         Ok(Self {
-            person_key_secret: config::required("PERSON_KEY_SECRET")?,
-            link_signing_secret: config::required("LINK_SIGNING_SECRET")?,
-            jwt_issuer: config::required("JWT_ISSUER")?,
-            jwt_audience: config::required("JWT_AUDIENCE")?,
-            jwt_keys,
+            issuer: config::required("JWT_ISSUER")?,
+            audience: config::required("JWT_AUDIENCE")?,
+            keys,
         })
     }
 }
 
-impl AppState {
+/// The person keyer from `PERSON_KEY_SECRET` (API functions and sync: whoever turns an ID
+/// document into a person key).
+pub fn person_keyer_from_env() -> Result<PersonKeyer, InitError> {
+    PersonKeyer::new(config::required("PERSON_KEY_SECRET")?.as_bytes())
+        .map_err(|_| InitError::Secret("PERSON_KEY_SECRET"))
+}
+
+/// The state of the functions that answer only reads and personal requests.
+#[derive(Clone, FromRef)]
+pub struct ApiState {
+    pub core: Core,
+    pub verifier: Arc<IdentityVerifier>,
+}
+
+impl ApiState {
     pub fn new(
-        dynamodb: aws_sdk_dynamodb::Client,
-        table: impl Into<String>,
-        secrets: Secrets,
-        settings: Settings,
-        clock: SharedClock,
+        core: Core,
+        identity: IdentityConfig,
+        keyer: PersonKeyer,
     ) -> Result<Self, InitError> {
-        let keyer = PersonKeyer::new(secrets.person_key_secret.as_bytes())
-            .map_err(|_| InitError::Secret)?;
-        let verifier = IdentityVerifier::new(
-            secrets.jwt_issuer,
-            secrets.jwt_audience,
-            secrets.jwt_keys,
-            keyer.clone(),
-        )?;
-        let links = crate::authorize::LinkSigner::new(secrets.link_signing_secret.as_bytes())
-            .ok_or(InitError::Secret)?;
+        let verifier =
+            IdentityVerifier::new(identity.issuer, identity.audience, identity.keys, keyer)?;
         Ok(Self {
-            store: Store::new(dynamodb, table),
+            core,
             verifier: Arc::new(verifier),
-            keyer,
-            links: Arc::new(links),
-            uscc_policy: Arc::new(config::uscc_policy()),
-            clock,
-            settings: Arc::new(settings),
-            exports: None,
         })
     }
 
-    /// The same state, able to run exports.
-    pub fn with_exports(self, services: crate::export::ExportServices) -> Self {
-        Self {
-            exports: Some(Arc::new(services)),
-            ..self
-        }
+    /// Everything from the environment, as a Lambda's init does it.
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Self::new(
+            Core::from_env(aws)?,
+            IdentityConfig::from_env()?,
+            person_keyer_from_env()?,
+        )
+    }
+}
+
+/// The state of the functions that also key people by their ID document and sign links
+/// (authorize: share links; invite-join: invitations).
+#[derive(Clone, FromRef)]
+pub struct LinkState {
+    pub core: Core,
+    pub verifier: Arc<IdentityVerifier>,
+    pub keyer: PersonKeyer,
+    pub links: Arc<crate::authorize::LinkSigner>,
+}
+
+impl LinkState {
+    pub fn new(api: ApiState, keyer: PersonKeyer, link_secret: &str) -> Result<Self, InitError> {
+        let links = crate::authorize::LinkSigner::new(link_secret.as_bytes())
+            .ok_or(InitError::Secret("LINK_SIGNING_SECRET"))?;
+        Ok(Self {
+            core: api.core,
+            verifier: api.verifier,
+            keyer,
+            links: Arc::new(links),
+        })
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub async fn from_env() -> Result<Self, InitError> {
-        let aws = aws_config::load_from_env().await;
-        let table = config::required("TABLE_NAME")?;
-        Self::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            table,
-            Secrets::from_env()?,
-            Settings::from_env()?,
-            Arc::new(SystemClock),
-        )
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let keyer = person_keyer_from_env()?;
+        let api = ApiState::new(
+            Core::from_env(aws)?,
+            IdentityConfig::from_env()?,
+            keyer.clone(),
+        )?;
+        Self::new(api, keyer, &config::required("LINK_SIGNING_SECRET")?)
     }
 }
 

@@ -3,15 +3,16 @@
 //! into a typed [`Identity`]. The token carries the person's ID document; it is hashed into a
 //! [`PersonKey`] and masked here, and the raw number goes no further.
 
-use crate::app::AppState;
+use crate::app::Core;
 use crate::http::ApiError;
 use crate::ids::{IdDocument, IdType, PersonKey, PersonKeyer};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Seconds of clock skew tolerated between the provider and us.
 const LEEWAY_SECONDS: i64 = 60;
@@ -231,13 +232,16 @@ impl IdentityVerifier {
     }
 }
 
-impl FromRequestParts<AppState> for Identity {
+/// The caller, from the bearer token, on any state that has the verifier and the clock.
+impl<S> FromRequestParts<S> for Identity
+where
+    S: Send + Sync,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -262,6 +266,7 @@ impl FromRequestParts<AppState> for Identity {
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        state.verifier.verify(token, state.clock.now())
+        let now = Core::from_ref(state).clock.now();
+        Arc::<IdentityVerifier>::from_ref(state).verify(token, now)
     }
 }

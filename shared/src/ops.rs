@@ -1,12 +1,15 @@
 //! Operator routes (运营专人): what the batch jobs did. Served by the authorize function, which
 //! already hosts the operators' offline-authorisation routes.
 
-use crate::app::AppState;
+use crate::app::Core;
 use crate::freshness::{self, Freshness};
 use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::identity::IdentityVerifier;
 use crate::sync::{self, RunRecord};
 use crate::tenancy::OperatorAccess;
+use axum::extract::FromRef;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -30,7 +33,7 @@ pub struct SyncRuns {
     responses((status = 200, body = SyncRuns), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn sync_runs(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _operator: OperatorAccess,
     ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> Result<ApiJson<SyncRuns>, ApiError> {
@@ -43,6 +46,13 @@ async fn sync_runs(
     }))
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+/// Mounted on the authorize function's state; generic, since they need only the core and the
+/// verifier.
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(sync_runs))
 }

@@ -9,7 +9,7 @@
 //! Counts and lists come from the same relabel: it moves a membership and the counters in one
 //! transaction, and every answer carries `labels_as_of` and `data_synced_at`.
 
-use crate::app::AppState;
+use crate::app::{ApiState, Core};
 use crate::feeds::PcrOutcome;
 use crate::freshness::Freshness;
 use crate::health::{Health, PcrLabel};
@@ -50,7 +50,7 @@ pub struct NucleicSummary {
     responses((status = 200, body = NucleicSummary), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn summary(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
 ) -> Result<ApiJson<NucleicSummary>, ApiError> {
     let uscc = &access.enterprise.uscc;
@@ -141,7 +141,7 @@ pub fn parse_label(raw: &str) -> Result<PcrLabel, ApiError> {
     responses((status = 200, body = NucleicPage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
     ApiPath((_, label)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -194,7 +194,7 @@ pub struct NucleicDetail {
 /// Two reads: the membership names the person, whose health item is the second. An employee
 /// who withdrew their consent is gone from the enterprise's view (410).
 pub async fn employee_with_health(
-    state: &AppState,
+    state: &Core,
     access: &TenantAccess,
     employee_id: &str,
 ) -> Result<(Membership, Health), ApiError> {
@@ -230,7 +230,7 @@ pub async fn employee_with_health(
     responses((status = 200, body = NucleicDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn detail(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
     ApiPath((_, employee_id)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<NucleicDetail>, ApiError> {
@@ -260,7 +260,7 @@ async fn detail(
     }))
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(summary))
         .routes(routes!(list))

@@ -3,7 +3,7 @@
 //! person may read them; no enterprise is involved, so there is no tenant guard here — only the
 //! identity check. Answers say which snapshot they come from.
 
-use crate::app::AppState;
+use crate::app::{ApiState, Core};
 use crate::feeds::{Site, Zone, ZoneLevel};
 use crate::http::{ApiError, ApiJson, ApiQuery};
 use crate::identity::Identity;
@@ -67,7 +67,7 @@ pub struct Snapshot {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-async fn snapshot(state: &AppState, kind: Kind) -> Result<Snapshot, ApiError> {
+async fn snapshot(state: &Core, kind: Kind) -> Result<Snapshot, ApiError> {
     Ok(Snapshot {
         published_at: sites::current(&state.store, kind)
             .await?
@@ -85,7 +85,7 @@ pub struct SiteList {
 #[utoipa::path(get, path = "/sites", tag = "query-sites", params(PlaceQuery),
     responses((status = 200, body = SiteList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn list_sites(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _identity: Identity,
     ApiQuery(query): ApiQuery<PlaceQuery>,
 ) -> Result<ApiJson<SiteList>, ApiError> {
@@ -107,7 +107,7 @@ pub struct District {
 #[utoipa::path(get, path = "/sites/districts", tag = "query-sites",
     responses((status = 200, body = Vec<District>)), security(("bearer" = [])))]
 async fn districts(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _identity: Identity,
 ) -> Result<ApiJson<Vec<District>>, ApiError> {
     let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
@@ -157,7 +157,7 @@ fn distance_m(lng1: f64, lat1: f64, lng2: f64, lat2: f64) -> f64 {
 #[utoipa::path(get, path = "/sites/nearest", tag = "query-sites", params(NearestQuery),
     responses((status = 200, body = Vec<NearbySite>), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn nearest(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _identity: Identity,
     ApiQuery(query): ApiQuery<NearestQuery>,
 ) -> Result<ApiJson<Vec<NearbySite>>, ApiError> {
@@ -207,7 +207,7 @@ fn in_effect(zone: &Zone, now: DateTime<Utc>) -> bool {
 }
 
 async fn zones_in_effect(
-    state: &AppState,
+    state: &Core,
     district: Option<&str>,
     street: Option<&str>,
 ) -> Result<Vec<ZoneView>, ApiError> {
@@ -235,7 +235,7 @@ async fn zones_in_effect(
 #[utoipa::path(get, path = "/zones", tag = "query-sites", params(PlaceQuery),
     responses((status = 200, body = ZoneList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn list_zones(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _identity: Identity,
     ApiQuery(query): ApiQuery<PlaceQuery>,
 ) -> Result<ApiJson<ZoneList>, ApiError> {
@@ -270,7 +270,7 @@ pub struct ZoneCheck {
 #[utoipa::path(get, path = "/zones/check", tag = "query-sites", params(CheckQuery),
     responses((status = 200, body = ZoneCheck), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn check(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     _identity: Identity,
     ApiQuery(query): ApiQuery<CheckQuery>,
 ) -> Result<ApiJson<ZoneCheck>, ApiError> {
@@ -305,7 +305,7 @@ async fn check(
     }))
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(list_sites))
         .routes(routes!(districts))

@@ -12,7 +12,7 @@
 //!
 //! The states come from the official record only; reports are shown, never counted.
 
-use crate::app::AppState;
+use crate::app::{ApiState, Core};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
 use crate::feeds::Dose;
@@ -59,7 +59,7 @@ pub struct VaccineSummary {
     responses((status = 200, body = VaccineSummary), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn summary(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
 ) -> Result<ApiJson<VaccineSummary>, ApiError> {
     let uscc = &access.enterprise.uscc;
@@ -141,7 +141,7 @@ pub fn parse_state(raw: &str) -> Result<VaxState, ApiError> {
     responses((status = 200, body = VaccinePage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
     ApiPath((_, vax_state)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -191,7 +191,7 @@ pub struct VaccineDetail {
 }
 
 async fn detail_of(
-    state: &AppState,
+    state: &Core,
     access: &TenantAccess,
     m: Membership,
     health: Health,
@@ -220,7 +220,7 @@ async fn detail_of(
     responses((status = 200, body = VaccineDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn detail(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
     ApiPath((_, employee_id)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<VaccineDetail>, ApiError> {
@@ -237,7 +237,7 @@ async fn detail(
     responses((status = 201, body = VaccineDetail), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn enter_dose(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
     ApiPath((_, employee_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<DoseReport>,
@@ -286,7 +286,7 @@ pub struct MyVaccination {
     pub data_synced_at: Option<DateTime<Utc>>,
 }
 
-async fn my_vaccination(state: &AppState, identity: &Identity) -> Result<MyVaccination, ApiError> {
+async fn my_vaccination(state: &Core, identity: &Identity) -> Result<MyVaccination, ApiError> {
     let person = &identity.person;
     let health_key = Store::key(&keys::person(person), keys::HEALTH);
     let status_key = Store::key(freshness::PK, freshness::SK);
@@ -319,7 +319,7 @@ async fn my_vaccination(state: &AppState, identity: &Identity) -> Result<MyVacci
     responses((status = 200, body = MyVaccination), (status = 401, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn me(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     identity: Identity,
 ) -> Result<ApiJson<MyVaccination>, ApiError> {
     Ok(ApiJson(my_vaccination(&state, &identity).await?))
@@ -332,7 +332,7 @@ async fn me(
     responses((status = 201, body = MyVaccination), (status = 401, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn correct(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<Core>,
     identity: Identity,
     ApiJson(body): ApiJson<DoseReport>,
 ) -> Result<(StatusCode, ApiJson<MyVaccination>), ApiError> {
@@ -349,7 +349,7 @@ async fn correct(
     ))
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(summary))
         .routes(routes!(list))

@@ -10,18 +10,20 @@
 //! Cost: one BatchGetItem per request. It also reads the data's freshness (`data_synced_at`,
 //! `labels_as_of`), which every enterprise view shows, so no view pays a request for it.
 
-use crate::app::AppState;
+use crate::app::Core;
 use crate::authorize::{AgentId, Authorization, EffectiveStatus};
 use crate::freshness::{self, Freshness};
 use crate::http::ApiError;
 use crate::identity::Identity;
+use crate::identity::IdentityVerifier;
 use crate::ids::Uscc;
 use crate::keys;
 use crate::registry::EnterpriseProfile;
 use crate::store::Store;
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use serde::Serialize;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -42,7 +44,7 @@ pub struct TenantAccess {
 
 /// Decides access of `identity` to the enterprise `uscc`.
 pub async fn guard(
-    state: &AppState,
+    state: &Core,
     identity: Identity,
     uscc: &Uscc,
 ) -> Result<TenantAccess, ApiError> {
@@ -108,7 +110,7 @@ pub async fn guard(
 }
 
 /// Parses the `{uscc}` path parameter of an enterprise-scoped route.
-async fn uscc_from_path(parts: &mut Parts, state: &AppState) -> Result<Uscc, ApiError> {
+async fn uscc_from_path(parts: &mut Parts, state: &Core) -> Result<Uscc, ApiError> {
     let missing = || ApiError::bad_request("invalid_path", "this route needs an enterprise");
     let params = RawPathParams::from_request_parts(parts, state)
         .await
@@ -124,16 +126,19 @@ async fn uscc_from_path(parts: &mut Parts, state: &AppState) -> Result<Uscc, Api
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))
 }
 
-impl FromRequestParts<AppState> for TenantAccess {
+impl<S> FromRequestParts<S> for TenantAccess
+where
+    S: Send + Sync,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let identity = Identity::from_request_parts(parts, state).await?;
-        let uscc = uscc_from_path(parts, state).await?;
-        guard(state, identity, &uscc).await
+        let core = Core::from_ref(state);
+        let uscc = uscc_from_path(parts, &core).await?;
+        guard(&core, identity, &uscc).await
     }
 }
 
@@ -141,13 +146,15 @@ impl FromRequestParts<AppState> for TenantAccess {
 #[derive(Debug, Clone)]
 pub struct LegalRepAccess(pub TenantAccess);
 
-impl FromRequestParts<AppState> for LegalRepAccess {
+impl<S> FromRequestParts<S> for LegalRepAccess
+where
+    S: Send + Sync,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let access = TenantAccess::from_request_parts(parts, state).await?;
         if access.role != Role::LegalRep {
             return Err(ApiError::forbidden(
@@ -163,13 +170,15 @@ impl FromRequestParts<AppState> for LegalRepAccess {
 #[derive(Debug, Clone)]
 pub struct OperatorAccess(pub Identity);
 
-impl FromRequestParts<AppState> for OperatorAccess {
+impl<S> FromRequestParts<S> for OperatorAccess
+where
+    S: Send + Sync,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let identity = Identity::from_request_parts(parts, state).await?;
         if !identity.operator {
             return Err(ApiError::forbidden(

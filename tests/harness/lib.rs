@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
-use fangyitong::app::AppState;
+use fangyitong::app::Core;
 use fangyitong::clock::{Clock, ManualClock};
 use fangyitong::config::Settings;
 use fangyitong::identity::Identity;
@@ -35,7 +35,8 @@ pub fn start_time() -> DateTime<Utc> {
 }
 
 pub struct TestApp {
-    pub state: AppState,
+    /// Every function's state (the local stack's), over this test's table, bucket and queue.
+    pub state: local::Functions,
     pub router: Router,
     pub clock: ManualClock,
     pub cast: Cast,
@@ -43,8 +44,6 @@ pub struct TestApp {
     pub table: String,
     /// Counts every DynamoDB request the app makes, by operation.
     pub requests: local::requests::RequestCounter,
-    /// Set by [`TestApp::with_exports`].
-    pub exports: Option<fangyitong::export::ExportServices>,
 }
 
 pub struct Reply {
@@ -78,19 +77,18 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("create the test table");
     let clock = ManualClock::new(start_time());
-    let state = AppState::new(
+    let core = Core::new(
         dynamodb,
         &table,
-        demo::dev_secrets(),
         Settings::default(),
         Arc::new(clock.clone()),
-    )
-    .expect("dev configuration is valid");
+    );
+    let state = local::Functions::new(core, export_services(&aws).await);
     let cast = Cast::new(start_time());
     demo::seed_registry(&state, &cast)
         .await
         .expect("seed the registry");
-    let router = local::api(state.clone());
+    let router = local::api(&state);
     TestApp {
         state,
         router,
@@ -99,8 +97,22 @@ pub async fn spawn_app() -> TestApp {
         minter: demo::minter(),
         table,
         requests,
-        exports: None,
     }
+}
+
+/// Export services on a bucket and queue of this test's own.
+async fn export_services(aws: &aws_config::SdkConfig) -> fangyitong::export::ExportServices {
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let bucket = format!("test-exports-{suffix}");
+    local::s3_client(aws)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the export bucket");
+    local::exports::setup(aws, &bucket, &format!("test-exports-{suffix}"))
+        .await
+        .expect("export queue and sender")
 }
 
 impl TestApp {
@@ -130,37 +142,24 @@ impl TestApp {
         fangyitong::authorize::AgentId::of(uscc, &self.identity(persona).person).to_string()
     }
 
-    /// The same app able to run exports: its own bucket and queue, the verified local sender.
-    pub async fn with_exports(self) -> Self {
-        let aws = local::sdk_config(endpoints()).await;
-        let suffix = ulid::Ulid::new().to_string().to_lowercase();
-        let bucket = format!("test-exports-{suffix}");
-        local::s3_client(&aws)
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("create the export bucket");
-        let services = local::exports::setup(&aws, &bucket, &format!("test-exports-{suffix}"))
-            .await
-            .expect("export queue and sender");
-        self.with_export_services(services)
-    }
-
     /// The same app with these export services (e.g. a changed limit or sender).
     pub fn with_export_services(self, services: fangyitong::export::ExportServices) -> Self {
-        let state = self.state.clone().with_exports(services.clone());
+        let state = self.state.clone().with_exports(services);
         Self {
-            router: local::api(state.clone()),
+            router: local::api(&state),
             state,
-            exports: Some(services),
             ..self
         }
     }
 
+    /// The export services this app runs with.
+    pub fn exports(&self) -> fangyitong::export::ExportServices {
+        self.state.exports.as_ref().clone()
+    }
+
     /// Runs the export worker over what is queued (as Lambda's SQS integration would).
     pub async fn run_export_worker(&self) -> usize {
-        local::exports::drain(&self.state, self.exports.as_ref().expect("with_exports"))
+        local::exports::drain(&self.state)
             .await
             .expect("the worker runs")
     }
@@ -190,9 +189,9 @@ impl TestApp {
             .await
             .expect("seed employees");
         fangyitong::relabel::run(
-            &self.state.store,
+            &self.state.core.store,
             self.clock.now(),
-            &self.state.settings.health_rules,
+            &self.state.core.settings.health_rules,
         )
         .await
         .expect("relabel");
@@ -280,12 +279,12 @@ impl TestApp {
             .await
             .expect("create the test bucket");
         fangyitong::sync::SyncContext {
-            store: self.state.store.clone(),
+            store: self.state.core.store.clone(),
             s3,
             bucket,
             keyer: self.state.keyer.clone(),
-            uscc_policy: self.state.uscc_policy.clone(),
-            clock: self.state.clock.clone(),
+            uscc_policy: self.state.core.uscc_policy.clone(),
+            clock: self.state.core.clock.clone(),
         }
     }
 
@@ -293,6 +292,7 @@ impl TestApp {
     pub async fn item_count(&self) -> usize {
         let out = self
             .state
+            .core
             .store
             .client()
             .scan()

@@ -168,7 +168,7 @@ async fn share_links_expire_and_forgeries_are_refused() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 
     app.clock
-        .advance(app.state.settings.share_link_ttl + Duration::seconds(1));
+        .advance(app.state.core.settings.share_link_ttl + Duration::seconds(1));
     let expired = app
         .post(
             &format!("/authorize/share-links/{token}/decision"),
@@ -631,7 +631,7 @@ async fn a_legal_rep_cannot_decide_for_an_enterprise_not_theirs() {
 /// where the route is not reserved to the legal rep, an active agent) gets through.
 #[tokio::test]
 async fn tenant_guard_matrix() {
-    let app = spawn_app().await.with_exports().await;
+    let app = spawn_app().await;
     let c = &app.cast;
     let uscc = demo_uscc();
     // agent: active; second_applicant: pending; applicant: revoked; employee: stranger.

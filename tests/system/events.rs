@@ -163,7 +163,7 @@ async fn authorize_events_drive_the_router() {
         .await
         .expect("seed the demo agent");
     let routes = fangyitong::authorize::routes::routes().merge(fangyitong::ops::routes());
-    let (router, _) = fangyitong::openapi::build(routes, app.state.clone());
+    let (router, _) = fangyitong::openapi::build(routes, app.state.link_state());
     drive(&app, "authorize", router, AUTHORIZE).await;
 }
 
@@ -187,7 +187,7 @@ async fn query_sites_events_drive_the_router() {
     }
     fangyitong::sync::run(&ctx, "events test").await.unwrap();
     let (router, _) =
-        fangyitong::openapi::build(fangyitong::query_sites::routes(), app.state.clone());
+        fangyitong::openapi::build(fangyitong::query_sites::routes(), app.state.api_state());
     drive(&app, "query-sites", router, QUERY_SITES).await;
 }
 
@@ -196,7 +196,7 @@ async fn query_nucleic_events_drive_the_router() {
     let app = spawn_app().await;
     app.seed_demo_enterprise(20).await;
     let (router, _) =
-        fangyitong::openapi::build(fangyitong::query_nucleic::routes(), app.state.clone());
+        fangyitong::openapi::build(fangyitong::query_nucleic::routes(), app.state.api_state());
     drive(&app, "query-nucleic", router, QUERY_NUCLEIC).await;
 }
 
@@ -205,7 +205,7 @@ async fn query_vaccine_events_drive_the_router() {
     let app = spawn_app().await;
     app.seed_demo_enterprise(20).await;
     let (router, _) =
-        fangyitong::openapi::build(fangyitong::query_vaccine::routes(), app.state.clone());
+        fangyitong::openapi::build(fangyitong::query_vaccine::routes(), app.state.api_state());
     drive(&app, "query-vaccine", router, QUERY_VACCINE).await;
 }
 
@@ -232,7 +232,8 @@ async fn invite_join_events_drive_the_router() {
             made.body["token"].as_str().unwrap().to_string(),
         ),
     ];
-    let (router, _) = fangyitong::openapi::build(fangyitong::invite::routes(), app.state.clone());
+    let (router, _) =
+        fangyitong::openapi::build(fangyitong::invite::routes(), app.state.link_state());
     drive_with(&app, "invite-join", router, INVITE_JOIN, &placeholders).await;
 }
 
@@ -240,7 +241,7 @@ async fn invite_join_events_drive_the_router() {
 /// through `export::lambda::handle` exactly as the Lambda runtime hands it the JSON.
 #[tokio::test]
 async fn export_events_drive_the_lambda_handler() {
-    let app = spawn_app().await.with_exports().await;
+    let app = spawn_app().await;
     app.seed_demo_enterprise(10).await;
     let recipient = format!(
         "events-{}@example.cn",
@@ -255,7 +256,7 @@ async fn export_events_drive_the_lambda_handler() {
         .await;
     assert_eq!(made.status, StatusCode::ACCEPTED, "{made:?}");
     let job_id = made.body["job_id"].as_str().unwrap().to_string();
-    let services = app.exports.clone().unwrap();
+    let services = app.exports();
     let dir = local::repo_root().join("events").join("export");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -272,8 +273,8 @@ async fn export_events_drive_the_lambda_handler() {
         assert!(!text.contains("{{"), "{file}: unreplaced placeholder");
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
         let (router, _) =
-            fangyitong::openapi::build(fangyitong::export::routes(), app.state.clone());
-        let out = fangyitong::export::lambda::handle(&app.state, &services, router, event)
+            fangyitong::openapi::build(fangyitong::export::routes(), app.state.export_state());
+        let out = fangyitong::export::lambda::handle(&app.state.core, &services, router, event)
             .await
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let status = match out.get("statusCode") {

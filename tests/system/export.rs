@@ -41,7 +41,7 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn both_lists_are_mailed_with_rows_that_match_the_data() {
-    let app = synced_app().await.with_exports().await;
+    let app = synced_app().await;
     let c = &app.cast;
     let to = recipient();
     let asked = request(
@@ -152,7 +152,7 @@ async fn both_lists_are_mailed_with_rows_that_match_the_data() {
 
 #[tokio::test]
 async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
-    let app = synced_app().await.with_exports().await;
+    let app = synced_app().await;
     let to = recipient();
     let body = json!({"list": "nucleic", "group": "never", "filter": {"name": "王"}, "email": to, "idempotency_key": "tap"});
     let first = request(&app, body.clone()).await;
@@ -162,7 +162,7 @@ async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
         (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
     );
     assert_eq!(first.body["job_id"], second.body["job_id"]);
-    let services = app.exports.clone().unwrap();
+    let services = app.exports();
     let received = services
         .sqs
         .receive_message()
@@ -181,10 +181,11 @@ async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
     );
     for _ in 0..2 {
         let (router, _) =
-            fangyitong::openapi::build(fangyitong::export::routes(), app.state.clone());
-        let out = fangyitong::export::lambda::handle(&app.state, &services, router, event.clone())
-            .await
-            .unwrap();
+            fangyitong::openapi::build(fangyitong::export::routes(), app.state.export_state());
+        let out =
+            fangyitong::export::lambda::handle(&app.state.core, &services, router, event.clone())
+                .await
+                .unwrap();
         assert_eq!(out["batchItemFailures"], json!([]));
     }
     assert_eq!(app.mails_to(&to).await.len(), 1);
@@ -192,7 +193,7 @@ async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
 
 #[tokio::test]
 async fn an_empty_result_is_still_a_valid_answer_and_says_so() {
-    let app = synced_app().await.with_exports().await;
+    let app = synced_app().await;
     let to = recipient();
     let r = request(&app, json!({"list": "nucleic", "group": "over_72h", "filter": {"status": "left"}, "email": to, "idempotency_key": "empty"})).await;
     app.run_export_worker().await;
@@ -221,9 +222,9 @@ async fn an_empty_result_is_still_a_valid_answer_and_says_so() {
 
 #[tokio::test]
 async fn a_failing_send_is_retried_then_marked_failed_with_the_reason() {
-    let app = synced_app().await.with_exports().await;
+    let app = synced_app().await;
     // A sender SES has not verified: every send is rejected.
-    let mut services = app.exports.clone().unwrap();
+    let mut services = app.exports();
     services.sender = "unverified@elsewhere.example.cn".into();
     let app = app.with_export_services(services);
     let to = recipient();
@@ -262,7 +263,7 @@ async fn a_failing_send_is_retried_then_marked_failed_with_the_reason() {
 
 #[tokio::test]
 async fn bad_requests_get_a_clear_4xx_and_the_daily_limit_holds() {
-    let app = synced_app().await.with_exports().await;
+    let app = synced_app().await;
     let before = app.item_count().await;
     for (body, status, code) in [
         (
@@ -305,7 +306,7 @@ async fn bad_requests_get_a_clear_4xx_and_the_daily_limit_holds() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
-    let mut services = app.exports.clone().unwrap();
+    let mut services = app.exports();
     services.daily_limit = 2;
     let app = app.with_export_services(services);
     for key in ["d1", "d2"] {

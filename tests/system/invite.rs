@@ -195,9 +195,9 @@ async fn an_employee_joins_by_invitation_and_is_seen_at_once() {
 
     // A relabel later changes nothing for them (their state is already there).
     let report = fangyitong::relabel::run(
-        &app.state.store,
+        &app.state.core.store,
         app.clock.now(),
-        &app.state.settings.health_rules,
+        &app.state.core.settings.health_rules,
     )
     .await
     .unwrap();
@@ -348,9 +348,9 @@ async fn withdrawing_consent_stops_the_enterprise_seeing_health_data() {
     // New facts and a relabel do not bring the state back to the enterprise.
     app.clock.advance(Duration::hours(30));
     fangyitong::relabel::run(
-        &app.state.store,
+        &app.state.core.store,
         app.clock.now(),
-        &app.state.settings.health_rules,
+        &app.state.core.settings.health_rules,
     )
     .await
     .unwrap();
@@ -545,9 +545,9 @@ async fn a_withdrawal_hides_health_data_even_from_the_roster_enterprise() {
     // Neither a relabel nor an agent's hand-add brings it back.
     app.clock.advance(Duration::hours(30));
     fangyitong::relabel::run(
-        &app.state.store,
+        &app.state.core.store,
         app.clock.now(),
-        &app.state.settings.health_rules,
+        &app.state.core.settings.health_rules,
     )
     .await
     .unwrap();

@@ -34,7 +34,7 @@ fn pcr(
 }
 
 async fn counts(app: &TestApp) -> summary::Summary {
-    summary::get(&app.state.store, &demo::demo_uscc())
+    summary::get(&app.state.core.store, &demo::demo_uscc())
         .await
         .unwrap()
 }
@@ -211,7 +211,7 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     .await;
     sync::run(&ctx, "test").await.unwrap();
 
-    let first = fangyitong::relabel::run(&app.state.store, now, &rules)
+    let first = fangyitong::relabel::run(&app.state.core.store, now, &rules)
         .await
         .unwrap();
     assert_eq!(
@@ -225,14 +225,14 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     assert_eq!(s.get("n_vax_unvaccinated"), total);
 
     // Same time again: nothing is due, nothing changes.
-    let again = fangyitong::relabel::run(&app.state.store, now, &rules)
+    let again = fangyitong::relabel::run(&app.state.core.store, now, &rules)
         .await
         .unwrap();
     assert_eq!((again.persons_due, again.memberships_changed), (0, 0));
 
     // 15 hours later only the employee crosses a boundary (24 h after sampling); at 23 hours, the agent.
     app.requests.reset();
-    let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(15), &rules)
+    let later = fangyitong::relabel::run(&app.state.core.store, now + Duration::hours(15), &rules)
         .await
         .unwrap();
     assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
@@ -245,7 +245,7 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     assert_eq!(requests.get("Scan"), None);
     let s = counts(&app).await;
     assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (1, 1));
-    let later = fangyitong::relabel::run(&app.state.store, now + Duration::hours(23), &rules)
+    let later = fangyitong::relabel::run(&app.state.core.store, now + Duration::hours(23), &rules)
         .await
         .unwrap();
     assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
@@ -283,7 +283,9 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     );
     assert_eq!(app.requests.total(), 2);
 
-    let freshness = fangyitong::freshness::get(&app.state.store).await.unwrap();
+    let freshness = fangyitong::freshness::get(&app.state.core.store)
+        .await
+        .unwrap();
     assert_eq!(freshness.labels_as_of, Some(now + Duration::hours(23)));
     assert!(freshness.data_synced_at.is_some());
 }
@@ -325,7 +327,7 @@ async fn an_employee_missing_from_the_latest_roster_month_is_marked_left() {
     assert_eq!(run.deliveries[0].marked_left, 1, "{:?}", run.deliveries[0]);
     let s = counts(&app).await;
     assert_eq!((s.get(summary::TOTAL), s.get(summary::LEFT)), (2, 1));
-    let members = fangyitong::roster::of_enterprise(&app.state.store, &demo::demo_uscc())
+    let members = fangyitong::roster::of_enterprise(&app.state.core.store, &demo::demo_uscc())
         .await
         .unwrap();
     let left: Vec<_> = members
@@ -369,7 +371,7 @@ fn site(
 async fn site_and_zone_snapshots_switch_whole() {
     let app = spawn_app().await;
     let ctx = app.sync_context().await;
-    let store = &app.state.store;
+    let store = &app.state.core.store;
     let now = app.clock.now();
     put(
         &ctx,
@@ -573,6 +575,7 @@ async fn an_interrupted_delivery_resumes_after_its_last_checkpoint() {
         .unwrap();
     assert_eq!(first.counts.applied, 1_000);
     app.state
+        .core
         .store
         .client()
         .update_item()

@@ -60,9 +60,9 @@ pub(crate) async fn synced_app() -> TestApp {
     .await;
     fangyitong::sync::run(&ctx, "test").await.unwrap();
     fangyitong::relabel::run(
-        &app.state.store,
+        &app.state.core.store,
         app.clock.now(),
-        &app.state.settings.health_rules,
+        &app.state.core.settings.health_rules,
     )
     .await
     .unwrap();
@@ -421,7 +421,7 @@ async fn vaccination_overview_lists_doses_and_reports_kept_apart() {
         fangyitong::roster::Source::HandAdded,
         app.clock.now(),
     );
-    fangyitong::roster::add_new(&app.state.store, &[membership], app.clock.now())
+    fangyitong::roster::add_new(&app.state.core.store, &[membership], app.clock.now())
         .await
         .unwrap();
     let foreign_employee = app.employee_id(&c.employee, &foreign);

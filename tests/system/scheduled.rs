@@ -68,7 +68,7 @@ async fn sync_and_relabel_events_drive_their_handlers() {
     let now = app.clock.now();
     let rules = HealthRules::default();
     let report = relabel::handle(
-        &app.state.store,
+        &app.state.core.store,
         now,
         &rules,
         event::<RelabelRequest>("relabel/scheduled.json"),
@@ -81,7 +81,7 @@ async fn sync_and_relabel_events_drive_their_handlers() {
     let replay: RelabelRequest = event("relabel/manual-as-of.json");
     let as_of = replay.as_of;
     assert!(as_of.unwrap() < now);
-    let report = relabel::handle(&app.state.store, now, &rules, replay)
+    let report = relabel::handle(&app.state.core.store, now, &rules, replay)
         .await
         .unwrap();
     assert_eq!((report.as_of, report.persons_due), (as_of, 0));
@@ -93,7 +93,7 @@ async fn sync_and_relabel_events_drive_their_handlers() {
         shard: None,
         finish: false,
     };
-    let report = relabel::handle(&app.state.store, now, &rules, future)
+    let report = relabel::handle(&app.state.core.store, now, &rules, future)
         .await
         .unwrap();
     assert_eq!(report.as_of, Some(now));
@@ -102,20 +102,20 @@ async fn sync_and_relabel_events_drive_their_handlers() {
     app.clock.advance(Duration::hours(3));
     let later = app.clock.now();
     let shard: RelabelRequest = event("relabel/shard.json");
-    let report = relabel::handle(&app.state.store, later, &rules, shard)
+    let report = relabel::handle(&app.state.core.store, later, &rules, shard)
         .await
         .unwrap();
     assert!(report.persons_due <= 2);
-    let before = fangyitong::freshness::get(&app.state.store)
+    let before = fangyitong::freshness::get(&app.state.core.store)
         .await
         .unwrap()
         .labels_as_of;
     let finish: RelabelRequest = event("relabel/finish.json");
     let as_of = finish.as_of;
-    relabel::handle(&app.state.store, later, &rules, finish)
+    relabel::handle(&app.state.core.store, later, &rules, finish)
         .await
         .unwrap();
-    let after = fangyitong::freshness::get(&app.state.store)
+    let after = fangyitong::freshness::get(&app.state.core.store)
         .await
         .unwrap()
         .labels_as_of;

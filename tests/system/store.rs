@@ -45,7 +45,7 @@ async fn batch_put_retries_unprocessed_items_and_throttling() {
     let app = spawn_app().await;
     let before = app.item_count().await;
     let flaky = Flaky {
-        store: &app.state.store,
+        store: &app.state.core.store,
         calls: AtomicUsize::new(0),
     };
     let items: Vec<_> = (0..60).map(item).collect();

@@ -2,8 +2,8 @@
 //! function. Behaviour lives in `fangyitong::export`; this only builds the state once and hands
 //! each event to `export::lambda::handle`, which tells the two kinds apart.
 
-use fangyitong::export::{self, ExportServices};
-use fangyitong::{app::AppState, openapi};
+use fangyitong::export::{self, ExportState};
+use fangyitong::openapi;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -11,12 +11,11 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let aws = aws_config::load_from_env().await;
-    let services = ExportServices::from_env(&aws).await?;
-    let state = AppState::from_env().await?.with_exports(services.clone());
+    let state = ExportState::from_env(&aws).await?;
     let (router, _) = openapi::build(export::routes(), state.clone());
-    let (state, services, router) = (&state, &services, &router);
+    let (state, router) = (&state, &router);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        export::lambda::handle(state, services, router.clone(), event.payload)
+        export::lambda::handle(&state.core, &state.services, router.clone(), event.payload)
             .await
             .map_err(|e| Diagnostic {
                 error_type: "UnrecognisedEvent".into(),

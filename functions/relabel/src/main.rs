@@ -2,12 +2,12 @@
 //! hours (Shenzhen time), at a cost proportional to what changes. Behaviour lives in
 //! `fangyitong::relabel`.
 
-use fangyitong::app::AppState;
+use fangyitong::app::Core;
 use fangyitong::relabel::{self, RelabelReport, RelabelRequest};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 async fn handler(
-    state: &AppState,
+    state: &Core,
     event: LambdaEvent<RelabelRequest>,
 ) -> Result<RelabelReport, Diagnostic> {
     let now = state.clock.now();
@@ -24,6 +24,7 @@ async fn handler(
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let state = AppState::from_env().await?;
+    let aws = aws_config::load_from_env().await;
+    let state = Core::from_env(&aws)?;
     lambda_runtime::run(service_fn(|event| handler(&state, event))).await
 }

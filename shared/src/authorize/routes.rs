@@ -4,7 +4,7 @@ use super::model::{AgentId, Authorization, EffectiveStatus, Materials, Method};
 use super::service::{
     self, DecisionRequest, OfflineGrantRequest, OfflineResult, OriginalsRequest, ShareLinkCreated,
 };
-use crate::app::AppState;
+use crate::app::LinkState;
 use crate::audit::{self, AuditView};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
@@ -99,8 +99,9 @@ fn agent_id(raw: String) -> Result<AgentId, ApiError> {
     AgentId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_agent_id", e))
 }
 
-fn uscc(state: &AppState, raw: &str) -> Result<Uscc, ApiError> {
+fn uscc(state: &LinkState, raw: &str) -> Result<Uscc, ApiError> {
     state
+        .core
         .uscc_policy
         .parse(raw)
         .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))
@@ -125,7 +126,7 @@ pub struct EnterpriseSummary {
     responses((status = 200, body = Vec<EnterpriseSummary>), (status = 400, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn find_enterprise(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     _identity: Identity,
     ApiQuery(query): ApiQuery<FindQuery>,
 ) -> Result<ApiJson<Vec<EnterpriseSummary>>, ApiError> {
@@ -136,7 +137,7 @@ async fn find_enterprise(
             "type the enterprise's full name (1 to 100 characters)",
         ));
     }
-    let found = registry::find_by_name(&state.store, name).await?;
+    let found = registry::find_by_name(&state.core.store, name).await?;
     Ok(ApiJson(
         found
             .into_iter()
@@ -162,7 +163,7 @@ pub struct ApplicationRequest {
     responses((status = 201, body = AuthorizationView), (status = 404, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn apply(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiJson(request): ApiJson<ApplicationRequest>,
 ) -> Result<(StatusCode, ApiJson<AuthorizationView>), ApiError> {
@@ -177,7 +178,7 @@ async fn apply(
     .await?;
     Ok((
         StatusCode::CREATED,
-        ApiJson(AuthorizationView::new(auth, state.clock.now())),
+        ApiJson(AuthorizationView::new(auth, state.core.clock.now())),
     ))
 }
 
@@ -192,7 +193,7 @@ pub struct ShareLinkRequest {
     responses((status = 201, body = ShareLinkCreated), (status = 404, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn create_share_link(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiJson(request): ApiJson<ShareLinkRequest>,
 ) -> Result<(StatusCode, ApiJson<ShareLinkCreated>), ApiError> {
@@ -220,7 +221,7 @@ pub struct ShareLinkView {
     responses((status = 200, body = ShareLinkView), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn open_share_link(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiPath(token): ApiPath<String>,
 ) -> Result<ApiJson<ShareLinkView>, ApiError> {
@@ -231,8 +232,10 @@ async fn open_share_link(
         applicant_name: opened.authorization.agent_name,
         applicant_masked_id: opened.authorization.agent_masked_id,
         applied_at: opened.authorization.applied_at,
-        can_decide_now: identity
-            .face_verified_within(state.clock.now(), state.settings.face_verification_window),
+        can_decide_now: identity.face_verified_within(
+            state.core.clock.now(),
+            state.core.settings.face_verification_window,
+        ),
     }))
 }
 
@@ -242,35 +245,38 @@ async fn open_share_link(
     responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn decide_share_link(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiPath(token): ApiPath<String>,
     ApiJson(decision): ApiJson<DecisionRequest>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
     let auth = service::decide_share_link(&state, &identity, &token, decision).await?;
-    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+    Ok(ApiJson(AuthorizationView::new(
+        auth,
+        state.core.clock.now(),
+    )))
 }
 
 /// My authorisations and their states ("我的权限").
 #[utoipa::path(get, path = "/authorize/me", operation_id = "authorize_mine", tag = "authorize", params(CursorQuery),
     responses((status = 200, body = AuthorizationList)), security(("bearer" = [])))]
 async fn mine(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<AuthorizationList>, ApiError> {
     let page = service::mine(&state, &identity, query.cursor.as_deref()).await?;
-    Ok(ApiJson(list(page, state.clock.now())))
+    Ok(ApiJson(list(page, state.core.clock.now())))
 }
 
 /// Applications waiting for me, across the enterprises I am the legal rep of.
 #[utoipa::path(get, path = "/authorize/legal-rep/pending", tag = "authorize",
     responses((status = 200, body = Vec<AuthorizationView>)), security(("bearer" = [])))]
 async fn pending(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
 ) -> Result<ApiJson<Vec<AuthorizationView>>, ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let pending = service::pending_for_legal_rep(&state, &identity).await?;
     Ok(ApiJson(
         pending
@@ -306,12 +312,12 @@ async fn access(access: TenantAccess) -> ApiJson<AccessView> {
     responses((status = 200, body = AuthorizationList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn agents(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
     ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<AuthorizationList>, ApiError> {
     let page = service::agents(&state, &access.enterprise.uscc, query.cursor.as_deref()).await?;
-    Ok(ApiJson(list(page, state.clock.now())))
+    Ok(ApiJson(list(page, state.core.clock.now())))
 }
 
 /// The legal rep approves or rejects a pending application (method 2; needs a recent face verification).
@@ -320,13 +326,16 @@ async fn agents(
     responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn decide_application(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
     ApiPath((_, agent)): ApiPath<(String, String)>,
     ApiJson(decision): ApiJson<DecisionRequest>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
     let auth = service::decide_application(&state, &access, &agent_id(agent)?, decision).await?;
-    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+    Ok(ApiJson(AuthorizationView::new(
+        auth,
+        state.core.clock.now(),
+    )))
 }
 
 /// The legal rep revokes an agent.
@@ -335,12 +344,15 @@ async fn decide_application(
     responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn revoke(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
     ApiPath((_, agent)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
     let auth = service::revoke(&state, &access, &agent_id(agent)?).await?;
-    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+    Ok(ApiJson(AuthorizationView::new(
+        auth,
+        state.core.clock.now(),
+    )))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -355,12 +367,12 @@ pub struct AuditList {
     responses((status = 200, body = AuditList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn audit_trail(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
     ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<AuditList>, ApiError> {
     let page = audit::list(
-        &state.store,
+        &state.core.store,
         &access.enterprise.uscc,
         query.cursor.as_deref(),
         50,
@@ -377,7 +389,7 @@ async fn audit_trail(
     responses((status = 200, body = Vec<OfflineResult>), (status = 403, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn offline_grant(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     OperatorAccess(operator): OperatorAccess,
     ApiJson(request): ApiJson<OfflineGrantRequest>,
 ) -> Result<ApiJson<Vec<OfflineResult>>, ApiError> {
@@ -392,22 +404,26 @@ async fn offline_grant(
     responses((status = 200, body = AuthorizationView), (status = 403, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn record_originals(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     OperatorAccess(operator): OperatorAccess,
     ApiPath((raw_uscc, agent)): ApiPath<(String, String)>,
     ApiJson(request): ApiJson<OriginalsRequest>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
     let uscc = state
+        .core
         .uscc_policy
         .parse(&raw_uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
     let auth =
         service::record_originals(&state, &operator, &uscc, &agent_id(agent)?, request).await?;
-    Ok(ApiJson(AuthorizationView::new(auth, state.clock.now())))
+    Ok(ApiJson(AuthorizationView::new(
+        auth,
+        state.core.clock.now(),
+    )))
 }
 
 /// The authorize function's routes with their OpenAPI description.
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<LinkState> {
     OpenApiRouter::new()
         .routes(routes!(find_enterprise))
         .routes(routes!(apply))

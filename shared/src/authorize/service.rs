@@ -7,7 +7,7 @@ use super::model::{
     Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
 };
 use super::repo::ShareLinks;
-use crate::app::AppState;
+use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::http::ApiError;
 use crate::identity::Identity;
@@ -43,24 +43,27 @@ pub struct DecisionRequest {
 
 /// Writes `auth` (conditional on the version read) together with its audit record.
 async fn commit(
-    state: &AppState,
+    state: &LinkState,
     mut auth: Authorization,
     read_version: Option<u64>,
     audit: AuditEntry<'_>,
     extra: Option<TransactWriteItem>,
 ) -> Result<Authorization, ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     if read_version.is_some() {
         auth.version += 1;
     }
-    auth.refresh_retention(state.settings.decided_retention);
-    let table = state.store.table();
+    auth.refresh_retention(state.core.settings.decided_retention);
+    let table = state.core.store.table();
     let mut items = vec![
         store::put_if_version(table, &auth, read_version)?,
-        store::put_new(table, audit.into_item(now, state.settings.audit_retention)?),
+        store::put_new(
+            table,
+            audit.into_item(now, state.core.settings.audit_retention)?,
+        ),
     ];
     items.extend(extra);
-    state.store.transact(items).await?;
+    state.core.store.transact(items).await?;
     Ok(auth)
 }
 
@@ -74,17 +77,22 @@ async fn load(
         .await
 }
 
-async fn enterprise(state: &AppState, uscc: &Uscc) -> Result<EnterpriseProfile, ApiError> {
-    registry::get(&state.store, uscc).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown_enterprise",
-            "no enterprise with this unified social credit code",
-        )
-    })
+async fn enterprise(state: &LinkState, uscc: &Uscc) -> Result<EnterpriseProfile, ApiError> {
+    registry::get(&state.core.store, uscc)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_enterprise",
+                "no enterprise with this unified social credit code",
+            )
+        })
 }
 
-fn require_recent_face(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
-    if identity.face_verified_within(state.clock.now(), state.settings.face_verification_window) {
+fn require_recent_face(state: &LinkState, identity: &Identity) -> Result<(), ApiError> {
+    if identity.face_verified_within(
+        state.core.clock.now(),
+        state.core.settings.face_verification_window,
+    ) {
         Ok(())
     } else {
         Err(ApiError::forbidden(
@@ -114,7 +122,7 @@ fn validate_reason(reason: Option<String>, required: bool) -> Result<Option<Stri
 /// Files an application (method 1 or 2). An existing pending application is returned as is for
 /// a share link (the applicant may share again); a second method-2 application is a conflict.
 pub async fn apply(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
     uscc: &Uscc,
     method: Method,
@@ -128,8 +136,13 @@ pub async fn apply(
             "you are this enterprise's legal representative and need no authorisation",
         ));
     }
-    let now = state.clock.now();
-    let existing = load(&state.store, uscc, &AgentId::of(uscc, &identity.person)).await?;
+    let now = state.core.clock.now();
+    let existing = load(
+        &state.core.store,
+        uscc,
+        &AgentId::of(uscc, &identity.person),
+    )
+    .await?;
     match existing.as_ref().map(|a| a.effective_status(now)) {
         Some(EffectiveStatus::Active) => {
             return Err(ApiError::conflict(
@@ -208,13 +221,13 @@ pub struct ShareLinkCreated {
 
 /// Method 1: "立即申请" + "分享法定代表人" — files (or reuses) the application and mints a link.
 pub async fn create_share_link(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
     uscc: &Uscc,
 ) -> Result<ShareLinkCreated, ApiError> {
     let auth = apply(state, identity, uscc, Method::ShareLink, None).await?;
-    let now = state.clock.now();
-    let expires_at = now + state.settings.share_link_ttl;
+    let now = state.core.clock.now();
+    let expires_at = now + state.core.settings.share_link_ttl;
     let id = ulid::Ulid::new().to_string();
     let link = ShareLink {
         pk: keys::share_link(&id),
@@ -237,12 +250,16 @@ pub async fn create_share_link(
         subject_name: Some(&identity.name),
         detail: Some(format!("expires {}", expires_at.to_rfc3339())),
     };
-    let table = state.store.table();
+    let table = state.core.store.table();
     state
+        .core
         .store
         .transact(vec![
             store::put_new(table, Store::to_item(&link)?),
-            store::put_new(table, audit.into_item(now, state.settings.audit_retention)?),
+            store::put_new(
+                table,
+                audit.into_item(now, state.core.settings.audit_retention)?,
+            ),
         ])
         .await?;
     let token = state.links.sign(&LinkClaims {
@@ -253,7 +270,7 @@ pub async fn create_share_link(
     });
     let url = format!(
         "{}/authorize/share-links/{token}",
-        state.settings.public_base_url.trim_end_matches('/')
+        state.core.settings.public_base_url.trim_end_matches('/')
     );
     Ok(ShareLinkCreated {
         token,
@@ -272,11 +289,11 @@ pub struct OpenedLink {
 /// Checks a share link for the legal rep who opens it: signature, expiry, use, and that the
 /// opener is the legal rep of the enterprise it names.
 pub async fn open_share_link(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
     token: &str,
 ) -> Result<OpenedLink, ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let claims = state
         .links
         .verify(token, LinkKind::ShareLink, now)
@@ -285,6 +302,7 @@ pub async fn open_share_link(
             LinkError::Expired => ApiError::gone("link_expired", e.to_string()),
         })?;
     let link: ShareLink = state
+        .core
         .store
         .get(&keys::share_link(&claims.id), LINK_SK)
         .await?
@@ -305,7 +323,7 @@ pub async fn open_share_link(
         ));
     }
     let authorization = load(
-        &state.store,
+        &state.core.store,
         &link.uscc,
         &AgentId::of(&link.uscc, &link.applicant),
     )
@@ -328,9 +346,9 @@ fn decided(
     auth: &Authorization,
     decision: &DecisionRequest,
     by: &Identity,
-    state: &AppState,
+    state: &LinkState,
 ) -> Result<Authorization, ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     if decision.valid_until.is_some_and(|u| u <= now) {
         return Err(ApiError::unprocessable(
             "invalid_valid_until",
@@ -371,7 +389,7 @@ fn decision_audit<'a>(
 /// Method 1, last step: the legal rep, freshly face-verified, grants or rejects through the link.
 /// The link is consumed in the same transaction, so a replay fails.
 pub async fn decide_share_link(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
     token: &str,
     decision: DecisionRequest,
@@ -379,8 +397,8 @@ pub async fn decide_share_link(
     let opened = open_share_link(state, identity, token).await?;
     require_recent_face(state, identity)?;
     let next = decided(&opened.authorization, &decision, identity, state)?;
-    let consume =
-        ShareLinks::consume(&opened.id, state.clock.now()).into_transact(state.store.table())?;
+    let consume = ShareLinks::consume(&opened.id, state.core.clock.now())
+        .into_transact(state.core.store.table())?;
     let audit = decision_audit(
         &opened.enterprise.uscc,
         identity,
@@ -406,14 +424,14 @@ pub async fn decide_share_link(
 
 /// Method 2, last step: the legal rep decides a pending application from their list.
 pub async fn decide_application(
-    state: &AppState,
+    state: &LinkState,
     access: &TenantAccess,
     agent: &AgentId,
     decision: DecisionRequest,
 ) -> Result<Authorization, ApiError> {
     require_recent_face(state, &access.identity)?;
     let uscc = &access.enterprise.uscc;
-    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
         ApiError::not_found("unknown_application", "no application from this person")
     })?;
     if auth.status != Status::Pending {
@@ -435,12 +453,12 @@ pub async fn decide_application(
 
 /// The legal rep withdraws an agent's access.
 pub async fn revoke(
-    state: &AppState,
+    state: &LinkState,
     access: &TenantAccess,
     agent: &AgentId,
 ) -> Result<Authorization, ApiError> {
     let uscc = &access.enterprise.uscc;
-    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
         ApiError::not_found("unknown_agent", "this person holds no authorisation here")
     })?;
     if auth.status != Status::Active {
@@ -450,7 +468,11 @@ pub async fn revoke(
         ));
     }
     let mut next = auth.clone();
-    next.decide(Status::Revoked, &access.identity.person, state.clock.now());
+    next.decide(
+        Status::Revoked,
+        &access.identity.person,
+        state.core.clock.now(),
+    );
     let audit = AuditEntry {
         uscc,
         actor: &access.identity.person,
@@ -466,26 +488,27 @@ pub async fn revoke(
 
 /// A person's own authorisations, across enterprises ("我的权限").
 pub async fn mine(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
     cursor: Option<&str>,
 ) -> Result<Page<Authorization>, ApiError> {
     let spec = QuerySpec::index(keys::Index::Gsi1, keys::person(&identity.person))
         .prefix(keys::AUTH_PREFIX);
-    Ok(state.store.query(&spec, cursor).await?)
+    Ok(state.core.store.query(&spec, cursor).await?)
 }
 
 /// Every application waiting for this legal rep, across their enterprises.
 /// Cost: 1 query for the enterprises + 1 per enterprise (a legal rep rarely has many).
 pub async fn pending_for_legal_rep(
-    state: &AppState,
+    state: &LinkState,
     identity: &Identity,
 ) -> Result<Vec<Authorization>, ApiError> {
     let mut pending = Vec::new();
-    for enterprise in registry::of_legal_rep(&state.store, &identity.person).await? {
+    for enterprise in registry::of_legal_rep(&state.core.store, &identity.person).await? {
         let spec = QuerySpec::index(keys::Index::Gsi2, keys::pending(&enterprise.uscc)).limit(100);
         pending.extend(
             state
+                .core
                 .store
                 .query_all::<Authorization>(&spec, MAX_PENDING_LISTED)
                 .await?,
@@ -496,12 +519,12 @@ pub async fn pending_for_legal_rep(
 
 /// The agents (in every state) of an enterprise.
 pub async fn agents(
-    state: &AppState,
+    state: &LinkState,
     uscc: &Uscc,
     cursor: Option<&str>,
 ) -> Result<Page<Authorization>, ApiError> {
     let spec = QuerySpec::table(keys::enterprise(uscc)).prefix(keys::AGENT_PREFIX);
-    Ok(state.store.query(&spec, cursor).await?)
+    Ok(state.core.store.query(&spec, cursor).await?)
 }
 
 /// One agent in an operator's offline batch.
@@ -555,11 +578,12 @@ fn validate_name(name: &str) -> Result<String, ApiError> {
 /// Every agent is validated before anything is written; each grant is its own transaction
 /// (state + audit), and re-running a batch is harmless (already active agents are reported).
 pub async fn offline_grant(
-    state: &AppState,
+    state: &LinkState,
     operator: &Identity,
     request: OfflineGrantRequest,
 ) -> Result<Vec<OfflineResult>, ApiError> {
     let uscc = state
+        .core
         .uscc_policy
         .parse(&request.uscc)
         .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))?;
@@ -575,14 +599,14 @@ pub async fn offline_grant(
             "all four materials (form, licence, both identity copies) and the e-mail reference are required",
         ));
     }
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     if request.email_approved_at > now {
         return Err(ApiError::unprocessable(
             "invalid_email_approved_at",
             "the e-mail approval cannot be in the future",
         ));
     }
-    if request.email_approved_at + state.settings.offline_originals_due <= now {
+    if request.email_approved_at + state.core.settings.offline_originals_due <= now {
         return Err(ApiError::unprocessable(
             "invalid_email_approved_at",
             "the 15 days for the paper originals have already passed since this e-mail approval",
@@ -608,7 +632,7 @@ pub async fn offline_grant(
     let enterprise = enterprise(state, &uscc).await?;
     let mut results = Vec::with_capacity(agents.len());
     for (name, person, masked) in agents {
-        let existing = load(&state.store, &uscc, &AgentId::of(&uscc, &person)).await?;
+        let existing = load(&state.core.store, &uscc, &AgentId::of(&uscc, &person)).await?;
         if existing
             .as_ref()
             .is_some_and(|a| a.effective_status(now) == EffectiveStatus::Active)
@@ -649,7 +673,7 @@ pub async fn offline_grant(
             operator_name: operator.name.clone(),
             materials: request.materials.clone(),
             email_approved_at: request.email_approved_at,
-            originals_due: request.email_approved_at + state.settings.offline_originals_due,
+            originals_due: request.email_approved_at + state.core.settings.offline_originals_due,
             originals_received_at: None,
             originals_note: None,
         });
@@ -688,20 +712,20 @@ pub struct OriginalsRequest {
 /// The paper originals of an offline grant arrived. Recording them after the deadline does not
 /// revive a lapsed grant: the operator grants again.
 pub async fn record_originals(
-    state: &AppState,
+    state: &LinkState,
     operator: &Identity,
     uscc: &Uscc,
     agent: &AgentId,
     request: OriginalsRequest,
 ) -> Result<Authorization, ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     if request.received_at > now {
         return Err(ApiError::unprocessable(
             "invalid_received_at",
             "received_at cannot be in the future",
         ));
     }
-    let auth = load(&state.store, uscc, agent).await?.ok_or_else(|| {
+    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
         ApiError::not_found("unknown_agent", "this person holds no authorisation here")
     })?;
     let Some(offline) = auth

@@ -3,7 +3,7 @@
 //! function owns exports end to end.
 
 use super::{ExportServices, JobMessage, worker};
-use crate::app::AppState;
+use crate::app::Core;
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -29,7 +29,7 @@ fn is_sqs(event: &Value) -> bool {
 
 /// Handles one Lambda event of either kind.
 pub async fn handle(
-    state: &AppState,
+    state: &Core,
     services: &ExportServices,
     router: axum::Router,
     event: Value,
@@ -79,7 +79,7 @@ pub async fn handle_http(
 /// Processes a batch of job messages; the ones to deliver again are reported as batch item
 /// failures (the queue's redrive policy sends a message that keeps failing to the DLQ).
 pub async fn handle_sqs(
-    state: &AppState,
+    state: &Core,
     services: &ExportServices,
     batch: SqsEvent,
 ) -> SqsBatchResponse {

@@ -16,10 +16,11 @@ pub mod mail;
 pub mod repo;
 pub mod worker;
 
-use crate::app::AppState;
+use crate::app::{ApiState, Core};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::identity::IdentityVerifier;
 use crate::ids::{Email, Uscc};
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams, Status};
@@ -110,6 +111,30 @@ impl ExportServices {
             })?;
         }
         Ok(services)
+    }
+}
+
+/// The export function's state: the API state and the services exports need.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct ExportState {
+    pub core: Core,
+    pub verifier: Arc<IdentityVerifier>,
+    pub services: Arc<ExportServices>,
+}
+
+impl ExportState {
+    pub fn new(api: ApiState, services: ExportServices) -> Self {
+        Self {
+            core: api.core,
+            verifier: api.verifier,
+            services: Arc::new(services),
+        }
+    }
+
+    /// Everything from the environment, as a Lambda's init does it.
+    pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::app::InitError> {
+        let api = ApiState::from_env(aws)?;
+        Ok(Self::new(api, ExportServices::from_env(aws).await?))
     }
 }
 
@@ -358,16 +383,6 @@ impl From<&ExportJob> for JobView {
     }
 }
 
-fn services(state: &AppState) -> Result<&Arc<ExportServices>, ApiError> {
-    state.exports.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "exports_unavailable",
-            "exports are not configured here",
-        )
-    })
-}
-
 /// The message the queue carries: which job.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -384,11 +399,11 @@ pub struct JobMessage {
               (status = 422, body = crate::http::ErrorBody), (status = 429, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn request(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ExportState>,
     access: TenantAccess,
     ApiJson(body): ApiJson<ExportRequest>,
 ) -> Result<(StatusCode, ApiJson<JobView>), ApiError> {
-    let services = services(&state)?;
+    let services = &state.services;
     let email = Email::parse(&body.email)
         .map_err(|e| ApiError::unprocessable("invalid_email", e.to_string()))?;
     let key = body.idempotency_key.trim();
@@ -405,7 +420,7 @@ async fn request(
     };
     let uscc = &access.enterprise.uscc;
     spec.employee_list(uscc)?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let job = ExportJob {
         pk: keys::enterprise(uscc),
         sk: String::new(),
@@ -433,7 +448,7 @@ async fn request(
         ..job
     };
     // A double tap: the same job, not queued again.
-    if let Some(existing) = state.store.get::<ExportJob>(&job.pk, &job.sk).await? {
+    if let Some(existing) = state.core.store.get::<ExportJob>(&job.pk, &job.sk).await? {
         return Ok((StatusCode::ACCEPTED, ApiJson(JobView::from(&existing))));
     }
     let day = crate::clock::business_time(now)
@@ -450,9 +465,10 @@ async fn request(
             job.email.masked()
         ),
     )
-    .into_item(now, state.settings.audit_retention)?;
-    let table = state.store.table();
+    .into_item(now, state.core.settings.audit_retention)?;
+    let table = state.core.store.table();
     match state
+        .core
         .store
         .transact(vec![
             store::put_new(table, Store::to_item(&job)?),
@@ -464,7 +480,7 @@ async fn request(
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             // Either the same request raced us (then its job exists), or the limit is reached.
-            if let Some(existing) = state.store.get::<ExportJob>(&job.pk, &job.sk).await? {
+            if let Some(existing) = state.core.store.get::<ExportJob>(&job.pk, &job.sk).await? {
                 return Ok((StatusCode::ACCEPTED, ApiJson(JobView::from(&existing))));
             }
             return Err(ApiError::new(
@@ -493,7 +509,7 @@ async fn request(
     {
         tracing::error!(job = %job.job_id, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "export job could not be queued");
         ExportJobs::mark_failed(
-            &state.store,
+            &state.core.store,
             &job,
             "the job could not be queued; please request it again",
             now,
@@ -510,7 +526,7 @@ async fn request(
     responses((status = 200, body = JobView), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn status(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ExportState>,
     access: TenantAccess,
     ApiPath((_, job_id)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<JobView>, ApiError> {
@@ -521,6 +537,7 @@ async fn status(
         ));
     }
     let job = state
+        .core
         .store
         .get::<ExportJob>(
             &keys::enterprise(&access.enterprise.uscc),
@@ -552,13 +569,14 @@ pub struct JobList {
     responses((status = 200, body = JobList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<ExportState>,
     access: TenantAccess,
     ApiQuery(query): ApiQuery<JobsQuery>,
 ) -> Result<ApiJson<JobList>, ApiError> {
     let spec =
         QuerySpec::table(keys::enterprise(&access.enterprise.uscc)).prefix(keys::EXPORT_PREFIX);
     let page = state
+        .core
         .store
         .query::<ExportJob>(&spec, query.cursor.as_deref())
         .await?;
@@ -568,7 +586,7 @@ async fn list(
     }))
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<ExportState> {
     OpenApiRouter::new()
         .routes(routes!(request, list))
         .routes(routes!(status))

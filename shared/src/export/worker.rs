@@ -44,7 +44,7 @@ impl Outcome {
 
 /// Processes one queue message.
 pub async fn process(
-    state: &crate::app::AppState,
+    state: &crate::app::Core,
     services: &ExportServices,
     message: &JobMessage,
 ) -> Result<Outcome, StoreError> {
@@ -218,7 +218,7 @@ impl Drop for WorkDir {
 
 /// Writes the files, uploads them and mails them. Errors are reasons a person can read.
 async fn produce_and_send(
-    state: &crate::app::AppState,
+    state: &crate::app::Core,
     services: &ExportServices,
     job: &ExportJob,
 ) -> Result<(u64, Delivery, Vec<ExportFile>), String> {
@@ -370,7 +370,7 @@ async fn produce_and_send(
 
 /// Streams the list into both files; returns the row count.
 async fn write_files(
-    state: &crate::app::AppState,
+    state: &crate::app::Core,
     job: &ExportJob,
     list: &crate::listing::EmployeeList,
     csv_path: &Path,

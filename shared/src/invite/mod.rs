@@ -14,7 +14,7 @@ pub mod model;
 pub mod poster;
 mod repo;
 
-use crate::app::AppState;
+use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::authorize::{AgentId, LinkClaims, LinkError, LinkKind};
 use crate::health::RecordStatus;
@@ -89,14 +89,14 @@ pub struct InvitationCreated {
     pub poster: String,
 }
 
-fn invitation_url(state: &AppState, token: &str) -> String {
+fn invitation_url(state: &LinkState, token: &str) -> String {
     format!(
         "{}/invite/join?token={token}",
-        state.settings.public_base_url.trim_end_matches('/')
+        state.core.settings.public_base_url.trim_end_matches('/')
     )
 }
 
-fn sign(state: &AppState, invitation: &Invitation) -> String {
+fn sign(state: &LinkState, invitation: &Invitation) -> String {
     state.links.sign(&LinkClaims {
         kind: LinkKind::Invitation,
         id: invitation.id.clone(),
@@ -112,7 +112,7 @@ fn sign(state: &AppState, invitation: &Invitation) -> String {
     responses((status = 201, body = InvitationCreated), (status = 403, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn create(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiJson(body): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, ApiJson<InvitationCreated>), ApiError> {
@@ -123,7 +123,7 @@ async fn create(
             format!("valid_days must be 1 to {MAX_VALID_DAYS}"),
         ));
     }
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let uscc = &access.enterprise.uscc;
     let invitation = Invitation::new(
         uscc,
@@ -141,9 +141,10 @@ async fn create(
             invitation.valid_until.to_rfc3339()
         ),
     )
-    .into_item(now, state.settings.audit_retention)?;
-    let table = state.store.table();
+    .into_item(now, state.core.settings.audit_retention)?;
+    let table = state.core.store.table();
     state
+        .core
         .store
         .transact(vec![
             store::put_new(table, Store::to_item(&invitation)?),
@@ -184,7 +185,7 @@ pub struct CursorQuery {
     responses((status = 200, body = InvitationList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<InvitationList>, ApiError> {
@@ -192,10 +193,11 @@ async fn list(
         .prefix(keys::INVITATION_PREFIX)
         .newest_first();
     let page = state
+        .core
         .store
         .query::<Invitation>(&spec, query.cursor.as_deref())
         .await?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     Ok(ApiJson(InvitationList {
         items: page
             .items
@@ -206,7 +208,7 @@ async fn list(
     }))
 }
 
-async fn invitation_of(state: &AppState, uscc: &Uscc, id: &str) -> Result<Invitation, ApiError> {
+async fn invitation_of(state: &LinkState, uscc: &Uscc, id: &str) -> Result<Invitation, ApiError> {
     let valid_id = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid_id {
         return Err(ApiError::bad_request(
@@ -215,6 +217,7 @@ async fn invitation_of(state: &AppState, uscc: &Uscc, id: &str) -> Result<Invita
         ));
     }
     state
+        .core
         .store
         .get::<Invitation>(&keys::enterprise(uscc), &keys::invitation(id))
         .await?
@@ -227,28 +230,32 @@ async fn invitation_of(state: &AppState, uscc: &Uscc, id: &str) -> Result<Invita
     responses((status = 200, body = InvitationView), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn revoke(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiPath((_, id)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<InvitationView>, ApiError> {
     let uscc = &access.enterprise.uscc;
     let invitation = invitation_of(&state, uscc, &id).await?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     if invitation.revoked_at.is_some() {
         return Ok(ApiJson(InvitationView::of(&invitation, now)));
     }
     let by = AgentId::of(uscc, &access.identity.person).to_string();
     let revocation =
-        Invitations::revoke(&invitation, &by, now).into_transact(state.store.table())?;
+        Invitations::revoke(&invitation, &by, now).into_transact(state.core.store.table())?;
     let audit = AuditEntry::by(
         &access,
         AuditAction::InvitationRevoked,
         format!("invitation {id}"),
     )
-    .into_item(now, state.settings.audit_retention)?;
+    .into_item(now, state.core.settings.audit_retention)?;
     match state
+        .core
         .store
-        .transact(vec![revocation, store::put_new(state.store.table(), audit)])
+        .transact(vec![
+            revocation,
+            store::put_new(state.core.store.table(), audit),
+        ])
         .await
     {
         Ok(()) | Err(StoreError::ConditionFailed) => {}
@@ -264,12 +271,12 @@ async fn revoke(
     responses((status = 200, content_type = "image/png", description = "the poster"), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn poster(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiPath((_, id)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let invitation = invitation_of(&state, &access.enterprise.uscc, &id).await?;
-    if invitation.status(state.clock.now()) != InvitationStatus::Active {
+    if invitation.status(state.core.clock.now()) != InvitationStatus::Active {
         return Err(ApiError::gone(
             "invitation_inactive",
             "this invitation is revoked or expired",
@@ -313,10 +320,10 @@ pub struct TokenQuery {
 /// Checks an invitation token: signature and kind before any read, then that the invitation is
 /// still active.
 async fn active_invitation(
-    state: &AppState,
+    state: &LinkState,
     token: &str,
 ) -> Result<(Invitation, EnterpriseProfile), ApiError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let claims = state
         .links
         .verify(token, LinkKind::Invitation, now)
@@ -333,6 +340,7 @@ async fn active_invitation(
     let invitation_key = (keys::enterprise(&claims.uscc), keys::invitation(&claims.id));
     let profile_key = (keys::enterprise(&claims.uscc), keys::PROFILE.to_string());
     let mut found = state
+        .core
         .store
         .get_many(vec![
             Store::key(&invitation_key.0, &invitation_key.1),
@@ -377,13 +385,13 @@ async fn active_invitation(
     responses((status = 200, body = InvitationPreview), (status = 400, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn open(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<ApiJson<InvitationPreview>, ApiError> {
     let (invitation, profile) = active_invitation(&state, &query.token).await?;
     let (pk, sk) = roster::membership_key(&profile.uscc, &identity.person);
-    let existing = state.store.get::<Membership>(&pk, &sk).await?;
+    let existing = state.core.store.get::<Membership>(&pk, &sk).await?;
     Ok(ApiJson(InvitationPreview {
         uscc: profile.uscc.to_string(),
         enterprise_name: profile.name,
@@ -422,7 +430,7 @@ pub struct Joined {
               (status = 409, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn join(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiJson(body): ApiJson<JoinRequest>,
 ) -> Result<(StatusCode, ApiJson<Joined>), ApiError> {
@@ -439,9 +447,10 @@ async fn join(
         ));
     }
     let (invitation, profile) = active_invitation(&state, &body.token).await?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let uscc = &profile.uscc;
     let previous = state
+        .core
         .store
         .get::<Consent>(&keys::person(&identity.person), &keys::consent(uscc))
         .await?;
@@ -467,8 +476,8 @@ async fn join(
             invitation.id
         )),
     }
-    .into_item(now, state.settings.audit_retention)?;
-    let table = state.store.table();
+    .into_item(now, state.core.settings.audit_retention)?;
+    let table = state.core.store.table();
     let extra = vec![
         store::put_if_version(table, &consent, previous.as_ref().map(|p| p.version))?,
         store::put_new(table, audit),
@@ -484,9 +493,9 @@ async fn join(
         added_by: None,
     };
     let (membership, admitted, record) = roster::admit(
-        &state.store,
+        &state.core.store,
         admission,
-        &state.settings.health_rules,
+        &state.core.settings.health_rules,
         now,
         extra,
     )
@@ -530,7 +539,7 @@ pub struct MyEmployments {
     responses((status = 200, body = MyEmployments), (status = 401, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn mine(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
 ) -> Result<ApiJson<MyEmployments>, ApiError> {
     let person = &identity.person;
@@ -538,8 +547,8 @@ async fn mine(
         .prefix(keys::CONSENT_PREFIX)
         .limit(100);
     let (memberships, consents) = tokio::try_join!(
-        roster::of_person(&state.store, person),
-        state.store.query_all::<Consent>(&consents_spec, 1_000)
+        roster::of_person(&state.core.store, person),
+        state.core.store.query_all::<Consent>(&consents_spec, 1_000)
     )?;
     let profile_keys: Vec<_> = memberships
         .iter()
@@ -547,7 +556,7 @@ async fn mine(
         .collect();
     let mut profiles = std::collections::HashMap::new();
     for chunk in profile_keys.chunks(100) {
-        for (_, item) in state.store.get_many(chunk.to_vec()).await? {
+        for (_, item) in state.core.store.get_many(chunk.to_vec()).await? {
             let profile: EnterpriseProfile = Store::from_item(item)?;
             profiles.insert(profile.uscc.clone(), profile.name);
         }
@@ -587,19 +596,21 @@ pub struct Withdrawn {
     responses((status = 200, body = Withdrawn), (status = 401, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn withdraw(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
     ApiPath(uscc): ApiPath<String>,
 ) -> Result<ApiJson<Withdrawn>, ApiError> {
     let uscc = state
+        .core
         .uscc_policy
         .parse(&uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let person = &identity.person;
     let consent_key = (keys::person(person), keys::consent(&uscc));
     let membership_key = roster::membership_key(&uscc, person);
     let mut found = state
+        .core
         .store
         .get_many(vec![
             Store::key(&consent_key.0, &consent_key.1),
@@ -622,7 +633,7 @@ async fn withdraw(
         .remove(&membership_key)
         .map(Store::from_item)
         .transpose()?;
-    let table = state.store.table();
+    let table = state.core.store.table();
     let mut withdrawn = consent.clone();
     withdrawn.withdrawn_at = Some(now);
     withdrawn.version += 1;
@@ -641,7 +652,7 @@ async fn withdraw(
                 subject_name: None,
                 detail: Some(format!("employee {employee_id}")),
             }
-            .into_item(now, state.settings.audit_retention)?,
+            .into_item(now, state.core.settings.audit_retention)?,
         ),
     ];
     let mut remaining = BTreeSet::new();
@@ -670,6 +681,7 @@ async fn withdraw(
         parts.push(store::put_if_version(table, &next, Some(m.version))?);
     }
     state
+        .core
         .store
         .transact(parts)
         .await
@@ -713,7 +725,7 @@ pub struct EmployeeAdded {
               (status = 403, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn add_by_hand(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiJson(body): ApiJson<HandAdd>,
 ) -> Result<(StatusCode, ApiJson<EmployeeAdded>), ApiError> {
@@ -728,7 +740,7 @@ async fn add_by_hand(
         .map_err(|e| ApiError::unprocessable("invalid_id_number", e.to_string()))?;
     let phone = Phone::parse(&body.phone)
         .map_err(|e| ApiError::unprocessable("invalid_phone", e.to_string()))?;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let uscc = &access.enterprise.uscc;
     let person = state.keyer.key(&document);
     let employee_id = EmployeeId::of(uscc, &person);
@@ -738,7 +750,7 @@ async fn add_by_hand(
         AuditAction::EmployeeAdded,
         format!("employee {employee_id} ({name})"),
     )
-    .into_item(now, state.settings.audit_retention)?;
+    .into_item(now, state.core.settings.audit_retention)?;
     let admission = Admission {
         uscc,
         person: &person,
@@ -749,11 +761,11 @@ async fn add_by_hand(
         added_by: Some(agent_id),
     };
     let (m, admitted, record) = roster::admit(
-        &state.store,
+        &state.core.store,
         admission,
-        &state.settings.health_rules,
+        &state.core.settings.health_rules,
         now,
-        vec![store::put_new(state.store.table(), audit)],
+        vec![store::put_new(state.core.store.table(), audit)],
     )
     .await
     .map_err(changed_meanwhile(
@@ -791,7 +803,7 @@ pub struct EmployeeRemoved {
     responses((status = 200, body = EmployeeRemoved), (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody), (status = 409, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn remove(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(state): axum::extract::State<LinkState>,
     access: TenantAccess,
     ApiPath((_, employee_id)): ApiPath<(String, String)>,
 ) -> Result<ApiJson<EmployeeRemoved>, ApiError> {
@@ -799,6 +811,7 @@ async fn remove(
         .map_err(|e| ApiError::bad_request("invalid_employee_id", e))?;
     let uscc = &access.enterprise.uscc;
     let m: Membership = state
+        .core
         .store
         .get(
             &keys::enterprise(uscc),
@@ -814,20 +827,21 @@ async fn remove(
             "this employee has already left",
         ));
     }
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let removed_by = AgentId::of(uscc, &access.identity.person).to_string();
     let mut next = m.clone();
     next.leave(now);
     next.removed_by = Some(removed_by.clone());
     next.version += 1;
-    let table = state.store.table();
+    let table = state.core.store.table();
     let audit = AuditEntry::by(
         &access,
         AuditAction::EmployeeRemoved,
         format!("employee {employee_id} ({})", m.name()),
     )
-    .into_item(now, state.settings.audit_retention)?;
+    .into_item(now, state.core.settings.audit_retention)?;
     state
+        .core
         .store
         .transact(vec![
             store::put_if_version(table, &next, Some(m.version))?,
@@ -854,7 +868,7 @@ fn changed_meanwhile(message: &'static str) -> impl FnOnce(StoreError) -> ApiErr
     }
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes() -> OpenApiRouter<LinkState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(revoke))

@@ -665,8 +665,7 @@ impl SyncContext {
     pub async fn from_env() -> Result<Self, crate::app::InitError> {
         use crate::config;
         let aws = aws_config::load_from_env().await;
-        let keyer = PersonKeyer::new(config::required("PERSON_KEY_SECRET")?.as_bytes())
-            .map_err(|_| crate::app::InitError::Secret)?;
+        let keyer = crate::app::person_keyer_from_env()?;
         Ok(Self {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(&aws),

@@ -2,13 +2,14 @@
 //! USCCs (check characters computed, never copied from real people), written through the same
 //! domain functions the sync and the API use.
 
+use crate::functions::Functions;
 use crate::tokens::{Persona, TokenMinter};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use fangyitong::app::{AppState, Secrets};
+use fangyitong::app::IdentityConfig;
 use fangyitong::authorize::{self, Decision, DecisionRequest, Method};
 use fangyitong::identity::KeySource;
 use fangyitong::ids::{
-    IdDocument, IdType, Phone, Uscc, resident_id_check_char, uscc_check_character,
+    IdDocument, IdType, PersonKeyer, Phone, Uscc, resident_id_check_char, uscc_check_character,
 };
 use fangyitong::registry::{self, EnterpriseRecord};
 use fangyitong::roster::{self, MemberRecord, Membership, Source};
@@ -21,13 +22,19 @@ pub const DEV_ISSUER: &str = "https://idp.shenzhen-iqi.local";
 pub const DEV_AUDIENCE: &str = "fangyitong";
 
 /// Development secrets: public by being in this repository, never for a deployed stack.
-pub fn dev_secrets() -> Secrets {
-    Secrets {
-        person_key_secret: "dev-only-person-key-secret-0123456789abcdef".into(),
-        link_signing_secret: "dev-only-link-signing-secret-0123456789abcdef".into(),
-        jwt_issuer: DEV_ISSUER.into(),
-        jwt_audience: DEV_AUDIENCE.into(),
-        jwt_keys: KeySource::Pem(DEV_PUBLIC_KEY.into()),
+pub const DEV_PERSON_KEY_SECRET: &str = "dev-only-person-key-secret-0123456789abcdef";
+pub const DEV_LINK_SIGNING_SECRET: &str = "dev-only-link-signing-secret-0123456789abcdef";
+
+pub fn dev_keyer() -> PersonKeyer {
+    PersonKeyer::new(DEV_PERSON_KEY_SECRET.as_bytes()).expect("the dev secret is long enough")
+}
+
+/// The development identity provider, whose private key is [`DEV_PRIVATE_KEY`].
+pub fn dev_identity() -> IdentityConfig {
+    IdentityConfig {
+        issuer: DEV_ISSUER.into(),
+        audience: DEV_AUDIENCE.into(),
+        keys: KeySource::Pem(DEV_PUBLIC_KEY.into()),
     }
 }
 
@@ -185,10 +192,10 @@ pub fn foreign_uscc() -> Uscc {
 
 /// Writes the demo enterprises through the registry path the sync uses.
 pub async fn seed_registry(
-    state: &AppState,
+    state: &Functions,
     cast: &Cast,
 ) -> Result<(), fangyitong::store::StoreError> {
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     for (uscc, name, rep, district) in [
         (demo_uscc(), DEMO_ENTERPRISE_NAME, &cast.legal_rep, "南山区"),
         (
@@ -205,7 +212,7 @@ pub async fn seed_registry(
             legal_rep_name: rep.name.clone(),
             district: district.into(),
         };
-        registry::apply_enterprise(&state.store, &state.keyer, &record, now).await?;
+        registry::apply_enterprise(&state.core.store, &state.keyer, &record, now).await?;
     }
     Ok(())
 }
@@ -216,7 +223,7 @@ pub const DEMO_EMPLOYEES: usize = 2_000;
 /// The demo enterprise's roster: the cast's employee and agent plus synthetic people with valid
 /// resident IDs (a fixed seed, so every start has the same people).
 pub async fn seed_employees(
-    state: &AppState,
+    state: &Functions,
     cast: &Cast,
     count: usize,
 ) -> Result<usize, fangyitong::store::StoreError> {
@@ -228,7 +235,7 @@ pub async fn seed_employees(
         "伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "娟", "涛",
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(20_220_401);
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let uscc = demo_uscc();
     let mut records: Vec<MemberRecord> = [&cast.employee, &cast.agent]
         .into_iter()
@@ -262,14 +269,14 @@ pub async fn seed_employees(
             member
         })
         .collect();
-    roster::add_new(&state.store, &members, now).await?;
+    roster::add_new(&state.core.store, &members, now).await?;
     Ok(members.len())
 }
 
 /// The demo agent applies and the legal rep approves — through the real flows, so the seed
 /// leaves the same records (and audit trail) a person would. Harmless when already done.
-pub async fn seed_agent(state: &AppState, cast: &Cast) -> Result<(), fangyitong::http::ApiError> {
-    let now = state.clock.now();
+pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong::http::ApiError> {
+    let now = state.core.clock.now();
     let minter = minter();
     let identity = |p: &Persona| {
         let face = Persona {
@@ -283,8 +290,9 @@ pub async fn seed_agent(state: &AppState, cast: &Cast) -> Result<(), fangyitong:
     let agent = identity(&cast.agent)?;
     let legal_rep = identity(&cast.legal_rep)?;
     let uscc = demo_uscc();
+    let linking = state.link_state();
     match authorize::apply(
-        state,
+        &linking,
         &agent,
         &uscc,
         Method::Application,
@@ -293,13 +301,13 @@ pub async fn seed_agent(state: &AppState, cast: &Cast) -> Result<(), fangyitong:
     .await
     {
         Ok(_) => {
-            let access = tenancy::guard(state, legal_rep, &uscc).await?;
+            let access = tenancy::guard(&state.core, legal_rep, &uscc).await?;
             let grant = DecisionRequest {
                 decision: Decision::Grant,
                 valid_until: None,
             };
             authorize::decide_application(
-                state,
+                &linking,
                 &access,
                 &authorize::AgentId::of(&uscc, &agent.person),
                 grant,

@@ -1,7 +1,7 @@
 //! Exports on the local stack: the queue, the SES sender identity, a worker that feeds queued
 //! messages through the export Lambda's own event handling, and the mails moto's SES "sent".
 
-use fangyitong::app::AppState;
+use crate::functions::Functions;
 use fangyitong::export::{self, ExportServices};
 use mail_parser::MimeHeaders;
 use serde_json::{Value, json};
@@ -65,7 +65,8 @@ pub async fn setup(
 /// Receives what is on the queue and hands it to the export Lambda's handler as the SQS event
 /// Lambda would deliver; deletes what succeeded and makes failures visible again at once (on
 /// AWS they would come back after the visibility timeout). Returns how many were handled.
-pub async fn drain(state: &AppState, services: &ExportServices) -> Result<usize, String> {
+pub async fn drain(functions: &Functions) -> Result<usize, String> {
+    let services = &functions.exports;
     let received = services
         .sqs
         .receive_message()
@@ -81,8 +82,8 @@ pub async fn drain(state: &AppState, services: &ExportServices) -> Result<usize,
             message.receipt_handle().unwrap_or_default(),
             message.body().unwrap_or_default(),
         );
-        let (router, _) = fangyitong::openapi::build(export::routes(), state.clone());
-        let response = export::lambda::handle(state, services, router, event)
+        let (router, _) = fangyitong::openapi::build(export::routes(), functions.export_state());
+        let response = export::lambda::handle(&functions.core, services, router, event)
             .await
             .map_err(|e| e.to_string())?;
         let failed = response["batchItemFailures"]

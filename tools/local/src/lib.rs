@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod demo;
 pub mod dynamo;
 pub mod exports;
+pub mod functions;
 pub mod generate;
 pub mod requests;
 pub mod server_process;
@@ -14,9 +15,7 @@ pub mod tokens;
 use aws_sdk_dynamodb::config::Credentials;
 use axum::routing::get;
 use axum::{Json, Router};
-use fangyitong::app::AppState;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// The repository's root (this crate lives in `tools/local`).
 pub fn repo_root() -> PathBuf {
@@ -149,33 +148,7 @@ pub async fn ensure_table(
     Ok(true)
 }
 
-/// Every function's routes, as API Gateway would route them to the separate Lambdas.
-pub fn function_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    fangyitong::authorize::routes::routes()
-        .merge(fangyitong::ops::routes())
-        .merge(fangyitong::query_sites::routes())
-        .merge(fangyitong::query_nucleic::routes())
-        .merge(fangyitong::query_vaccine::routes())
-        .merge(fangyitong::invite::routes())
-        .merge(fangyitong::export::routes())
-}
-
-/// The local API: every function's routes on one router, plus `/openapi.json` and
-/// `/dev/tokens` (fresh demo tokens; local only, never deployed).
-pub fn api(state: AppState) -> Router {
-    let (routes, doc) = fangyitong::openapi::build(function_routes(), state);
-    let doc = Arc::new(doc);
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(move || std::future::ready(Json(doc.clone()))),
-        )
-        .route(
-            "/dev/tokens",
-            get(|| std::future::ready(Json(demo::fresh_tokens(chrono::Utc::now())))),
-        )
-        .merge(routes)
-}
+pub use functions::{Functions, api};
 
 /// `/dev/mails` (the mails the local SES endpoint "sent", parsed) and
 /// `/dev/mails/{id}/attachments/{n}` (one attachment, as sent). Local only, never deployed.

@@ -9,7 +9,7 @@
 //! SQLite file, `.local/dynamodb.sqlite`), `LOCAL_CITY=1` (a city slice: 200 enterprises,
 //! 51,750 people and a day of PCR results, synced through the same pipeline).
 
-use fangyitong::app::AppState;
+use fangyitong::app::Core;
 use fangyitong::clock::SystemClock;
 use fangyitong::config::Settings;
 use local::bucket::BucketSettings;
@@ -50,22 +50,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_file.display(),
         endpoints.others,
     );
-    let state = AppState::new(
-        dynamodb,
-        TABLE,
-        demo::dev_secrets(),
-        Settings::default(),
-        Arc::new(SystemClock),
-    )?;
-
-    let cast = Cast::new(state.clock.now());
-    demo::seed_registry(&state, &cast).await?;
-    demo::seed_agent(&state, &cast).await?;
-    // The data pipeline, as in production: deliveries into the bucket, a sync, a relabel.
     let s3 = local::s3_client(&aws);
     let bucket_settings = BucketSettings::from_template()?;
     local::bucket::ensure(&s3, local::LOCAL_BUCKET, &bucket_settings).await?;
-    let now = state.clock.now();
+    // Exports: a queue and the SES sender; a worker below feeds queued jobs through the export
+    // Lambda's own event handling, as the SQS integration would.
+    let services =
+        local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-local-exports").await?;
+    let core = Core::new(dynamodb, TABLE, Settings::default(), Arc::new(SystemClock));
+    let state = local::Functions::new(core, services);
+
+    let cast = Cast::new(state.core.clock.now());
+    demo::seed_registry(&state, &cast).await?;
+    demo::seed_agent(&state, &cast).await?;
+    // The data pipeline, as in production: deliveries into the bucket, a sync, a relabel.
+    let now = state.core.clock.now();
     // The demo enterprise with its employees and a handful of others; or the city slice. The
     // same seed every start, so a restart delivers the same people (unchanged: no writes) and
     // a new day of PCR results.
@@ -92,12 +91,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     local::upload_demo_deliveries(&s3, local::LOCAL_BUCKET, &mut population, pcr, now).await?;
     drop(population);
     let sync_context = fangyitong::sync::SyncContext {
-        store: state.store.clone(),
+        store: state.core.store.clone(),
         s3: s3.clone(),
         bucket: local::LOCAL_BUCKET.into(),
         keyer: state.keyer.clone(),
-        uscc_policy: state.uscc_policy.clone(),
-        clock: state.clock.clone(),
+        uscc_policy: state.core.uscc_policy.clone(),
+        clock: state.core.clock.clone(),
     };
     let sync_started = Instant::now();
     let run = fangyitong::sync::run(&sync_context, "local stack start").await?;
@@ -111,9 +110,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("sync: {:.1} s", sync_took.as_secs_f64());
     let relabel_started = Instant::now();
     let relabel = fangyitong::relabel::run(
-        &state.store,
-        state.clock.now(),
-        &state.settings.health_rules,
+        &state.core.store,
+        state.core.clock.now(),
+        &state.core.settings.health_rules,
     )
     .await?;
     println!(
@@ -123,15 +122,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         relabel_started.elapsed().as_secs_f64()
     );
 
-    // Exports: a queue, the SES sender, and a worker feeding queued jobs through the export
-    // Lambda's own event handling, as the SQS integration would.
-    let services =
-        local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-local-exports").await?;
-    let state = state.with_exports(services.clone());
     let worker_state = state.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = local::exports::drain(&worker_state, &services).await {
+            if let Err(e) = local::exports::drain(&worker_state).await {
                 tracing::warn!(error = %e, "local export worker");
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -156,7 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let app = local::api(state).merge(local::mail_routes(endpoints.others.clone()));
+    let app = local::api(&state).merge(local::mail_routes(endpoints.others.clone()));
 
     let port: u16 = setting("LOCAL_PORT").unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

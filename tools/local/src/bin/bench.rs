@@ -17,10 +17,11 @@
 //! every item here is under 1 KB, so one write request = one write unit.
 
 use chrono::{Duration, Utc};
-use fangyitong::app::AppState;
+use fangyitong::app::Core;
 use fangyitong::feeds::{self, Feed, ParseContext};
 use fangyitong::health::{Health, HealthRules};
 use fangyitong::store::Store;
+use local::Functions;
 use local::demo;
 use local::generate::{self, Population};
 use local::requests::RequestCounter;
@@ -68,9 +69,7 @@ fn parse(n: usize) {
         .into_iter()
         .map(|v| v.to_string())
         .collect();
-    let state_secrets = demo::dev_secrets();
-    let keyer =
-        fangyitong::ids::PersonKeyer::new(state_secrets.person_key_secret.as_bytes()).unwrap();
+    let keyer = demo::dev_keyer();
     let policy = fangyitong::ids::UsccPolicy::default();
     let ctx = ParseContext {
         now,
@@ -110,7 +109,7 @@ struct Stack {
     local_aws: local::LocalAws,
 }
 
-async fn stack(counter: &RequestCounter) -> (Stack, AppState, aws_config::SdkConfig) {
+async fn stack(counter: &RequestCounter) -> (Stack, Functions, aws_config::SdkConfig) {
     let (engine, dynamodb) = match local::named_endpoint("AWS_ENDPOINT_URL_DYNAMODB") {
         Some(endpoint) => (None, endpoint),
         None => {
@@ -127,14 +126,24 @@ async fn stack(counter: &RequestCounter) -> (Stack, AppState, aws_config::SdkCon
     let dynamodb = counter.client(&aws);
     let table = format!("bench-{}", ulid::Ulid::new());
     local::ensure_table(&dynamodb, &table).await.expect("table");
-    let state = AppState::new(
+    let core = Core::new(
         dynamodb,
         table,
-        demo::dev_secrets(),
         Default::default(),
         Arc::new(fangyitong::clock::SystemClock),
-    )
-    .unwrap();
+    );
+    let bucket = format!(
+        "bench-exports-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    local::s3_client(&aws)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let services = local::exports::setup(&aws, &bucket, &bucket).await.unwrap();
+    let state = Functions::new(core, services);
     (
         Stack {
             _engine: engine,
@@ -167,14 +176,14 @@ async fn sync(n: usize) {
     let bucket = format!("bench-{}", ulid::Ulid::new()).to_lowercase();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let ctx = fangyitong::sync::SyncContext {
-        store: state.store.clone(),
+        store: state.core.store.clone(),
         s3: s3.clone(),
         bucket: bucket.clone(),
         keyer: state.keyer.clone(),
-        uscc_policy: state.uscc_policy.clone(),
-        clock: state.clock.clone(),
+        uscc_policy: state.core.uscc_policy.clone(),
+        clock: state.core.clock.clone(),
     };
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let population = population_for(n);
     // One sampling per person, so every record is a change the first time; gzip'd, as the
     // platform delivers big files (a million lines is ≈ 250 MB of JSON, ≈ 15 MB gzip'd).
@@ -279,7 +288,7 @@ async fn seed_people(
 
 /// `person` on the roster of `uscc` since `now`.
 fn roster_member(
-    state: &AppState,
+    state: &Functions,
     uscc: &fangyitong::ids::Uscc,
     person: &generate::Person,
     phone: Option<fangyitong::ids::Phone>,
@@ -306,11 +315,11 @@ fn roster_member(
 async fn relabel(n: usize, k: usize) {
     let counter = RequestCounter::default();
     let (_stack, state, _aws) = stack(&counter).await;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let rules = HealthRules::default();
     let uscc = demo::demo_uscc();
     // N employees labelled as of now; K of them sampled 23 h 30 min ago, the rest 2 h ago.
-    seed_people(&state.store, n, |i, p| {
+    seed_people(&state.core.store, n, |i, p| {
         let mut m = roster_member(&state, &uscc, p, None, now);
         let mut h = Health::new(m.person.clone());
         let sampled = if i < k {
@@ -337,7 +346,7 @@ async fn relabel(n: usize, k: usize) {
     .await;
     counter.reset();
     let started = Instant::now();
-    let report = fangyitong::relabel::run(&state.store, now + Duration::hours(1), &rules)
+    let report = fangyitong::relabel::run(&state.core.store, now + Duration::hours(1), &rules)
         .await
         .unwrap();
     let elapsed = started.elapsed();
@@ -398,12 +407,12 @@ async fn timed_call(
 /// The demo enterprise with `n` labelled employees and its counters, written in chunks so the
 /// benchmark's own memory stays small. With `spread`, labels spread like a working week;
 /// without, everyone is in the 24 h list (an export of all of them).
-async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
+async fn seed_labelled_enterprise(state: &Functions, n: usize, spread: bool) {
     use fangyitong::health::{Derived, PcrLabel, VaxState};
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let uscc = demo::demo_uscc();
     let counts: std::cell::RefCell<HashMap<String, i64>> = Default::default();
-    seed_people(&state.store, n, |i, p| {
+    seed_people(&state.core.store, n, |i, p| {
         let phone = fangyitong::ids::Phone::parse(&format!("139{i:08}")).ok();
         let mut m = roster_member(state, &uscc, p, phone, now);
         // Most tested within 48 h, some lapsed, a few never; most vaccinated.
@@ -444,14 +453,15 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
         delta.add(counter_name, by);
     }
     state
+        .core
         .store
         .update(delta.item_update(&uscc, now))
         .await
         .unwrap();
-    fangyitong::freshness::record_sync(&state.store, now)
+    fangyitong::freshness::record_sync(&state.core.store, now)
         .await
         .unwrap();
-    fangyitong::freshness::record_relabel(&state.store, now)
+    fangyitong::freshness::record_relabel(&state.core.store, now)
         .await
         .unwrap();
 }
@@ -461,26 +471,16 @@ async fn seed_labelled_enterprise(state: &AppState, n: usize, spread: bool) {
 async fn export(n: usize) {
     use tower::ServiceExt;
     let counter = RequestCounter::default();
-    let (stack, state, aws) = stack(&counter).await;
+    let (stack, state, _aws) = stack(&counter).await;
     let endpoints = stack.local_aws.endpoints.clone();
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();
     demo::seed_agent(&state, &cast).await.unwrap();
     seed_labelled_enterprise(&state, n, false).await;
-    let bucket = format!(
-        "bench-exports-{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    local::s3_client(&aws)
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let services = local::exports::setup(&aws, &bucket, &bucket).await.unwrap();
-    let state = state.with_exports(services.clone());
-    let router = local::api(state.clone());
+    let services = state.exports.clone();
+    let bucket = services.bucket.clone();
+    let router = local::api(&state);
     let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
     let recipient = format!("{bucket}@example.cn");
     let body = serde_json::json!({"list": "nucleic", "group": "24h", "email": recipient, "idempotency_key": "bench"});
@@ -496,7 +496,7 @@ async fn export(n: usize) {
         .arg("export-worker")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &endpoints.dynamodb)
         .env("AWS_ENDPOINT_URL", &endpoints.others)
-        .env("BENCH_TABLE", state.store.table())
+        .env("BENCH_TABLE", state.core.store.table())
         .env("EXPORT_BUCKET", &bucket)
         .env("EXPORT_QUEUE_URL", &services.queue_url)
         .output()
@@ -523,22 +523,20 @@ async fn export_worker() {
         local::LocalAws::start(&local::dynamo::Storage::Memory, 0).expect("local endpoints");
     let aws = local_aws.sdk_config().await;
     let counter = RequestCounter::default();
-    let state = AppState::new(
+    let core = Core::new(
         counter.client(&aws),
         std::env::var("BENCH_TABLE").unwrap(),
-        demo::dev_secrets(),
         Default::default(),
         Arc::new(fangyitong::clock::SystemClock),
-    )
-    .unwrap();
+    );
     let bucket = std::env::var("EXPORT_BUCKET").unwrap();
     let mut services = local::exports::setup(&aws, &bucket, "bench-unused")
         .await
         .unwrap();
     services.queue_url = std::env::var("EXPORT_QUEUE_URL").unwrap();
-    let state = state.with_exports(services.clone());
+    let state = Functions::new(core, services);
     let started = Instant::now();
-    let handled = local::exports::drain(&state, &services).await.unwrap();
+    let handled = local::exports::drain(&state).await.unwrap();
     let elapsed = started.elapsed();
     println!(
         "export worker: {handled} job(s) in {:.1} s ({:.1} s waiting for DynamoDB), {} DynamoDB requests {:?}; peak RSS {:.1} MB",
@@ -553,14 +551,14 @@ async fn export_worker() {
 async fn pages(n: usize) {
     let counter = RequestCounter::default();
     let (_stack, state, _aws) = stack(&counter).await;
-    let now = state.clock.now();
+    let now = state.core.clock.now();
     let cast = demo::Cast::new(now);
     demo::seed_registry(&state, &cast).await.unwrap();
     demo::seed_agent(&state, &cast).await.unwrap();
     seed_labelled_enterprise(&state, n, true).await;
     let uscc = demo::demo_uscc();
 
-    let router = local::api(state.clone());
+    let router = local::api(&state);
     let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
     let base = format!("/nucleic/enterprises/{uscc}");
     let (first, ..) = timed_call(

@@ -1,0 +1,120 @@
+//! Every function's state at once, from the development secrets. The local API serves each
+//! function's routes on that function's own state ([`ApiState`], [`LinkState`], [`ExportState`]),
+//! exactly as the deployed functions are built, and merges them under one port.
+
+use crate::demo;
+use axum::routing::get;
+use axum::{Json, Router};
+use fangyitong::app::{ApiState, Core, LinkState};
+use fangyitong::authorize::LinkSigner;
+use fangyitong::export::{ExportServices, ExportState};
+use fangyitong::identity::IdentityVerifier;
+use fangyitong::ids::PersonKeyer;
+use fangyitong::openapi;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Functions {
+    pub core: Core,
+    pub verifier: Arc<IdentityVerifier>,
+    pub keyer: PersonKeyer,
+    pub links: Arc<LinkSigner>,
+    pub exports: Arc<ExportServices>,
+}
+
+impl Functions {
+    /// The states of every function over `core`, keyed and verified with the development
+    /// secrets and identity provider.
+    pub fn new(core: Core, exports: ExportServices) -> Self {
+        let keyer = demo::dev_keyer();
+        let api = ApiState::new(core, demo::dev_identity(), keyer.clone())
+            .expect("the development identity provider is valid");
+        let linking = LinkState::new(api, keyer, demo::DEV_LINK_SIGNING_SECRET)
+            .expect("the development link secret is long enough");
+        Self {
+            core: linking.core,
+            verifier: linking.verifier,
+            keyer: linking.keyer,
+            links: linking.links,
+            exports: Arc::new(exports),
+        }
+    }
+
+    /// The same functions with other export services (e.g. a changed limit).
+    pub fn with_exports(self, exports: ExportServices) -> Self {
+        Self {
+            exports: Arc::new(exports),
+            ..self
+        }
+    }
+
+    /// The state of query-nucleic, query-vaccine and query-sites.
+    pub fn api_state(&self) -> ApiState {
+        ApiState {
+            core: self.core.clone(),
+            verifier: self.verifier.clone(),
+        }
+    }
+
+    /// The state of authorize and invite-join.
+    pub fn link_state(&self) -> LinkState {
+        LinkState {
+            core: self.core.clone(),
+            verifier: self.verifier.clone(),
+            keyer: self.keyer.clone(),
+            links: self.links.clone(),
+        }
+    }
+
+    /// The state of export.
+    pub fn export_state(&self) -> ExportState {
+        ExportState {
+            core: self.core.clone(),
+            verifier: self.verifier.clone(),
+            services: self.exports.clone(),
+        }
+    }
+
+    /// Every function's routes, each on its own state, as API Gateway would route them to the
+    /// separate Lambdas; and the merged OpenAPI document.
+    pub fn routes(&self) -> (Router, utoipa::openapi::OpenApi) {
+        use fangyitong::{
+            authorize, export, invite, ops, query_nucleic, query_sites, query_vaccine,
+        };
+        let functions = [
+            openapi::split(
+                authorize::routes::routes().merge(ops::routes()),
+                self.link_state(),
+            ),
+            openapi::split(query_sites::routes(), self.api_state()),
+            openapi::split(query_nucleic::routes(), self.api_state()),
+            openapi::split(query_vaccine::routes(), self.api_state()),
+            openapi::split(invite::routes(), self.link_state()),
+            openapi::split(export::routes(), self.export_state()),
+        ];
+        let mut router = Router::new();
+        let mut doc = openapi::base::<()>().into_openapi();
+        for (routes, function_doc) in functions {
+            router = router.merge(routes);
+            doc.merge(function_doc);
+        }
+        (fangyitong::http::edge(router), doc)
+    }
+}
+
+/// The local API: every function's routes on one router, plus `/openapi.json` and
+/// `/dev/tokens` (fresh demo tokens; local only, never deployed).
+pub fn api(functions: &Functions) -> Router {
+    let (routes, doc) = functions.routes();
+    let doc = Arc::new(doc);
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(Json(doc.clone()))),
+        )
+        .route(
+            "/dev/tokens",
+            get(|| std::future::ready(Json(demo::fresh_tokens(chrono::Utc::now())))),
+        )
+        .merge(routes)
+}
