@@ -4,7 +4,8 @@
 //! | state | what it holds | functions |
 //! |---|---|---|
 //! | [`Core`] | the table, the clock, the settings, the USCC policy (nothing secret) | relabel, and inside every other |
-//! | [`ApiState`] | the core and the verifier of callers' tokens (the person-key secret, the provider's keys) | query-nucleic, query-vaccine, query-sites |
+//! | [`VerifiedState`] | the core and the verifier of callers' tokens (the provider's public keys) | query-sites |
+//! | [`ApiState`] | the same and the person keyer (the person-key secret) | query-nucleic, query-vaccine |
 //! | [`LinkState`] | the API state, the person keyer and the link signer (the link-signing secret) | authorize, invite-join |
 //! | [`crate::export::ExportState`] | the API state and S3, SQS and SES | export |
 //! | [`crate::sync::SyncContext`] | the core's table and clock, the person keyer, S3 | sync |
@@ -13,7 +14,7 @@
 //! guards run on any of these states.
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, Settings, Vars};
 use crate::identity::{IdentityConfigError, IdentityVerifier, KeySource};
 use crate::ids::{PersonKeyer, UsccPolicy};
 use crate::store::Store;
@@ -50,18 +51,21 @@ impl Core {
             store: Store::new(dynamodb, table),
             clock,
             settings: Arc::new(settings),
-            uscc_policy: Arc::new(config::uscc_policy()),
+            uscc_policy: Arc::new(UsccPolicy::default()),
         }
     }
 
     /// From the environment (`TABLE_NAME` and the optional settings), as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
-        Ok(Self::new(
-            aws_sdk_dynamodb::Client::new(aws),
-            config::required("TABLE_NAME")?,
-            Settings::from_env()?,
-            Arc::new(SystemClock),
-        ))
+    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+        Ok(Self {
+            uscc_policy: Arc::new(config::uscc_policy(env)),
+            ..Self::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                config::required(env, "TABLE_NAME")?,
+                Settings::from_env(env)?,
+                Arc::new(SystemClock),
+            )
+        })
     }
 }
 
@@ -74,18 +78,18 @@ pub struct IdentityConfig {
 }
 
 impl IdentityConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(env: &dyn Vars) -> Result<Self, ConfigError> {
         let keys = match (
-            config::optional("JWT_PUBLIC_KEY_PEM"),
-            config::optional("JWT_JWKS"),
+            config::optional(env, "JWT_PUBLIC_KEY_PEM"),
+            config::optional(env, "JWT_JWKS"),
         ) {
             (Some(pem), _) => KeySource::Pem(pem),
             (None, Some(jwks)) => KeySource::Jwks(jwks),
             (None, None) => return Err(ConfigError::Missing("JWT_PUBLIC_KEY_PEM or JWT_JWKS")),
         };
         Ok(Self {
-            issuer: config::required("JWT_ISSUER")?,
-            audience: config::required("JWT_AUDIENCE")?,
+            issuer: config::required(env, "JWT_ISSUER")?,
+            audience: config::required(env, "JWT_AUDIENCE")?,
             keys,
         })
     }
@@ -93,16 +97,41 @@ impl IdentityConfig {
 
 /// The person keyer from `PERSON_KEY_SECRET` (API functions and sync: whoever turns an ID
 /// document into a person key).
-pub fn person_keyer_from_env() -> Result<PersonKeyer, InitError> {
-    PersonKeyer::new(config::required("PERSON_KEY_SECRET")?.as_bytes())
+pub fn person_keyer_from_env(env: &dyn Vars) -> Result<PersonKeyer, InitError> {
+    PersonKeyer::new(config::required(env, "PERSON_KEY_SECRET")?.as_bytes())
         .map_err(|_| InitError::Secret("PERSON_KEY_SECRET"))
 }
 
-/// The state of the functions that answer only reads and personal requests.
+/// The state of the routes open to anyone verified (query-sites): whose token it is matters,
+/// not which person of this service, so it holds no person-key secret.
+#[derive(Clone, FromRef)]
+pub struct VerifiedState {
+    pub core: Core,
+    pub verifier: Arc<IdentityVerifier>,
+}
+
+impl VerifiedState {
+    pub fn new(core: Core, identity: IdentityConfig) -> Result<Self, InitError> {
+        let verifier = IdentityVerifier::new(identity.issuer, identity.audience, identity.keys)?;
+        Ok(Self {
+            core,
+            verifier: Arc::new(verifier),
+        })
+    }
+
+    /// Everything from the environment, as a Lambda's init does it.
+    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+        Self::new(Core::from_env(aws, env)?, IdentityConfig::from_env(env)?)
+    }
+}
+
+/// The state of the functions that answer for people and enterprises (query-nucleic,
+/// query-vaccine): the verifier and the person keyer.
 #[derive(Clone, FromRef)]
 pub struct ApiState {
     pub core: Core,
     pub verifier: Arc<IdentityVerifier>,
+    pub keyer: PersonKeyer,
 }
 
 impl ApiState {
@@ -111,20 +140,20 @@ impl ApiState {
         identity: IdentityConfig,
         keyer: PersonKeyer,
     ) -> Result<Self, InitError> {
-        let verifier =
-            IdentityVerifier::new(identity.issuer, identity.audience, identity.keys, keyer)?;
+        let verified = VerifiedState::new(core, identity)?;
         Ok(Self {
-            core,
-            verifier: Arc::new(verifier),
+            core: verified.core,
+            verifier: verified.verifier,
+            keyer,
         })
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
+    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
         Self::new(
-            Core::from_env(aws)?,
-            IdentityConfig::from_env()?,
-            person_keyer_from_env()?,
+            Core::from_env(aws, env)?,
+            IdentityConfig::from_env(env)?,
+            person_keyer_from_env(env)?,
         )
     }
 }
@@ -140,26 +169,23 @@ pub struct LinkState {
 }
 
 impl LinkState {
-    pub fn new(api: ApiState, keyer: PersonKeyer, link_secret: &str) -> Result<Self, InitError> {
+    pub fn new(api: ApiState, link_secret: &str) -> Result<Self, InitError> {
         let links = crate::authorize::LinkSigner::new(link_secret.as_bytes())
             .ok_or(InitError::Secret("LINK_SIGNING_SECRET"))?;
         Ok(Self {
             core: api.core,
             verifier: api.verifier,
-            keyer,
+            keyer: api.keyer,
             links: Arc::new(links),
         })
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, InitError> {
-        let keyer = person_keyer_from_env()?;
-        let api = ApiState::new(
-            Core::from_env(aws)?,
-            IdentityConfig::from_env()?,
-            keyer.clone(),
-        )?;
-        Self::new(api, keyer, &config::required("LINK_SIGNING_SECRET")?)
+    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+        Self::new(
+            ApiState::from_env(aws, env)?,
+            &config::required(env, "LINK_SIGNING_SECRET")?,
+        )
     }
 }
 

@@ -48,19 +48,37 @@ impl Default for Settings {
     }
 }
 
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(ConfigError::Missing(name))
+/// Where settings come from: the process environment in a function, a map where a test checks
+/// which variables a function's init reads.
+pub trait Vars {
+    fn var(&self, name: &'static str) -> Option<String>;
 }
 
-pub fn optional(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn var(&self, name: &'static str) -> Option<String> {
+        std::env::var(name).ok()
+    }
 }
 
-fn number(name: &'static str) -> Result<Option<i64>, ConfigError> {
-    optional(name)
+impl Vars for std::collections::HashMap<String, String> {
+    fn var(&self, name: &'static str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+pub fn required(env: &dyn Vars, name: &'static str) -> Result<String, ConfigError> {
+    optional(env, name).ok_or(ConfigError::Missing(name))
+}
+
+pub fn optional(env: &dyn Vars, name: &'static str) -> Option<String> {
+    env.var(name).filter(|v| !v.trim().is_empty())
+}
+
+fn number(env: &dyn Vars, name: &'static str) -> Result<Option<i64>, ConfigError> {
+    optional(env, name)
         .map(|v| {
             v.trim()
                 .parse::<i64>()
@@ -70,28 +88,28 @@ fn number(name: &'static str) -> Result<Option<i64>, ConfigError> {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(env: &dyn Vars) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         Ok(Self {
-            face_verification_window: number("FACE_VERIFICATION_WINDOW_SECONDS")?
+            face_verification_window: number(env, "FACE_VERIFICATION_WINDOW_SECONDS")?
                 .map(Duration::seconds)
                 .unwrap_or(defaults.face_verification_window),
-            share_link_ttl: number("SHARE_LINK_TTL_HOURS")?
+            share_link_ttl: number(env, "SHARE_LINK_TTL_HOURS")?
                 .map(Duration::hours)
                 .unwrap_or(defaults.share_link_ttl),
             offline_originals_due: defaults.offline_originals_due,
-            audit_retention: number("AUDIT_RETENTION_DAYS")?
+            audit_retention: number(env, "AUDIT_RETENTION_DAYS")?
                 .map(Duration::days)
                 .unwrap_or(defaults.audit_retention),
-            decided_retention: number("DECIDED_RETENTION_DAYS")?
+            decided_retention: number(env, "DECIDED_RETENTION_DAYS")?
                 .map(Duration::days)
                 .unwrap_or(defaults.decided_retention),
-            public_base_url: optional("PUBLIC_BASE_URL").unwrap_or(defaults.public_base_url),
+            public_base_url: optional(env, "PUBLIC_BASE_URL").unwrap_or(defaults.public_base_url),
             health_rules: crate::health::HealthRules {
-                in_shenzhen_window: number("IN_SHENZHEN_WINDOW_DAYS")?
+                in_shenzhen_window: number(env, "IN_SHENZHEN_WINDOW_DAYS")?
                     .map(Duration::days)
                     .unwrap_or(defaults.health_rules.in_shenzhen_window),
-                booster_interval: number("BOOSTER_INTERVAL_DAYS")?
+                booster_interval: number(env, "BOOSTER_INTERVAL_DAYS")?
                     .map(Duration::days)
                     .unwrap_or(defaults.health_rules.booster_interval),
             },
@@ -100,8 +118,8 @@ impl Settings {
 }
 
 /// Known pilot-era USCCs whose check character fails (`USCC_PILOT_EXCEPTIONS`, comma-separated).
-pub fn uscc_policy() -> crate::ids::UsccPolicy {
-    let pilot = optional("USCC_PILOT_EXCEPTIONS").unwrap_or_default();
+pub fn uscc_policy(env: &dyn Vars) -> crate::ids::UsccPolicy {
+    let pilot = optional(env, "USCC_PILOT_EXCEPTIONS").unwrap_or_default();
     crate::ids::UsccPolicy::with_pilot_exceptions(
         pilot
             .split(',')

@@ -46,6 +46,33 @@ pub enum Audience {
     Many(Vec<String>),
 }
 
+/// A caller whose token verified, not yet keyed: what routes open to anyone verified need (no
+/// person-key secret). The ID document stays in here; only its masked form comes out.
+pub struct Verified {
+    document: IdDocument,
+    pub name: String,
+    pub face_verified_at: Option<DateTime<Utc>>,
+    pub operator: bool,
+}
+
+impl Verified {
+    pub fn masked_id(&self) -> String {
+        self.document.masked()
+    }
+
+    /// The caller as a person of this service: the ID document turned into the person key.
+    pub fn identify(self, keyer: &PersonKeyer) -> Identity {
+        Identity {
+            person: keyer.key(&self.document),
+            masked_id: self.document.masked(),
+            id_type: self.document.id_type(),
+            name: self.name,
+            face_verified_at: self.face_verified_at,
+            operator: self.operator,
+        }
+    }
+}
+
 /// A verified caller.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -95,7 +122,6 @@ pub struct IdentityVerifier {
     issuer: String,
     audience: String,
     keys: Vec<VerificationKey>,
-    keyer: PersonKeyer,
 }
 
 impl std::fmt::Debug for IdentityVerifier {
@@ -112,7 +138,6 @@ impl IdentityVerifier {
         issuer: String,
         audience: String,
         source: KeySource,
-        keyer: PersonKeyer,
     ) -> Result<Self, IdentityConfigError> {
         let keys = match source {
             KeySource::Pem(pem) => {
@@ -160,16 +185,21 @@ impl IdentityVerifier {
             issuer,
             audience,
             keys,
-            keyer,
         })
     }
 
-    pub fn keyer(&self) -> &PersonKeyer {
-        &self.keyer
+    /// Verifies `token` as of `now`, and keys the person it names.
+    pub fn identify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        keyer: &PersonKeyer,
+    ) -> Result<Identity, ApiError> {
+        Ok(self.verify(token, now)?.identify(keyer))
     }
 
     /// Verifies `token` as of `now`.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Identity, ApiError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Verified, ApiError> {
         let invalid = |why: &str| {
             ApiError::unauthorized(
                 "invalid_token",
@@ -219,11 +249,9 @@ impl IdentityVerifier {
                 format!("the token's ID document is not valid: {e}"),
             )
         })?;
-        Ok(Identity {
-            person: self.keyer.key(&document),
+        Ok(Verified {
+            document,
             name: claims.name,
-            id_type: claims.id_type,
-            masked_id: document.masked(),
             face_verified_at: claims
                 .face_verified_at
                 .and_then(|s| DateTime::from_timestamp(s, 0)),
@@ -233,7 +261,7 @@ impl IdentityVerifier {
 }
 
 /// The caller, from the bearer token, on any state that has the verifier and the clock.
-impl<S> FromRequestParts<S> for Identity
+impl<S> FromRequestParts<S> for Verified
 where
     S: Send + Sync,
     Arc<IdentityVerifier>: FromRef<S>,
@@ -268,5 +296,21 @@ where
             })?;
         let now = Core::from_ref(state).clock.now();
         Arc::<IdentityVerifier>::from_ref(state).verify(token, now)
+    }
+}
+
+/// The caller as a person, on any state that also has the person keyer.
+impl<S> FromRequestParts<S> for Identity
+where
+    S: Send + Sync,
+    Arc<IdentityVerifier>: FromRef<S>,
+    Core: FromRef<S>,
+    PersonKeyer: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verified = Verified::from_request_parts(parts, state).await?;
+        Ok(verified.identify(&PersonKeyer::from_ref(state)))
     }
 }

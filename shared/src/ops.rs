@@ -5,6 +5,7 @@ use crate::app::Core;
 use crate::freshness::{self, Freshness};
 use crate::http::{ApiError, ApiJson, ApiQuery};
 use crate::identity::IdentityVerifier;
+use crate::ids::PersonKeyer;
 use crate::sync::{self, RunRecord};
 use crate::tenancy::OperatorAccess;
 use axum::extract::FromRef;
@@ -46,13 +47,14 @@ async fn sync_runs(
     }))
 }
 
-/// Mounted on the authorize function's state; generic, since they need only the core and the
-/// verifier.
+/// Mounted on the authorize function's state; generic, since they need only the core, the
+/// verifier and the keyer.
 pub fn routes<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<IdentityVerifier>: FromRef<S>,
     Core: FromRef<S>,
+    PersonKeyer: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(sync_runs))
 }

@@ -3,10 +3,10 @@
 //! person may read them; no enterprise is involved, so there is no tenant guard here — only the
 //! identity check. Answers say which snapshot they come from.
 
-use crate::app::{ApiState, Core};
+use crate::app::{Core, VerifiedState};
 use crate::feeds::{Site, Zone, ZoneLevel};
 use crate::http::{ApiError, ApiJson, ApiQuery};
-use crate::identity::Identity;
+use crate::identity::Verified;
 use crate::sites::{self, Kind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ pub struct SiteList {
     responses((status = 200, body = SiteList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn list_sites(
     axum::extract::State(state): axum::extract::State<Core>,
-    _identity: Identity,
+    _caller: Verified,
     ApiQuery(query): ApiQuery<PlaceQuery>,
 ) -> Result<ApiJson<SiteList>, ApiError> {
     let (district, street) = query.validated()?;
@@ -108,7 +108,7 @@ pub struct District {
     responses((status = 200, body = Vec<District>)), security(("bearer" = [])))]
 async fn districts(
     axum::extract::State(state): axum::extract::State<Core>,
-    _identity: Identity,
+    _caller: Verified,
 ) -> Result<ApiJson<Vec<District>>, ApiError> {
     let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for site in sites::sites(&state.store, None, None).await? {
@@ -158,7 +158,7 @@ fn distance_m(lng1: f64, lat1: f64, lng2: f64, lat2: f64) -> f64 {
     responses((status = 200, body = Vec<NearbySite>), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn nearest(
     axum::extract::State(state): axum::extract::State<Core>,
-    _identity: Identity,
+    _caller: Verified,
     ApiQuery(query): ApiQuery<NearestQuery>,
 ) -> Result<ApiJson<Vec<NearbySite>>, ApiError> {
     if !(73.0..=136.0).contains(&query.lng) || !(3.0..=54.0).contains(&query.lat) {
@@ -236,7 +236,7 @@ async fn zones_in_effect(
     responses((status = 200, body = ZoneList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn list_zones(
     axum::extract::State(state): axum::extract::State<Core>,
-    _identity: Identity,
+    _caller: Verified,
     ApiQuery(query): ApiQuery<PlaceQuery>,
 ) -> Result<ApiJson<ZoneList>, ApiError> {
     let (district, street) = query.validated()?;
@@ -271,7 +271,7 @@ pub struct ZoneCheck {
     responses((status = 200, body = ZoneCheck), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
 async fn check(
     axum::extract::State(state): axum::extract::State<Core>,
-    _identity: Identity,
+    _caller: Verified,
     ApiQuery(query): ApiQuery<CheckQuery>,
 ) -> Result<ApiJson<ZoneCheck>, ApiError> {
     let place = PlaceQuery {
@@ -305,7 +305,7 @@ async fn check(
     }))
 }
 
-pub fn routes() -> OpenApiRouter<ApiState> {
+pub fn routes() -> OpenApiRouter<VerifiedState> {
     OpenApiRouter::new()
         .routes(routes!(list_sites))
         .routes(routes!(districts))

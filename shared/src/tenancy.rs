@@ -16,7 +16,7 @@ use crate::freshness::{self, Freshness};
 use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::identity::IdentityVerifier;
-use crate::ids::Uscc;
+use crate::ids::{PersonKeyer, Uscc};
 use crate::keys;
 use crate::registry::EnterpriseProfile;
 use crate::store::Store;
@@ -131,6 +131,7 @@ where
     S: Send + Sync,
     Arc<IdentityVerifier>: FromRef<S>,
     Core: FromRef<S>,
+    PersonKeyer: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -151,6 +152,7 @@ where
     S: Send + Sync,
     Arc<IdentityVerifier>: FromRef<S>,
     Core: FromRef<S>,
+    PersonKeyer: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -175,6 +177,7 @@ where
     S: Send + Sync,
     Arc<IdentityVerifier>: FromRef<S>,
     Core: FromRef<S>,
+    PersonKeyer: FromRef<S>,
 {
     type Rejection = ApiError;
 

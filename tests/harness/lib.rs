@@ -133,7 +133,7 @@ impl TestApp {
     pub fn identity(&self, persona: &Persona) -> Identity {
         self.state
             .verifier
-            .verify(&self.token(persona), self.clock.now())
+            .identify(&self.token(persona), self.clock.now(), &self.state.keyer)
             .expect("demo tokens verify")
     }
 

@@ -186,8 +186,10 @@ async fn query_sites_events_drive_the_router() {
         system_tests::deliver(&ctx, &key, body).await;
     }
     fangyitong::sync::run(&ctx, "events test").await.unwrap();
-    let (router, _) =
-        fangyitong::openapi::build(fangyitong::query_sites::routes(), app.state.api_state());
+    let (router, _) = fangyitong::openapi::build(
+        fangyitong::query_sites::routes(),
+        app.state.verified_state(),
+    );
     drive(&app, "query-sites", router, QUERY_SITES).await;
 }
 

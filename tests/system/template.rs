@@ -1,7 +1,14 @@
-//! `template.yaml` declares the table the code creates locally and in tests.
+//! `template.yaml` declares the table the code creates locally and in tests, and gives each
+//! function the variables its init reads, no more.
 
+use fangyitong::app::{ApiState, Core, LinkState, VerifiedState};
+use fangyitong::config::Vars;
+use fangyitong::export::ExportState;
+use fangyitong::sync::SyncContext;
 use fangyitong::table;
 use serde_yaml::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 fn strip_tags(v: &Value) -> &Value {
     match v {
@@ -57,4 +64,120 @@ fn template_table_equals_code_definition() {
         Some(def.ttl_attribute)
     );
     assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+}
+
+/// The variables a function's init asked for, answering from the template's environment.
+struct Recorded {
+    given: HashMap<String, String>,
+    asked: Mutex<BTreeSet<&'static str>>,
+}
+
+impl Vars for Recorded {
+    fn var(&self, name: &'static str) -> Option<String> {
+        self.asked.lock().unwrap().insert(name);
+        self.given.var(name)
+    }
+}
+
+/// A value of the right shape for each variable the template sets (its `!Ref`s are parameters
+/// and resources that only exist when deployed).
+fn placeholder(name: &str) -> String {
+    match name {
+        "JWT_PUBLIC_KEY_PEM" => local::demo::DEV_PUBLIC_KEY.into(),
+        "PUBLIC_BASE_URL" => "https://fangyitong.example.cn".into(),
+        "SES_REGION" => "ap-southeast-1".into(),
+        n if n.ends_with("_SECRET") => "a-secret-of-forty-characters-0123456789".into(),
+        n if n.ends_with("_SECONDS") || n.ends_with("_DAYS") || n.ends_with("_LIMIT") => {
+            "300".into()
+        }
+        n => format!("{}-placeholder", n.to_lowercase()),
+    }
+}
+
+/// Runs the init of the function `binary` (what its `main.rs` calls) on `env`.
+async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let result = match binary {
+        "authorize" | "invite-join" => LinkState::from_env(&aws, env).map(drop),
+        "query-nucleic" | "query-vaccine" => ApiState::from_env(&aws, env).map(drop),
+        "query-sites" => VerifiedState::from_env(&aws, env).map(drop),
+        "export" => ExportState::from_env(&aws, env).await.map(drop),
+        "sync" => SyncContext::from_env(&aws, env).map(drop),
+        "relabel" => Core::from_env(&aws, env).map(drop),
+        other => panic!("a function this test does not know: {other}"),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// The init call each function's `main.rs` makes (so the test runs what the Lambda runs).
+fn init_call(binary: &str) -> &'static str {
+    match binary {
+        "authorize" | "invite-join" => "LinkState::from_env(&aws, &ProcessEnv)",
+        "query-nucleic" | "query-vaccine" => "ApiState::from_env(&aws, &ProcessEnv)",
+        "query-sites" => "VerifiedState::from_env(&aws, &ProcessEnv)",
+        "export" => "ExportState::from_env(&aws, &ProcessEnv)",
+        "sync" => "SyncContext::from_env(&aws, &ProcessEnv)",
+        "relabel" => "Core::from_env(&aws, &ProcessEnv)",
+        other => panic!("a function this test does not know: {other}"),
+    }
+}
+
+/// Each function gets exactly the variables its init reads: with only the template's
+/// environment it starts; it reads every variable it is given; and without any one of its
+/// secrets it refuses to start. So no function holds a secret it does not use.
+#[tokio::test]
+async fn each_function_gets_only_the_variables_it_reads() {
+    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let globals = doc["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap();
+    let mut functions = 0;
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        let main = std::fs::read_to_string(
+            local::repo_root().join(format!("functions/{binary}/src/main.rs")),
+        )
+        .unwrap();
+        assert!(
+            main.contains(init_call(binary)),
+            "{binary}'s main.rs no longer calls {}",
+            init_call(binary)
+        );
+        let own = resource["Properties"]["Environment"]["Variables"].as_mapping();
+        let names: BTreeSet<String> = globals
+            .keys()
+            .chain(own.into_iter().flat_map(|m| m.keys()))
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        let given: HashMap<String, String> =
+            names.iter().map(|n| (n.clone(), placeholder(n))).collect();
+        let recorded = Recorded {
+            given: given.clone(),
+            asked: Mutex::default(),
+        };
+        init(binary, &recorded).await.unwrap_or_else(|e| {
+            panic!("{binary} does not start with the template's variables: {e}")
+        });
+        let asked = recorded.asked.into_inner().unwrap();
+        for name in &names {
+            assert!(
+                asked.contains(name.as_str()),
+                "{binary} is given {name} but never reads it"
+            );
+        }
+        for secret in names.iter().filter(|n| n.ends_with("_SECRET")) {
+            let mut without = given.clone();
+            without.remove(secret);
+            let error = init(binary, &without).await.expect_err(secret);
+            assert!(error.contains(secret.as_str()), "{binary}: {error}");
+        }
+    }
+    assert_eq!(functions, 8, "every function is checked");
 }

@@ -2,6 +2,7 @@
 //! function. Behaviour lives in `fangyitong::export`; this only builds the state once and hands
 //! each event to `export::lambda::handle`, which tells the two kinds apart.
 
+use fangyitong::config::ProcessEnv;
 use fangyitong::export::{self, ExportState};
 use fangyitong::openapi;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -11,7 +12,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let aws = aws_config::load_from_env().await;
-    let state = ExportState::from_env(&aws).await?;
+    let state = ExportState::from_env(&aws, &ProcessEnv).await?;
     let (router, _) = openapi::build(export::routes(), state.clone());
     let (state, router) = (&state, &router);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,13 +1,14 @@
 //! The query-sites Lambda: sampling sites and control zones (manual §7 and §8). Behaviour lives
 //! in `fangyitong::query_sites`; this only builds the state once and serves the router.
 
-use fangyitong::{app::ApiState, openapi, query_sites};
+use fangyitong::config::ProcessEnv;
+use fangyitong::{app::VerifiedState, openapi, query_sites};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let aws = aws_config::load_from_env().await;
-    let state = ApiState::from_env(&aws)?;
+    let state = VerifiedState::from_env(&aws, &ProcessEnv)?;
     let (router, _) = openapi::build(query_sites::routes(), state);
     lambda_http::run(router).await
 }

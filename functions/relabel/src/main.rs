@@ -3,6 +3,7 @@
 //! `fangyitong::relabel`.
 
 use fangyitong::app::Core;
+use fangyitong::config::ProcessEnv;
 use fangyitong::relabel::{self, RelabelReport, RelabelRequest};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
@@ -25,6 +26,6 @@ async fn handler(
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let aws = aws_config::load_from_env().await;
-    let state = Core::from_env(&aws)?;
+    let state = Core::from_env(&aws, &ProcessEnv)?;
     lambda_runtime::run(service_fn(|event| handler(&state, event))).await
 }

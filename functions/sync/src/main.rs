@@ -1,6 +1,7 @@
 //! The sync Lambda: applies upstream deliveries from S3 (scheduled 02:30 and 14:30 Shenzhen
 //! time, or by hand for one delivery). Behaviour lives in `fangyitong::sync`.
 
+use fangyitong::config::ProcessEnv;
 use fangyitong::sync::{self, SyncContext, SyncRequest};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
@@ -16,6 +17,7 @@ async fn handler(
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let ctx = SyncContext::from_env().await?;
+    let aws = aws_config::load_from_env().await;
+    let ctx = SyncContext::from_env(&aws, &ProcessEnv)?;
     lambda_runtime::run(service_fn(|event| handler(&ctx, event))).await
 }

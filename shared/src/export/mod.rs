@@ -89,9 +89,12 @@ impl ExportServices {
 
     /// From the environment (`EXPORT_BUCKET`, `EXPORT_QUEUE_URL`, `MAIL_SENDER`, optional
     /// `SES_REGION`, `EXPORT_DAILY_LIMIT`), as a Lambda's init builds it.
-    pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+    pub async fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::{optional, required};
-        let ses_config = match optional("SES_REGION") {
+        let ses_config = match optional(env, "SES_REGION") {
             Some(region) => aws_sdk_sesv2::config::Builder::from(aws)
                 .region(aws_sdk_sesv2::config::Region::new(region))
                 .build(),
@@ -101,11 +104,11 @@ impl ExportServices {
             aws_sdk_s3::Client::new(aws),
             aws_sdk_sqs::Client::new(aws),
             aws_sdk_sesv2::Client::from_conf(ses_config),
-            required("EXPORT_BUCKET")?,
-            required("EXPORT_QUEUE_URL")?,
-            required("MAIL_SENDER")?,
+            required(env, "EXPORT_BUCKET")?,
+            required(env, "EXPORT_QUEUE_URL")?,
+            required(env, "MAIL_SENDER")?,
         );
-        if let Some(limit) = optional("EXPORT_DAILY_LIMIT") {
+        if let Some(limit) = optional(env, "EXPORT_DAILY_LIMIT") {
             services.daily_limit = limit.parse().map_err(|e: std::num::ParseIntError| {
                 crate::config::ConfigError::Invalid("EXPORT_DAILY_LIMIT", e.to_string())
             })?;
@@ -119,6 +122,7 @@ impl ExportServices {
 pub struct ExportState {
     pub core: Core,
     pub verifier: Arc<IdentityVerifier>,
+    pub keyer: crate::ids::PersonKeyer,
     pub services: Arc<ExportServices>,
 }
 
@@ -127,14 +131,18 @@ impl ExportState {
         Self {
             core: api.core,
             verifier: api.verifier,
+            keyer: api.keyer,
             services: Arc::new(services),
         }
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub async fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::app::InitError> {
-        let api = ApiState::from_env(aws)?;
-        Ok(Self::new(api, ExportServices::from_env(aws).await?))
+    pub async fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::app::InitError> {
+        let api = ApiState::from_env(aws, env)?;
+        Ok(Self::new(api, ExportServices::from_env(aws, env).await?))
     }
 }
 

@@ -662,19 +662,20 @@ pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutpu
 
 impl SyncContext {
     /// Everything from the environment, as the Lambda's init does it.
-    pub async fn from_env() -> Result<Self, crate::app::InitError> {
+    pub fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::app::InitError> {
         use crate::config;
-        let aws = aws_config::load_from_env().await;
-        let keyer = crate::app::person_keyer_from_env()?;
         Ok(Self {
             store: Store::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                config::required("TABLE_NAME")?,
+                aws_sdk_dynamodb::Client::new(aws),
+                config::required(env, "TABLE_NAME")?,
             ),
-            s3: aws_sdk_s3::Client::new(&aws),
-            bucket: config::required("DATA_BUCKET")?,
-            keyer,
-            uscc_policy: Arc::new(config::uscc_policy()),
+            s3: aws_sdk_s3::Client::new(aws),
+            bucket: config::required(env, "DATA_BUCKET")?,
+            keyer: crate::app::person_keyer_from_env(env)?,
+            uscc_policy: Arc::new(config::uscc_policy(env)),
             clock: Arc::new(crate::clock::SystemClock),
         })
     }

@@ -283,9 +283,11 @@ pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong
             face_verified_at: Some(now),
             ..p.clone()
         };
-        state
-            .verifier
-            .verify(&minter.mint(&face, now, Duration::minutes(1)), now)
+        state.verifier.identify(
+            &minter.mint(&face, now, Duration::minutes(1)),
+            now,
+            &state.keyer,
+        )
     };
     let agent = identity(&cast.agent)?;
     let legal_rep = identity(&cast.legal_rep)?;

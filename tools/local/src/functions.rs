@@ -1,11 +1,12 @@
 //! Every function's state at once, from the development secrets. The local API serves each
-//! function's routes on that function's own state ([`ApiState`], [`LinkState`], [`ExportState`]),
-//! exactly as the deployed functions are built, and merges them under one port.
+//! function's routes on that function's own state ([`VerifiedState`], [`ApiState`],
+//! [`LinkState`], [`ExportState`]), exactly as the deployed functions are built, and merges
+//! them under one port.
 
 use crate::demo;
 use axum::routing::get;
 use axum::{Json, Router};
-use fangyitong::app::{ApiState, Core, LinkState};
+use fangyitong::app::{ApiState, Core, LinkState, VerifiedState};
 use fangyitong::authorize::LinkSigner;
 use fangyitong::export::{ExportServices, ExportState};
 use fangyitong::identity::IdentityVerifier;
@@ -29,7 +30,7 @@ impl Functions {
         let keyer = demo::dev_keyer();
         let api = ApiState::new(core, demo::dev_identity(), keyer.clone())
             .expect("the development identity provider is valid");
-        let linking = LinkState::new(api, keyer, demo::DEV_LINK_SIGNING_SECRET)
+        let linking = LinkState::new(api, demo::DEV_LINK_SIGNING_SECRET)
             .expect("the development link secret is long enough");
         Self {
             core: linking.core,
@@ -48,11 +49,20 @@ impl Functions {
         }
     }
 
-    /// The state of query-nucleic, query-vaccine and query-sites.
+    /// The state of query-sites.
+    pub fn verified_state(&self) -> VerifiedState {
+        VerifiedState {
+            core: self.core.clone(),
+            verifier: self.verifier.clone(),
+        }
+    }
+
+    /// The state of query-nucleic and query-vaccine.
     pub fn api_state(&self) -> ApiState {
         ApiState {
             core: self.core.clone(),
             verifier: self.verifier.clone(),
+            keyer: self.keyer.clone(),
         }
     }
 
@@ -71,6 +81,7 @@ impl Functions {
         ExportState {
             core: self.core.clone(),
             verifier: self.verifier.clone(),
+            keyer: self.keyer.clone(),
             services: self.exports.clone(),
         }
     }
@@ -86,7 +97,7 @@ impl Functions {
                 authorize::routes::routes().merge(ops::routes()),
                 self.link_state(),
             ),
-            openapi::split(query_sites::routes(), self.api_state()),
+            openapi::split(query_sites::routes(), self.verified_state()),
             openapi::split(query_nucleic::routes(), self.api_state()),
             openapi::split(query_vaccine::routes(), self.api_state()),
             openapi::split(invite::routes(), self.link_state()),
