@@ -15,4 +15,6 @@ trap 'rm -f "$out"' EXIT
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$out"
+# The API's contract from outside: the OpenAPI document validates, and Schemathesis finds nothing.
+bash scripts/contract.sh || status=1
 exit "$status"

@@ -115,14 +115,23 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(status = self.status.as_u16(), code = %self.code, "request refused");
         }
-        (
-            self.status,
+        let status = self.status;
+        let mut response = (
+            status,
             Json(ErrorBody {
                 code: self.code,
                 message: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        // RFC 6750: a 401 names the scheme the client should use.
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
@@ -149,11 +158,43 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| {
+                let too_large =
+                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                        e.source()
+                    })
+                    .any(|e| e.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    body_too_large()
+                } else {
+                    ApiError::bad_request("unreadable_body", "the body could not be read")
+                }
+            })?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+        let Json(value) = Json::<T>::from_request(request, state)
+            .await
+            .map_err(json_rejection)?;
+        // serde reads a struct from a JSON array by position too: every body here is an object,
+        // so anything else is refused rather than read by position.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
         }
+        Ok(Self(value))
     }
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+    )
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -170,11 +211,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "send the body as application/json",
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-            )
+            body_too_large()
         }
         other => ApiError::bad_request("unreadable_body", other.body_text()),
     }
@@ -277,12 +314,58 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
+/// The longest URI (path and query) the API reads; API Gateway's own limit is about the same.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header bytes the API reads (names and values), and of them the bearer token.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// Refuses oversized requests with the API's own JSON errors before anything parses them (the
+/// HTTP server's hard limits, far above these, answer without a body).
+async fn request_limits(request: Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    let uri_bytes = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if uri_bytes > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("paths and queries are limited to {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers
+        .get(axum::http::header::AUTHORIZATION)
+        .is_some_and(|v| v.len() > MAX_AUTHORIZATION_BYTES)
+    {
+        return ApiError::unauthorized(
+            "invalid_token",
+            format!("the bearer token is longer than {MAX_AUTHORIZATION_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("request headers are limited to {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// Wraps a function's router with the edge every host (Lambda or local) shares.
 pub fn edge(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_limits))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 

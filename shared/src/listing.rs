@@ -42,6 +42,7 @@ pub enum Status {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Name prefix (姓名), e.g. a surname.
+    #[param(max_length = 32, pattern = "^[^#]*$")]
     pub name: Option<String>,
     /// Employee source: `roster`, `invited` or `hand_added`.
     pub source: Option<Source>,
@@ -53,6 +54,7 @@ pub struct ListParams {
     /// The `next_cursor` of the previous page, unchanged.
     pub cursor: Option<String>,
     /// Page size, 1 to 50 (default 50).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
 }
 

@@ -2,7 +2,10 @@
 //! from the routes. Each function contributes its `routes()`; [`document`] adds what is common.
 
 use utoipa::Modify;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
 #[derive(utoipa::OpenApi)]
@@ -30,6 +33,99 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The errors every operation of a given shape can answer, documented once here rather than on
+/// each route: the edge (authentication, path and query parsing, the JSON body extractor)
+/// answers them before any handler runs, with the same [`crate::http::ErrorBody`].
+struct EdgeErrors;
+
+/// Formats of the path parameters, by name: what the parsers accept, declared so that clients
+/// (and generated ones) can check before sending.
+const PATH_FORMATS: &[(&str, &str)] = &[
+    ("uscc", crate::ids::USCC_PATTERN),
+    ("employee_id", crate::ids::PSEUDONYM_PATTERN),
+    ("agent_id", crate::ids::PSEUDONYM_PATTERN),
+    ("invitation_id", crate::invite::INVITATION_ID_PATTERN),
+    ("job_id", crate::export::JOB_ID_PATTERN),
+];
+
+impl EdgeErrors {
+    fn response(description: &str) -> Response {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    }
+
+    fn document(operation: &mut Operation) {
+        let mut errors: Vec<(&str, &str)> = Vec::new();
+        if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            errors.push(("401", "no bearer token, or one that does not verify"));
+        }
+        let parameters = operation.parameters.as_deref().unwrap_or_default();
+        if !parameters.is_empty() {
+            errors.push(("400", "a path or query parameter is not valid"));
+        }
+        // An enterprise in the path: the tenant guard answers for it.
+        if parameters.iter().any(|p| p.name == "uscc") {
+            errors.extend([
+                ("403", "the caller may not act for this enterprise"),
+                ("404", "no enterprise with this unified social credit code"),
+            ]);
+        }
+        if operation.request_body.is_some() {
+            errors.extend([
+                ("400", "the body is not valid JSON"),
+                ("413", "the body is larger than 64 KiB"),
+                ("415", "the body is not sent as application/json"),
+                ("422", "the body is JSON but not a valid request"),
+            ]);
+        }
+        for (status, description) in errors {
+            operation
+                .responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| Self::response(description).into());
+        }
+        for parameter in operation.parameters.iter_mut().flatten() {
+            let format = PATH_FORMATS
+                .iter()
+                .find(|(name, _)| *name == parameter.name)
+                .filter(|_| parameter.parameter_in == ParameterIn::Path);
+            if let Some((_, pattern)) = format {
+                parameter.schema = Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(*pattern))
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
+impl Modify for EdgeErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::document(operation);
+            }
+        }
+    }
+}
+
 /// A router seeded with the common document; merge function routes into it.
 pub fn base<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
@@ -41,7 +137,8 @@ pub fn split<S: Clone + Send + Sync + 'static>(
     routes: OpenApiRouter<S>,
     state: S,
 ) -> (axum::Router, utoipa::openapi::OpenApi) {
-    let (router, api) = base().merge(routes).split_for_parts();
+    let (router, mut api) = base().merge(routes).split_for_parts();
+    EdgeErrors.modify(&mut api);
     (router.with_state(state), api)
 }
 

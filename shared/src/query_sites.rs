@@ -4,7 +4,7 @@
 //! identity check. Answers say which snapshot they come from.
 
 use crate::app::{Core, VerifiedState};
-use crate::feeds::{Site, Zone, ZoneLevel};
+use crate::feeds::{Site, SiteStatus, Zone, ZoneLevel};
 use crate::http::{ApiError, ApiJson, ApiQuery};
 use crate::identity::Verified;
 use crate::sites::{self, Kind};
@@ -132,17 +132,52 @@ async fn districts(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NearestQuery {
+    /// Longitude, WGS-84 degrees (a point in China).
+    #[param(minimum = 73.0, maximum = 136.0)]
     pub lng: f64,
+    /// Latitude, WGS-84 degrees (a point in China).
+    #[param(minimum = 3.0, maximum = 54.0)]
     pub lat: f64,
     /// How many sites (1-20, default 5).
+    #[param(minimum = 1, maximum = 20)]
     pub limit: Option<usize>,
 }
 
+/// A sampling site and how far it is. The site's fields are written out (not flattened) so the
+/// document describes exactly this object.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NearbySite {
-    #[serde(flatten)]
-    pub site: Site,
+    pub id: String,
+    pub name: String,
+    pub district: String,
+    pub street: String,
+    pub address: String,
+    pub lng: f64,
+    pub lat: f64,
+    pub opening_hours: String,
+    pub status: SiteStatus,
+    pub waiting_minutes: Option<u32>,
+    pub updated_at: DateTime<Utc>,
     pub distance_m: u32,
+}
+
+impl NearbySite {
+    fn new(site: Site, distance_m: u32) -> Self {
+        Self {
+            id: site.id,
+            name: site.name,
+            district: site.district,
+            street: site.street,
+            address: site.address,
+            lng: site.lng,
+            lat: site.lat,
+            opening_hours: site.opening_hours,
+            status: site.status,
+            waiting_minutes: site.waiting_minutes,
+            updated_at: site.updated_at,
+            distance_m,
+        }
+    }
 }
 
 /// Great-circle distance in metres.
@@ -179,20 +214,42 @@ async fn nearest(
         .into_iter()
         .map(|site| {
             let distance_m = distance_m(query.lng, query.lat, site.lng, site.lat).round() as u32;
-            NearbySite { site, distance_m }
+            NearbySite::new(site, distance_m)
         })
         .collect();
-    nearby.sort_by_key(|n| (n.distance_m, n.site.status as u8));
+    nearby.sort_by_key(|n| (n.distance_m, n.status as u8));
     nearby.truncate(limit);
     Ok(ApiJson(nearby))
 }
 
+/// A control zone in effect and its rules. The zone's fields are written out (not flattened) so
+/// the document describes exactly this object.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ZoneView {
-    #[serde(flatten)]
-    pub zone: Zone,
+    pub id: String,
+    pub level: ZoneLevel,
+    pub district: String,
+    pub street: String,
+    pub area: String,
+    pub effective_from: DateTime<Utc>,
+    pub effective_until: Option<DateTime<Utc>>,
     /// What the level means for people in it (manual §8).
     pub rules: &'static str,
+}
+
+impl From<Zone> for ZoneView {
+    fn from(zone: Zone) -> Self {
+        Self {
+            rules: rules(zone.level),
+            id: zone.id,
+            level: zone.level,
+            district: zone.district,
+            street: zone.street,
+            area: zone.area,
+            effective_from: zone.effective_from,
+            effective_until: zone.effective_until,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -216,18 +273,9 @@ async fn zones_in_effect(
         .await?
         .into_iter()
         .filter(|z| in_effect(z, now))
-        .map(|zone| ZoneView {
-            rules: rules(zone.level),
-            zone,
-        })
+        .map(ZoneView::from)
         .collect();
-    zones.sort_by_key(|z| {
-        (
-            z.zone.level as u8,
-            z.zone.district.clone(),
-            z.zone.street.clone(),
-        )
-    });
+    zones.sort_by_key(|z| (z.level as u8, z.district.clone(), z.street.clone()));
     Ok(zones)
 }
 
@@ -293,11 +341,9 @@ async fn check(
     let zones: Vec<ZoneView> = zones_in_effect(&state, Some(district), Some(street))
         .await?
         .into_iter()
-        .filter(|z| {
-            area.is_none_or(|a| z.zone.area.contains(a) || a.contains(z.zone.area.as_str()))
-        })
+        .filter(|z| area.is_none_or(|a| z.area.contains(a) || a.contains(z.area.as_str())))
         .collect();
-    let level = zones.iter().map(|z| z.zone.level).min_by_key(|l| *l as u8);
+    let level = zones.iter().map(|z| z.level).min_by_key(|l| *l as u8);
     Ok(ApiJson(ZoneCheck {
         level,
         rules: level.map(rules),

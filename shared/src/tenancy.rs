@@ -122,7 +122,7 @@ async fn uscc_from_path(parts: &mut Parts, state: &Core) -> Result<Uscc, ApiErro
         .ok_or_else(missing)?;
     state
         .uscc_policy
-        .parse(value)
+        .parse_path(value)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))
 }
 

@@ -170,6 +170,24 @@ async fn bodies_paths_and_routes() {
         ))
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // serde would read a struct from an array by position: every body must be an object.
+    for not_an_object in [
+        json!([demo::demo_uscc(), "负责防疫"]),
+        json!([]),
+        json!("x"),
+    ] {
+        let reply = app
+            .send(send(
+                Body::from(not_an_object.to_string()),
+                "application/json",
+            ))
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{not_an_object}"
+        );
+    }
     let huge = json!({"uscc": "x", "reason": "y".repeat(100_000)}).to_string();
     let reply = app.send(send(Body::from(huge), "application/json")).await;
     assert_eq!(
@@ -195,6 +213,43 @@ async fn bodies_paths_and_routes() {
         (reply.status, reply.body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_enterprise"))
     );
+    // A path carries the canonical code only: one enterprise, one URL.
+    let lowercase = demo::demo_uscc().to_string().to_lowercase();
+    let reply = app
+        .get(
+            &format!("/authorize/enterprises/{lowercase}/access"),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_uscc"))
+    );
+    // Deciding and revoking are different routes: neither answers the other's method.
+    let agent_path = format!(
+        "/authorize/enterprises/{}/agents/{}",
+        demo::demo_uscc(),
+        "a".repeat(32)
+    );
+    let legal_rep = app.token(&c.legal_rep);
+    let reply = app
+        .call(
+            Method::POST,
+            &agent_path,
+            Some(&legal_rep),
+            Some(json!({"decision": "grant"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    let reply = app
+        .call(
+            Method::DELETE,
+            &format!("{agent_path}/decision"),
+            Some(&legal_rep),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     let reply = app
         .post(
             &format!(
@@ -236,6 +291,39 @@ async fn bodies_paths_and_routes() {
             .await
             .status,
         StatusCode::OK
+    );
+    // Oversized requests get the API's own JSON errors, not the server's empty ones.
+    let long_path = format!("/authorize/enterprises/{}/access", "A".repeat(9_000));
+    let reply = app.get(&long_path, &c.agent).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::URI_TOO_LONG, Some("uri_too_long"))
+    );
+    let padded = Request::builder()
+        .uri("/authorize/me")
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-pad", "p".repeat(20_000))
+        .body(Body::empty())
+        .unwrap();
+    let reply = app.send(padded).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Some("headers_too_large")
+        )
+    );
+    let reply = app
+        .call(
+            Method::GET,
+            "/authorize/me",
+            Some(&"t".repeat(10_000)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
     );
     let reply = app.get("/nowhere", &c.agent).await;
     assert_eq!(

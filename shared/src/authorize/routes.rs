@@ -412,7 +412,7 @@ async fn record_originals(
     let uscc = state
         .core
         .uscc_policy
-        .parse(&raw_uscc)
+        .parse_path(&raw_uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
     let auth =
         service::record_originals(&state, &operator, &uscc, &agent_id(agent)?, request).await?;
@@ -434,7 +434,8 @@ pub fn routes() -> OpenApiRouter<LinkState> {
         .routes(routes!(pending))
         .routes(routes!(access))
         .routes(routes!(agents))
-        .routes(routes!(decide_application, revoke))
+        .routes(routes!(decide_application))
+        .routes(routes!(revoke))
         .routes(routes!(audit_trail))
         .routes(routes!(offline_grant))
         .routes(routes!(record_originals))

@@ -36,6 +36,9 @@ use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+/// The form of a job id in a URL (what the status route accepts).
+pub const JOB_ID_PATTERN: &str = "^[0-9A-Fa-f]{24}$";
+
 /// How long a job item (and its files' record) is kept.
 const JOB_RETENTION_DAYS: i64 = 90;
 const MAX_IDEMPOTENCY_KEY: usize = 64;

@@ -15,8 +15,8 @@ mod uscc;
 pub use contact::{Email, EmailError, Phone, PhoneError};
 pub use document::{IdDocument, IdError, IdType};
 pub use mask::mask_middle;
-pub use person_key::{PersonKey, PersonKeyError, PersonKeyer, is_pseudonym};
-pub use uscc::{Uscc, UsccError, UsccPolicy};
+pub use person_key::{PSEUDONYM_PATTERN, PersonKey, PersonKeyError, PersonKeyer, is_pseudonym};
+pub use uscc::{USCC_PATTERN, Uscc, UsccError, UsccPolicy};
 
 /// GB 11643 check character of 17 leading digits (for generators of synthetic data).
 pub use gb11643::check_char as resident_id_check_char;

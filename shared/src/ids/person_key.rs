@@ -41,6 +41,9 @@ impl PersonKey {
 }
 
 /// Whether `raw` has the shape of a [`PersonKey::pseudonym`]: 32 lowercase hex characters.
+/// The form of a pseudonym (`employee_id`, `agent_id`) in a URL.
+pub const PSEUDONYM_PATTERN: &str = "^[0-9a-f]{32}$";
+
 pub fn is_pseudonym(raw: &str) -> bool {
     raw.len() == 32
         && raw

@@ -22,7 +22,12 @@ pub enum UsccError {
     Alphabet,
     #[error("the unified social credit code's check character does not match (GB 32100)")]
     CheckCharacter,
+    #[error("in a URL, write the unified social credit code in capitals, without spaces")]
+    NotCanonical,
 }
+
+/// The form of a code in a URL (the OpenAPI document declares it for every `{uscc}`).
+pub const USCC_PATTERN: &str = "^[0-9A-HJ-NPQRTUWXY]{18}$";
 
 /// A unified social credit code, normalised to uppercase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,6 +118,17 @@ impl UsccPolicy {
                 }
             }
             other => other,
+        }
+    }
+
+    /// A code as a URL carries it: exactly its canonical form, so that one enterprise has one
+    /// URL (bodies, typed by people, are normalised by [`Self::parse`] instead).
+    pub fn parse_path(&self, raw: &str) -> Result<Uscc, UsccError> {
+        let uscc = self.parse(raw)?;
+        if uscc.as_str() == raw {
+            Ok(uscc)
+        } else {
+            Err(UsccError::NotCanonical)
         }
     }
 }

@@ -208,6 +208,9 @@ async fn list(
     }))
 }
 
+/// The form of an invitation id (a ULID) in a URL.
+pub const INVITATION_ID_PATTERN: &str = "^[0-9A-Za-z]{26}$";
+
 async fn invitation_of(state: &LinkState, uscc: &Uscc, id: &str) -> Result<Invitation, ApiError> {
     let valid_id = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid_id {
@@ -603,7 +606,7 @@ async fn withdraw(
     let uscc = state
         .core
         .uscc_policy
-        .parse(&uscc)
+        .parse_path(&uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
     let now = state.core.clock.now();
     let person = &identity.person;
