@@ -28,4 +28,14 @@ for persona in agent operator employee; do
     ST_TOKEN=$token .venv/bin/schemathesis --config-file scripts/schemathesis.toml run --no-color \
         "$base/openapi.json" || status=1
 done
+# Random codes stop at the tenant guard: once more as the agent, inside the demo enterprise, so
+# the cases reach the handlers behind it.
+demo_uscc=$(sed -n 's/^  Demo USCC *\([0-9A-Z]\{18\}\) .*/\1/p' "$work/local.log")
+[ -n "$demo_uscc" ] || { echo "the local stack did not print its demo USCC"; exit 1; }
+echo "demo enterprise $demo_uscc"
+{ cat scripts/schemathesis.toml; printf '\n[parameters]\n"path.uscc" = "%s"\n' "$demo_uscc"; } >"$work/enterprise.toml"
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent"]["token"])' "$work/tokens.json")
+echo "schemathesis as agent, in the demo enterprise"
+ST_TOKEN=$token .venv/bin/schemathesis --config-file "$work/enterprise.toml" run --no-color \
+    "$base/openapi.json" || status=1
 exit $status
