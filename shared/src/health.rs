@@ -65,6 +65,27 @@ impl PcrLabel {
     }
 }
 
+/// A label or state, named in a URL or a request, that is none of them.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} {value:?}: use {expected}")]
+pub struct UnknownName {
+    /// `label` or `state`.
+    pub kind: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl std::str::FromStr for PcrLabel {
+    type Err = UnknownName;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value).ok_or_else(|| UnknownName {
+            kind: "label",
+            value: value.into(),
+            expected: "24h, 48h, 72h, over_72h or never",
+        })
+    }
+}
+
 /// Vaccination state for the enterprise overview (manual §5).
 #[derive(
     Debug,
@@ -108,6 +129,20 @@ impl VaxState {
             Self::BoosterEligible => "booster_eligible",
             Self::Boosted => "boosted",
         }
+    }
+}
+
+impl std::str::FromStr for VaxState {
+    type Err = UnknownName;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+            .ok_or_else(|| UnknownName {
+                kind: "state",
+                value: value.into(),
+                expected: "unvaccinated, partial, primary_complete, booster_eligible or boosted",
+            })
     }
 }
 

@@ -82,6 +82,17 @@ impl ApiError {
     }
 }
 
+impl From<crate::health::UnknownName> for ApiError {
+    fn from(e: crate::health::UnknownName) -> Self {
+        let code = if e.kind == "label" {
+            "invalid_label"
+        } else {
+            "invalid_state"
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         match err {

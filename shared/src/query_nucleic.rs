@@ -123,21 +123,11 @@ pub struct NucleicPage {
     pub freshness: Freshness,
 }
 
-/// Parses a label path segment (`24h`, `48h`, `72h`, `over_72h`, `never`).
-pub fn parse_label(raw: &str) -> Result<PcrLabel, ApiError> {
-    PcrLabel::parse(raw).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_label",
-            format!("unknown label {raw:?}: use 24h, 48h, 72h, over_72h or never"),
-        )
-    })
-}
-
 /// One label's employees, by name, with filters and an opaque cursor. A page costs one Query (two
 /// when a name is given without `in_shenzhen`), whatever the enterprise's size.
 #[utoipa::path(get, path = "/nucleic/enterprises/{uscc}/labels/{label}/employees", operation_id = "nucleic_list", tag = "query-nucleic",
     params(("uscc" = String, Path, description = "unified social credit code"),
-           ("label" = String, Path, description = "24h, 48h, 72h, over_72h or never"), ListParams),
+           ("label" = PcrLabel, Path, description = "24h, 48h, 72h, over_72h or never"), ListParams),
     responses((status = 200, body = NucleicPage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
@@ -146,7 +136,7 @@ async fn list(
     ApiPath((_, label)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<NucleicPage>, ApiError> {
-    let label = parse_label(&label)?;
+    let label: PcrLabel = label.parse()?;
     let list = EmployeeList::pcr(&access.enterprise.uscc, label.as_str(), &params)?;
     let (members, next_cursor) = list
         .page(&state.store, params.cursor.as_deref(), params.page_size()?)

@@ -117,27 +117,11 @@ pub struct VaccinePage {
     pub freshness: Freshness,
 }
 
-/// Parses a vaccination-state path segment (`unvaccinated`, `partial`, `primary_complete`,
-/// `booster_eligible`, `boosted`).
-pub fn parse_state(raw: &str) -> Result<VaxState, ApiError> {
-    VaxState::ALL
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_state",
-                format!(
-                    "unknown state {raw:?}: use unvaccinated, partial, primary_complete, booster_eligible or boosted"
-                ),
-            )
-        })
-}
-
 /// One vaccination state's employees, by name, with filters and an opaque cursor — one Query
 /// per page.
 #[utoipa::path(get, path = "/vaccine/enterprises/{uscc}/states/{state}/employees", operation_id = "vaccine_list", tag = "query-vaccine",
     params(("uscc" = String, Path, description = "unified social credit code"),
-           ("state" = String, Path, description = "unvaccinated, partial, primary_complete, booster_eligible or boosted"), ListParams),
+           ("state" = VaxState, Path, description = "unvaccinated, partial, primary_complete, booster_eligible or boosted"), ListParams),
     responses((status = 200, body = VaccinePage), (status = 400, body = crate::http::ErrorBody), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
@@ -146,7 +130,7 @@ async fn list(
     ApiPath((_, vax_state)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<VaccinePage>, ApiError> {
-    let vax_state = parse_state(&vax_state)?;
+    let vax_state: VaxState = vax_state.parse()?;
     let list = EmployeeList::vaccination(&access.enterprise.uscc, vax_state.as_str(), &params)?;
     let (members, next_cursor) = list
         .page(&state.store, params.cursor.as_deref(), params.page_size()?)

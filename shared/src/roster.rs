@@ -58,50 +58,7 @@ pub struct MemberRecord {
     pub phone: Option<Phone>,
 }
 
-/// An employee as one enterprise's API shows them: a per-enterprise pseudonym of the person
-/// (32 hex characters), never the person key or the ID number — two enterprises' ids of the same
-/// person cannot be linked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(try_from = "String", into = "String")]
-#[schema(value_type = String)]
-pub struct EmployeeId(String);
-
-impl EmployeeId {
-    pub fn of(uscc: &Uscc, person: &PersonKey) -> Self {
-        Self(person.pseudonym(&format!("employee:{uscc}")))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        if crate::ids::is_pseudonym(raw) {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err("an employee_id is 32 lowercase hex characters")
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EmployeeId {
-    type Error = &'static str;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<EmployeeId> for String {
-    fn from(value: EmployeeId) -> Self {
-        value.0
-    }
-}
-
-impl std::fmt::Display for EmployeeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::ids::EmployeeId;
 
 /// The table key of `person`'s membership of `uscc`.
 pub fn membership_key(uscc: &Uscc, person: &PersonKey) -> (String, String) {

@@ -5,48 +5,7 @@ use crate::keys;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// An agent as one enterprise's API shows them: a per-enterprise pseudonym of the person
-/// (32 hex characters), never the person key or the ID number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AgentId(String);
-
-impl AgentId {
-    pub fn of(uscc: &Uscc, person: &PersonKey) -> Self {
-        Self(person.pseudonym(&format!("agent:{uscc}")))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        if crate::ids::is_pseudonym(raw) {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err("an agent_id is 32 lowercase hex characters")
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for AgentId {
-    type Error = &'static str;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<AgentId> for String {
-    fn from(value: AgentId) -> Self {
-        value.0
-    }
-}
-
-impl std::fmt::Display for AgentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::ids::AgentId;
 
 /// The stored status. Expiry and lapse are derived from time, see [`EffectiveStatus`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -19,12 +19,12 @@ pub mod worker;
 use crate::app::{ApiState, Core};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
+use crate::health::{PcrLabel, VaxState};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::IdentityVerifier;
 use crate::ids::{Email, Uscc};
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams, Status};
-use crate::query_nucleic::parse_label;
 use crate::roster::Source;
 use crate::store::{self, QuerySpec, Store, StoreError};
 use crate::tenancy::TenantAccess;
@@ -197,10 +197,11 @@ impl ExportSpec {
         };
         match self.list {
             ListKind::Nucleic => {
-                EmployeeList::pcr(uscc, parse_label(&self.group)?.as_str(), &params)
+                let label: PcrLabel = self.group.parse()?;
+                EmployeeList::pcr(uscc, label.as_str(), &params)
             }
             ListKind::Vaccine => {
-                let state = crate::query_vaccine::parse_state(&self.group)?;
+                let state: VaxState = self.group.parse()?;
                 EmployeeList::vaccination(uscc, state.as_str(), &params)
             }
         }

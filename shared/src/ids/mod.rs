@@ -10,12 +10,14 @@ mod document;
 mod gb11643;
 mod mask;
 mod person_key;
+mod pseudonym;
 mod uscc;
 
 pub use contact::{Email, EmailError, Phone, PhoneError};
 pub use document::{IdDocument, IdError, IdType};
 pub use mask::mask_middle;
-pub use person_key::{PSEUDONYM_PATTERN, PersonKey, PersonKeyError, PersonKeyer, is_pseudonym};
+pub use person_key::{PersonKey, PersonKeyError, PersonKeyer};
+pub use pseudonym::{AgentId, EmployeeId, PSEUDONYM_PATTERN, is_pseudonym};
 pub use uscc::{USCC_PATTERN, Uscc, UsccError, UsccPolicy};
 
 /// GB 11643 check character of 17 leading digits (for generators of synthetic data).

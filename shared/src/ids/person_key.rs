@@ -40,17 +40,6 @@ impl PersonKey {
     }
 }
 
-/// Whether `raw` has the shape of a [`PersonKey::pseudonym`]: 32 lowercase hex characters.
-/// The form of a pseudonym (`employee_id`, `agent_id`) in a URL.
-pub const PSEUDONYM_PATTERN: &str = "^[0-9a-f]{32}$";
-
-pub fn is_pseudonym(raw: &str) -> bool {
-    raw.len() == 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 impl TryFrom<String> for PersonKey {
     type Error = &'static str;
     fn try_from(value: String) -> Result<Self, Self::Error> {
