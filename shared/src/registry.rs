@@ -116,3 +116,22 @@ pub async fn of_legal_rep(
     let spec = QuerySpec::index(keys::Index::Gsi2, keys::legal_rep(person)).limit(100);
     store.query_all(&spec, 1_000).await
 }
+
+/// The names of these enterprises (those in the registry), 100 per request.
+pub async fn names(
+    store: &Store,
+    usccs: &[&Uscc],
+) -> Result<std::collections::HashMap<Uscc, String>, StoreError> {
+    let keys: Vec<_> = usccs
+        .iter()
+        .map(|uscc| Store::key(&keys::enterprise(uscc), keys::PROFILE))
+        .collect();
+    let mut names = std::collections::HashMap::new();
+    for chunk in keys.chunks(100) {
+        for (_, item) in store.get_many(chunk.to_vec()).await? {
+            let profile: EnterpriseProfile = Store::from_item(item)?;
+            names.insert(profile.uscc, profile.name);
+        }
+    }
+    Ok(names)
+}

@@ -484,6 +484,20 @@ pub async fn mark_due(
     Ok(())
 }
 
+/// One employee of an enterprise, by the id its API shows.
+pub async fn member(
+    store: &Store,
+    uscc: &Uscc,
+    employee_id: &EmployeeId,
+) -> Result<Option<Membership>, StoreError> {
+    store
+        .get(
+            &keys::enterprise(uscc),
+            &keys::employee(employee_id.as_str()),
+        )
+        .await
+}
+
 /// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.
 pub async fn of_enterprise(store: &Store, uscc: &Uscc) -> Result<Vec<Membership>, StoreError> {
     let spec = store::QuerySpec::table(keys::enterprise(uscc))
