@@ -5,7 +5,9 @@ use super::{Delivery, ExportFile, ExportJob, JobMessage, JobStatus};
 use crate::attr;
 use crate::ids::Uscc;
 use crate::keys;
-use crate::store::{Applied, Condition, ItemUpdate, Store, StoreError};
+use crate::store::{
+    self, Applied, BadCursorOr, Condition, Item, ItemUpdate, Page, QuerySpec, Store, StoreError,
+};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,44 @@ fn second(t: DateTime<Utc>) -> DateTime<Utc> {
 pub struct ExportJobs;
 
 impl ExportJobs {
+    pub async fn get(
+        store: &Store,
+        uscc: &Uscc,
+        job_id: &str,
+    ) -> Result<Option<ExportJob>, StoreError> {
+        store
+            .get(&keys::enterprise(uscc), &keys::export_job(job_id))
+            .await
+    }
+
+    /// A page of the enterprise's jobs.
+    pub async fn page(
+        store: &Store,
+        uscc: &Uscc,
+        cursor: Option<&str>,
+    ) -> Result<Page<ExportJob>, BadCursorOr> {
+        let spec = QuerySpec::table(keys::enterprise(uscc)).prefix(keys::EXPORT_PREFIX);
+        store.query(&spec, cursor).await
+    }
+
+    /// Writes a new job with its day's quota and its audit record, in one transaction: it fails
+    /// with [`StoreError::ConditionFailed`] if the job exists or the quota is used up.
+    pub async fn create(
+        store: &Store,
+        job: &ExportJob,
+        quota: ItemUpdate,
+        audit: Item,
+    ) -> Result<(), StoreError> {
+        let table = store.table();
+        store
+            .transact(vec![
+                store::put_new(table, Store::to_item(job)?),
+                quota.into_transact(table)?,
+                store::put_new(table, audit),
+            ])
+            .await
+    }
+
     /// Marks a job failed (used when it could not even be queued); a sent job stays sent.
     pub async fn mark_failed(
         store: &Store,
