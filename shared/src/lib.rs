@@ -30,6 +30,7 @@
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`ops`] | operator routes: sync runs and freshness |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
+//! | [`path`] | typed path parameters: a malformed one is a 400 before the handler runs |
 //! | [`clock`] | injected time; business time in Asia/Shanghai |
 
 pub mod app;
@@ -49,6 +50,7 @@ pub mod keys;
 pub mod listing;
 pub mod openapi;
 pub mod ops;
+pub mod path;
 pub mod query_nucleic;
 pub mod query_sites;
 pub mod query_vaccine;

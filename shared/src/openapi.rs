@@ -1,5 +1,6 @@
 //! The API description is generated from the handlers' annotations (utoipa), so it cannot drift
-//! from the routes. Each function contributes its `routes()`; [`document`] adds what is common.
+//! from the routes. Each function contributes its `routes()`; [`base`] adds what is common, and
+//! [`split`] the errors every operation of a given shape answers at the edge.
 
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};

@@ -13,9 +13,10 @@ use crate::app::{ApiState, Core};
 use crate::feeds::PcrOutcome;
 use crate::freshness::Freshness;
 use crate::health::{Health, PcrLabel};
-use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiQuery};
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams};
+use crate::path::InPath;
 use crate::roster::{EmployeeId, Membership, Source};
 use crate::summary;
 use crate::tenancy::TenantAccess;
@@ -133,10 +134,9 @@ pub struct NucleicPage {
 async fn list(
     axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
-    ApiPath((_, label)): ApiPath<(String, String)>,
+    InPath(label): InPath<PcrLabel>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<NucleicPage>, ApiError> {
-    let label: PcrLabel = label.parse()?;
     let list = EmployeeList::pcr(&access.enterprise.uscc, label.as_str(), &params)?;
     let (members, next_cursor) = list
         .page(&state.store, params.cursor.as_deref(), params.page_size()?)
@@ -186,16 +186,9 @@ pub struct NucleicDetail {
 pub async fn employee_with_health(
     state: &Core,
     access: &TenantAccess,
-    employee_id: &str,
+    employee_id: &EmployeeId,
 ) -> Result<(Membership, Health), ApiError> {
-    let employee_id = EmployeeId::parse(employee_id)
-        .map_err(|e| ApiError::bad_request("invalid_employee_id", e))?;
-    let membership: Membership = state
-        .store
-        .get(
-            &keys::enterprise(&access.enterprise.uscc),
-            &keys::employee(employee_id.as_str()),
-        )
+    let membership = crate::roster::member(&state.store, &access.enterprise.uscc, employee_id)
         .await?
         .ok_or_else(|| {
             ApiError::not_found("unknown_employee", "no such employee in this enterprise")
@@ -222,7 +215,7 @@ pub async fn employee_with_health(
 async fn detail(
     axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
-    ApiPath((_, employee_id)): ApiPath<(String, String)>,
+    InPath(employee_id): InPath<EmployeeId>,
 ) -> Result<ApiJson<NucleicDetail>, ApiError> {
     let (m, health) = employee_with_health(&state, &access, &employee_id).await?;
     let derived = m.derived();

@@ -18,10 +18,11 @@ use crate::authorize::AgentId;
 use crate::feeds::Dose;
 use crate::freshness::{self, Freshness};
 use crate::health::{Health, RecordStatus, VaxState};
-use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiQuery};
 use crate::identity::Identity;
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams};
+use crate::path::InPath;
 use crate::query_nucleic::employee_with_health;
 use crate::roster::{EmployeeId, Membership, Source};
 use crate::store::Store;
@@ -127,10 +128,9 @@ pub struct VaccinePage {
 async fn list(
     axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
-    ApiPath((_, vax_state)): ApiPath<(String, String)>,
+    InPath(vax_state): InPath<VaxState>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<ApiJson<VaccinePage>, ApiError> {
-    let vax_state: VaxState = vax_state.parse()?;
     let list = EmployeeList::vaccination(&access.enterprise.uscc, vax_state.as_str(), &params)?;
     let (members, next_cursor) = list
         .page(&state.store, params.cursor.as_deref(), params.page_size()?)
@@ -206,7 +206,7 @@ async fn detail_of(
 async fn detail(
     axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
-    ApiPath((_, employee_id)): ApiPath<(String, String)>,
+    InPath(employee_id): InPath<EmployeeId>,
 ) -> Result<ApiJson<VaccineDetail>, ApiError> {
     let (m, health) = employee_with_health(&state, &access, &employee_id).await?;
     Ok(ApiJson(detail_of(&state, &access, m, health).await?))
@@ -223,7 +223,7 @@ async fn detail(
 async fn enter_dose(
     axum::extract::State(state): axum::extract::State<Core>,
     access: TenantAccess,
-    ApiPath((_, employee_id)): ApiPath<(String, String)>,
+    InPath(employee_id): InPath<EmployeeId>,
     ApiJson(body): ApiJson<DoseReport>,
 ) -> Result<(StatusCode, ApiJson<VaccineDetail>), ApiError> {
     let (m, health) = employee_with_health(&state, &access, &employee_id).await?;

@@ -335,13 +335,27 @@ async fn bodies_paths_and_routes() {
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(reply.body["code"].is_string());
+    // A malformed path parameter is refused before the body is read; then the body.
+    let decision = |agent_id: String| {
+        format!(
+            "/authorize/enterprises/{}/agents/{agent_id}/decision",
+            demo::demo_uscc()
+        )
+    };
     let reply = app
         .post(
-            &format!(
-                "/authorize/enterprises/{}/agents/{}/decision",
-                demo::demo_uscc(),
-                "a".repeat(64)
-            ),
+            &decision("a".repeat(64)),
+            &c.legal_rep,
+            json!({"decision": "maybe"}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_agent_id"))
+    );
+    let reply = app
+        .post(
+            &decision("a".repeat(32)),
             &c.legal_rep,
             json!({"decision": "maybe"}),
         )

@@ -9,6 +9,7 @@ use crate::audit::{self, AuditView};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
 use crate::ids::Uscc;
+use crate::path::InPath;
 use crate::registry;
 use crate::tenancy::{LegalRepAccess, OperatorAccess, Role, TenantAccess};
 use axum::http::StatusCode;
@@ -93,10 +94,6 @@ fn list(page: crate::store::Page<Authorization>, now: DateTime<Utc>) -> Authoriz
 pub struct CursorQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-fn agent_id(raw: String) -> Result<AgentId, ApiError> {
-    AgentId::parse(&raw).map_err(|e| ApiError::bad_request("invalid_agent_id", e))
 }
 
 fn uscc(state: &LinkState, raw: &str) -> Result<Uscc, ApiError> {
@@ -328,10 +325,10 @@ async fn agents(
 async fn decide_application(
     axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
-    ApiPath((_, agent)): ApiPath<(String, String)>,
+    InPath(agent): InPath<AgentId>,
     ApiJson(decision): ApiJson<DecisionRequest>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
-    let auth = service::decide_application(&state, &access, &agent_id(agent)?, decision).await?;
+    let auth = service::decide_application(&state, &access, &agent, decision).await?;
     Ok(ApiJson(AuthorizationView::new(
         auth,
         state.core.clock.now(),
@@ -346,9 +343,9 @@ async fn decide_application(
 async fn revoke(
     axum::extract::State(state): axum::extract::State<LinkState>,
     LegalRepAccess(access): LegalRepAccess,
-    ApiPath((_, agent)): ApiPath<(String, String)>,
+    InPath(agent): InPath<AgentId>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
-    let auth = service::revoke(&state, &access, &agent_id(agent)?).await?;
+    let auth = service::revoke(&state, &access, &agent).await?;
     Ok(ApiJson(AuthorizationView::new(
         auth,
         state.core.clock.now(),
@@ -406,7 +403,8 @@ async fn offline_grant(
 async fn record_originals(
     axum::extract::State(state): axum::extract::State<LinkState>,
     OperatorAccess(operator): OperatorAccess,
-    ApiPath((raw_uscc, agent)): ApiPath<(String, String)>,
+    ApiPath((raw_uscc, _)): ApiPath<(String, String)>,
+    InPath(agent): InPath<AgentId>,
     ApiJson(request): ApiJson<OriginalsRequest>,
 ) -> Result<ApiJson<AuthorizationView>, ApiError> {
     let uscc = state
@@ -414,8 +412,7 @@ async fn record_originals(
         .uscc_policy
         .parse_path(&raw_uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
-    let auth =
-        service::record_originals(&state, &operator, &uscc, &agent_id(agent)?, request).await?;
+    let auth = service::record_originals(&state, &operator, &uscc, &agent, request).await?;
     Ok(ApiJson(AuthorizationView::new(
         auth,
         state.core.clock.now(),

@@ -20,7 +20,8 @@ pub mod service;
 pub mod worker;
 
 pub use model::{
-    Delivery, ExportFile, ExportFilter, ExportJob, ExportSpec, JobMessage, JobStatus, ListKind,
+    Delivery, ExportFile, ExportFilter, ExportJob, ExportSpec, JobId, JobMessage, JobStatus,
+    ListKind,
 };
 pub use routes::{JOB_ID_PATTERN, routes};
 

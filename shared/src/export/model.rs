@@ -14,6 +14,25 @@ use utoipa::ToSchema;
 /// How long a job item (and its files' record) is kept.
 const JOB_RETENTION_DAYS: i64 = 90;
 
+/// An export job's id: 24 hex characters (derived from the request, see
+/// [`super::service::job_id`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.len() == 24 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("a job id is 24 hex characters")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Which list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -2,9 +2,10 @@
 //! The workflow is in [`super::service`].
 
 use super::ExportState;
-use super::model::{Delivery, ExportFilter, ExportJob, ExportSpec, JobStatus, ListKind};
+use super::model::{Delivery, ExportFilter, ExportJob, ExportSpec, JobId, JobStatus, ListKind};
 use super::service::{self, Asked, ExportError};
-use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::path::InPath;
 use crate::tenancy::TenantAccess;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,7 +25,6 @@ impl From<ExportError> for ApiError {
             E::InvalidIdempotencyKey => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_idempotency_key")
             }
-            E::InvalidJobId => (StatusCode::BAD_REQUEST, "invalid_job_id"),
             E::UnknownJob => (StatusCode::NOT_FOUND, "unknown_job"),
             E::DailyLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "daily_export_limit"),
             E::InvalidList(_) | E::NotQueued(_) | E::Cursor(_) | E::Store(_) => {
@@ -142,7 +142,7 @@ async fn request(
 async fn status(
     State(state): State<ExportState>,
     access: TenantAccess,
-    ApiPath((_, job_id)): ApiPath<(String, String)>,
+    InPath(job_id): InPath<JobId>,
 ) -> Result<ApiJson<JobView>, ApiError> {
     let job = service::status(&state, &access.enterprise.uscc, &job_id).await?;
     Ok(ApiJson(JobView::from(&job)))

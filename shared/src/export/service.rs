@@ -4,7 +4,7 @@
 //! files is the worker's ([`super::worker`]).
 
 use super::ExportState;
-use super::model::{ExportFilter, ExportJob, ExportSpec, JobMessage, ListKind};
+use super::model::{ExportFilter, ExportJob, ExportSpec, JobId, JobMessage, ListKind};
 use super::repo::{DailyQuota, ExportJobs};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::http::ApiError;
@@ -23,8 +23,6 @@ pub enum ExportError {
     /// The list or its filters, refused exactly as the query routes refuse them.
     #[error("{0}")]
     InvalidList(ApiError),
-    #[error("a job id is 24 hex characters")]
-    InvalidJobId,
     #[error("no such export job in this enterprise")]
     UnknownJob,
     #[error("this enterprise has made its {0} exports for today; try again tomorrow")]
@@ -63,12 +61,6 @@ pub fn job_id(uscc: &Uscc, caller: &PersonKey, idempotency_key: &str) -> String 
         .chain_update(format!("export:{uscc}:{caller}:{idempotency_key}").as_bytes())
         .finalize();
     hex::encode(&digest[..12])
-}
-
-/// A job id as a URL carries it: 24 hex characters.
-pub fn check_job_id(job_id: &str) -> Result<(), ExportError> {
-    let valid = job_id.len() == 24 && job_id.bytes().all(|b| b.is_ascii_hexdigit());
-    valid.then_some(()).ok_or(ExportError::InvalidJobId)
 }
 
 /// An export as asked for.
@@ -160,10 +152,9 @@ pub async fn request(
 pub async fn status(
     state: &ExportState,
     uscc: &Uscc,
-    job_id: &str,
+    job_id: &JobId,
 ) -> Result<ExportJob, ExportError> {
-    check_job_id(job_id)?;
-    ExportJobs::get(&state.core.store, uscc, job_id)
+    ExportJobs::get(&state.core.store, uscc, job_id.as_str())
         .await?
         .ok_or(ExportError::UnknownJob)
 }
@@ -191,8 +182,13 @@ mod tests {
 
     #[test]
     fn job_ids_are_24_hex_characters() {
-        assert!(check_job_id("0123456789abcdef01234567").is_ok());
-        assert!(check_job_id("0123456789abcdef0123456").is_err());
-        assert!(check_job_id("0123456789abcdef0123456g").is_err());
+        let id = job_id(
+            &crate::ids::Uscc::parse("91440300MA5D3M0014").unwrap(),
+            &PersonKey::try_from("ab".repeat(32)).unwrap(),
+            "tap-1",
+        );
+        assert!(JobId::parse(&id).is_ok());
+        assert!(JobId::parse("0123456789abcdef0123456").is_err());
+        assert!(JobId::parse("0123456789abcdef0123456g").is_err());
     }
 }

@@ -28,6 +28,24 @@ longer sees your health data.)";
 /// How long an invitation item is kept after it stops being valid.
 const INVITATION_RETENTION_DAYS: i64 = 30;
 
+/// An invitation's id as a URL carries it: a ULID, 26 letters and digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationId(String);
+
+impl InvitationId {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.len() == 26 && raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err("an invitation id is 26 letters and digits")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Invitation {
     #[serde(rename = "PK")]

@@ -2,7 +2,7 @@
 //! The workflows are in [`super::service`].
 
 use super::model::{
-    ConsentView, Invitation, InvitationStatus, NOTICE, NOTICE_VERSION, SHARED_DATA,
+    ConsentView, Invitation, InvitationId, InvitationStatus, NOTICE, NOTICE_VERSION, SHARED_DATA,
 };
 use super::service::{self, HandAdded, InviteError};
 use crate::app::LinkState;
@@ -10,6 +10,7 @@ use crate::health::RecordStatus;
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::identity::Identity;
 use crate::ids::IdType;
+use crate::path::InPath;
 use crate::roster::{Admitted, EmployeeId, Source};
 use crate::tenancy::TenantAccess;
 use axum::extract::State;
@@ -28,7 +29,6 @@ impl InviteError {
         use InviteError as E;
         Some(match self {
             E::InvalidValidDays => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_valid_days"),
-            E::InvalidInvitationId => (StatusCode::BAD_REQUEST, "invalid_invitation_id"),
             E::UnknownInvitation => (StatusCode::NOT_FOUND, "unknown_invitation"),
             E::InvalidLink => (StatusCode::BAD_REQUEST, "invalid_invitation"),
             E::Expired => (StatusCode::GONE, "invitation_expired"),
@@ -42,7 +42,6 @@ impl InviteError {
             E::InvalidName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
             E::InvalidIdNumber(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id_number"),
             E::InvalidPhone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
-            E::InvalidEmployeeId(_) => (StatusCode::BAD_REQUEST, "invalid_employee_id"),
             E::UnknownEmployee => (StatusCode::NOT_FOUND, "unknown_employee"),
             E::AlreadyLeft => (StatusCode::CONFLICT, "already_left"),
             E::ChangedMeanwhile(_) => (StatusCode::CONFLICT, "changed_meanwhile"),
@@ -190,7 +189,7 @@ pub const INVITATION_ID_PATTERN: &str = "^[0-9A-Za-z]{26}$";
 async fn revoke(
     State(state): State<LinkState>,
     access: TenantAccess,
-    ApiPath((_, id)): ApiPath<(String, String)>,
+    InPath(id): InPath<InvitationId>,
 ) -> Result<ApiJson<InvitationView>, ApiError> {
     let invitation = service::revoke(&state, &access, &id).await?;
     Ok(ApiJson(InvitationView::of(
@@ -207,7 +206,7 @@ async fn revoke(
 async fn poster(
     State(state): State<LinkState>,
     access: TenantAccess,
-    ApiPath((_, id)): ApiPath<(String, String)>,
+    InPath(id): InPath<InvitationId>,
 ) -> Result<impl IntoResponse, ApiError> {
     let png = service::poster(&state, &access, &id).await?;
     Ok((
@@ -462,9 +461,9 @@ pub struct EmployeeRemoved {
 async fn remove(
     State(state): State<LinkState>,
     access: TenantAccess,
-    ApiPath((_, employee_id)): ApiPath<(String, String)>,
+    InPath(employee_id): InPath<EmployeeId>,
 ) -> Result<ApiJson<EmployeeRemoved>, ApiError> {
-    let (employee_id, left_at, removed_by) = service::remove(&state, &access, &employee_id).await?;
+    let (employee_id, left_at, removed_by) = service::remove(&state, &access, employee_id).await?;
     Ok(ApiJson(EmployeeRemoved {
         employee_id,
         left_at,

@@ -2,7 +2,7 @@
 //! withdrawing it, adding and removing employees by hand. Each returns [`InviteError`]; the
 //! routes turn it into HTTP. The rules that need no storage are plain functions, tested below.
 
-use super::model::{Consent, Invitation, InvitationStatus, NOTICE_VERSION};
+use super::model::{Consent, Invitation, InvitationId, InvitationStatus, NOTICE_VERSION};
 use super::poster;
 use super::repo::{Consents, Invitations};
 use crate::app::LinkState;
@@ -27,8 +27,6 @@ const MAX_NAME_CHARS: usize = 30;
 pub enum InviteError {
     #[error("valid_days must be 1 to {MAX_VALID_DAYS}")]
     InvalidValidDays,
-    #[error("an invitation id is 26 letters and digits")]
-    InvalidInvitationId,
     #[error("no such invitation (any more)")]
     UnknownInvitation,
     #[error("this is not an invitation link of this service")]
@@ -55,8 +53,6 @@ pub enum InviteError {
     InvalidIdNumber(IdError),
     #[error("{0}")]
     InvalidPhone(PhoneError),
-    #[error("{0}")]
-    InvalidEmployeeId(&'static str),
     #[error("no such employee in this enterprise")]
     UnknownEmployee,
     #[error("this employee has already left")]
@@ -95,12 +91,6 @@ pub fn validity(valid_days: Option<i64>) -> Result<Duration, InviteError> {
         days @ 1..=MAX_VALID_DAYS => Ok(Duration::days(days)),
         _ => Err(InviteError::InvalidValidDays),
     }
-}
-
-/// An invitation id as a URL carries it: a ULID, 26 letters and digits.
-pub fn check_invitation_id(id: &str) -> Result<(), InviteError> {
-    let valid = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
-    valid.then_some(()).ok_or(InviteError::InvalidInvitationId)
 }
 
 /// Joining needs the consent, given under the notice in force.
@@ -197,9 +187,12 @@ pub async fn list(
 }
 
 /// One invitation of the enterprise.
-pub async fn find(state: &LinkState, uscc: &Uscc, id: &str) -> Result<Invitation, InviteError> {
-    check_invitation_id(id)?;
-    Invitations::get(&state.core.store, uscc, id)
+pub async fn find(
+    state: &LinkState,
+    uscc: &Uscc,
+    id: &InvitationId,
+) -> Result<Invitation, InviteError> {
+    Invitations::get(&state.core.store, uscc, id.as_str())
         .await?
         .ok_or(InviteError::UnknownInvitation)
 }
@@ -208,7 +201,7 @@ pub async fn find(state: &LinkState, uscc: &Uscc, id: &str) -> Result<Invitation
 pub async fn revoke(
     state: &LinkState,
     access: &TenantAccess,
-    id: &str,
+    id: &InvitationId,
 ) -> Result<Invitation, InviteError> {
     let uscc = &access.enterprise.uscc;
     let invitation = find(state, uscc, id).await?;
@@ -220,7 +213,7 @@ pub async fn revoke(
     let audit = AuditEntry::by(
         access,
         AuditAction::InvitationRevoked,
-        format!("invitation {id}"),
+        format!("invitation {}", id.as_str()),
     )
     .into_item(now, state.core.settings.audit_retention)?;
     match Invitations::revoke(&state.core.store, &invitation, &by, now, audit).await {
@@ -235,7 +228,7 @@ pub async fn revoke(
 pub async fn poster(
     state: &LinkState,
     access: &TenantAccess,
-    id: &str,
+    id: &InvitationId,
 ) -> Result<Vec<u8>, InviteError> {
     let invitation = find(state, &access.enterprise.uscc, id).await?;
     if invitation.status(state.core.clock.now()) != InvitationStatus::Active {
@@ -521,9 +514,8 @@ pub async fn add_by_hand(
 pub async fn remove(
     state: &LinkState,
     access: &TenantAccess,
-    raw_employee_id: &str,
+    employee_id: EmployeeId,
 ) -> Result<(EmployeeId, DateTime<Utc>, String), InviteError> {
-    let employee_id = EmployeeId::parse(raw_employee_id).map_err(InviteError::InvalidEmployeeId)?;
     let uscc = &access.enterprise.uscc;
     let store = &state.core.store;
     let m = roster::member(store, uscc, &employee_id)
@@ -599,9 +591,9 @@ mod tests {
 
     #[test]
     fn invitation_ids_are_ulids() {
-        assert!(check_invitation_id("01M8CAVHJDW00X8516A7FKJ8DQ").is_ok());
-        assert!(check_invitation_id("01M8CAVHJDW00X8516A7FKJ8D").is_err());
-        assert!(check_invitation_id("01M8CAVHJDW00X8516A7FKJ8D-").is_err());
+        assert!(InvitationId::parse("01M8CAVHJDW00X8516A7FKJ8DQ").is_ok());
+        assert!(InvitationId::parse("01M8CAVHJDW00X8516A7FKJ8D").is_err());
+        assert!(InvitationId::parse("01M8CAVHJDW00X8516A7FKJ8D-").is_err());
     }
 
     #[test]
