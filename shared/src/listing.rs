@@ -168,6 +168,19 @@ impl EmployeeList {
     }
 
     /// One page of up to `size` employees from `cursor` on, and the cursor to the next page.
+    /// One page as the caller's rows (`row` drops what it cannot show), and the next cursor.
+    pub async fn rows<T>(
+        &self,
+        store: &Store,
+        params: &ListParams,
+        row: impl Fn(&Membership) -> Option<T>,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let (members, next_cursor) = self
+            .page(store, params.cursor.as_deref(), params.page_size()?)
+            .await?;
+        Ok((members.iter().filter_map(row).collect(), next_cursor))
+    }
+
     pub async fn page(
         &self,
         store: &Store,

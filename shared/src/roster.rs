@@ -498,6 +498,48 @@ pub async fn member(
         .await
 }
 
+/// Why an enterprise cannot see one of its employees.
+#[derive(Debug, thiserror::Error)]
+pub enum EmployeeError {
+    #[error("no such employee in this enterprise")]
+    Unknown,
+    #[error("this employee withdrew their consent: their health data is no longer shown")]
+    ConsentWithdrawn,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<EmployeeError> for crate::http::ApiError {
+    fn from(e: EmployeeError) -> Self {
+        match e {
+            EmployeeError::Unknown => Self::not_found("unknown_employee", e.to_string()),
+            EmployeeError::ConsentWithdrawn => Self::gone("consent_withdrawn", e.to_string()),
+            EmployeeError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// An employee of `uscc` with the person's synced health facts (a bare record if none synced
+/// yet). Two reads: the membership names the person, whose health item is the second. An
+/// employee who withdrew their consent is gone from the enterprise's view.
+pub async fn employee_with_health(
+    store: &Store,
+    uscc: &Uscc,
+    employee_id: &EmployeeId,
+) -> Result<(Membership, Health), EmployeeError> {
+    let membership = member(store, uscc, employee_id)
+        .await?
+        .ok_or(EmployeeError::Unknown)?;
+    if membership.health_withheld() {
+        return Err(EmployeeError::ConsentWithdrawn);
+    }
+    let health = store
+        .get::<Health>(&keys::person(&membership.person), keys::HEALTH)
+        .await?
+        .unwrap_or_else(|| Health::new(membership.person.clone()));
+    Ok((membership, health))
+}
+
 /// Every membership of an enterprise (current and left), a page of up to 1,000 at a time.
 pub async fn of_enterprise(store: &Store, uscc: &Uscc) -> Result<Vec<Membership>, StoreError> {
     let spec = store::QuerySpec::table(keys::enterprise(uscc))

@@ -126,6 +126,22 @@ impl Summary {
             .and_then(serde_json::Value::as_i64)
             .unwrap_or(0)
     }
+
+    /// The current employees in each group (PCR label or vaccination state), by the group's
+    /// name, and how many are in none (not labelled yet, or their health data withheld).
+    pub fn per_group<G: Copy>(
+        &self,
+        groups: impl IntoIterator<Item = G>,
+        name: fn(G) -> &'static str,
+        counter: fn(G) -> String,
+    ) -> (BTreeMap<String, i64>, i64) {
+        let counts: BTreeMap<String, i64> = groups
+            .into_iter()
+            .map(|g| (name(g).to_string(), self.get(&counter(g))))
+            .collect();
+        let unlabelled = self.get(TOTAL) - counts.values().sum::<i64>();
+        (counts, unlabelled)
+    }
 }
 
 pub async fn get(store: &Store, uscc: &Uscc) -> Result<Summary, StoreError> {

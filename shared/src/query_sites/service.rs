@@ -1,18 +1,14 @@
-//! query-sites (manual §7 and §8): sampling sites with their live status, by district and street
-//! or nearest to a point, and the current control zones with each level's rules. Any verified
-//! person may read them; no enterprise is involved, so there is no tenant guard here — only the
-//! identity check. Answers say which snapshot they come from.
+//! Sampling sites and control zones as people read them: filtered snapshots, the nearest sites,
+//! the zones in effect and their rules.
 
-use crate::app::{Core, VerifiedState};
+use crate::app::Core;
 use crate::feeds::{Site, SiteStatus, Zone, ZoneLevel};
-use crate::http::{ApiError, ApiJson, ApiQuery};
-use crate::identity::Verified;
+use crate::http::ApiError;
 use crate::sites::{self, Kind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The rules of each level, as the manual states them (§8).
 pub fn rules(level: ZoneLevel) -> &'static str {
@@ -81,51 +77,10 @@ pub struct SiteList {
     pub sites: Vec<Site>,
 }
 
-/// Sampling sites with live status, filtered by district and street.
-#[utoipa::path(get, path = "/sites", tag = "query-sites", params(PlaceQuery),
-    responses((status = 200, body = SiteList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
-async fn list_sites(
-    axum::extract::State(state): axum::extract::State<Core>,
-    _caller: Verified,
-    ApiQuery(query): ApiQuery<PlaceQuery>,
-) -> Result<ApiJson<SiteList>, ApiError> {
-    let (district, street) = query.validated()?;
-    let sites = sites::sites(&state.store, district, street).await?;
-    Ok(ApiJson(SiteList {
-        snapshot: snapshot(&state, Kind::Sites).await?,
-        sites,
-    }))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct District {
     pub district: String,
     pub streets: Vec<String>,
-}
-
-/// The districts and streets that have sampling sites (for the pickers).
-#[utoipa::path(get, path = "/sites/districts", tag = "query-sites",
-    responses((status = 200, body = Vec<District>)), security(("bearer" = [])))]
-async fn districts(
-    axum::extract::State(state): axum::extract::State<Core>,
-    _caller: Verified,
-) -> Result<ApiJson<Vec<District>>, ApiError> {
-    let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    for site in sites::sites(&state.store, None, None).await? {
-        by_district
-            .entry(site.district)
-            .or_default()
-            .insert(site.street);
-    }
-    Ok(ApiJson(
-        by_district
-            .into_iter()
-            .map(|(district, streets)| District {
-                district,
-                streets: streets.into_iter().collect(),
-            })
-            .collect(),
-    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -188,40 +143,6 @@ fn distance_m(lng1: f64, lat1: f64, lng2: f64, lat2: f64) -> f64 {
     6_371_000.0 * 2.0 * a.sqrt().asin()
 }
 
-/// The sampling sites nearest to a point, open ones first among equals.
-#[utoipa::path(get, path = "/sites/nearest", tag = "query-sites", params(NearestQuery),
-    responses((status = 200, body = Vec<NearbySite>), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
-async fn nearest(
-    axum::extract::State(state): axum::extract::State<Core>,
-    _caller: Verified,
-    ApiQuery(query): ApiQuery<NearestQuery>,
-) -> Result<ApiJson<Vec<NearbySite>>, ApiError> {
-    if !(73.0..=136.0).contains(&query.lng) || !(3.0..=54.0).contains(&query.lat) {
-        return Err(ApiError::bad_request(
-            "invalid_coordinates",
-            "lng/lat must be a point in China (WGS-84 degrees)",
-        ));
-    }
-    let limit = query.limit.unwrap_or(5);
-    if !(1..=MAX_NEAREST).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit is 1 to {MAX_NEAREST}"),
-        ));
-    }
-    let mut nearby: Vec<NearbySite> = sites::sites(&state.store, None, None)
-        .await?
-        .into_iter()
-        .map(|site| {
-            let distance_m = distance_m(query.lng, query.lat, site.lng, site.lat).round() as u32;
-            NearbySite::new(site, distance_m)
-        })
-        .collect();
-    nearby.sort_by_key(|n| (n.distance_m, n.status as u8));
-    nearby.truncate(limit);
-    Ok(ApiJson(nearby))
-}
-
 /// A control zone in effect and its rules. The zone's fields are written out (not flattened) so
 /// the document describes exactly this object.
 #[derive(Debug, Serialize, ToSchema)]
@@ -279,22 +200,6 @@ async fn zones_in_effect(
     Ok(zones)
 }
 
-/// Sealed, controlled and prevention zones in effect now, by district and street.
-#[utoipa::path(get, path = "/zones", tag = "query-sites", params(PlaceQuery),
-    responses((status = 200, body = ZoneList), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
-async fn list_zones(
-    axum::extract::State(state): axum::extract::State<Core>,
-    _caller: Verified,
-    ApiQuery(query): ApiQuery<PlaceQuery>,
-) -> Result<ApiJson<ZoneList>, ApiError> {
-    let (district, street) = query.validated()?;
-    let zones = zones_in_effect(&state, district, street).await?;
-    Ok(ApiJson(ZoneList {
-        snapshot: snapshot(&state, Kind::Zones).await?,
-        zones,
-    }))
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -314,14 +219,74 @@ pub struct ZoneCheck {
     pub zones: Vec<ZoneView>,
 }
 
-/// Is this street (or area of it) in a zone now?
-#[utoipa::path(get, path = "/zones/check", tag = "query-sites", params(CheckQuery),
-    responses((status = 200, body = ZoneCheck), (status = 400, body = crate::http::ErrorBody)), security(("bearer" = [])))]
-async fn check(
-    axum::extract::State(state): axum::extract::State<Core>,
-    _caller: Verified,
-    ApiQuery(query): ApiQuery<CheckQuery>,
-) -> Result<ApiJson<ZoneCheck>, ApiError> {
+/// Sampling sites with live status, filtered by district and street.
+pub async fn sites(state: &Core, query: &PlaceQuery) -> Result<SiteList, ApiError> {
+    let (district, street) = query.validated()?;
+    let sites = sites::sites(&state.store, district, street).await?;
+    Ok(SiteList {
+        snapshot: snapshot(state, Kind::Sites).await?,
+        sites,
+    })
+}
+
+/// The districts and streets that have sampling sites.
+pub async fn districts(state: &Core) -> Result<Vec<District>, ApiError> {
+    let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for site in sites::sites(&state.store, None, None).await? {
+        by_district
+            .entry(site.district)
+            .or_default()
+            .insert(site.street);
+    }
+    Ok(by_district
+        .into_iter()
+        .map(|(district, streets)| District {
+            district,
+            streets: streets.into_iter().collect(),
+        })
+        .collect())
+}
+
+/// The sampling sites nearest to a point, open ones first among equals.
+pub async fn nearest(state: &Core, query: &NearestQuery) -> Result<Vec<NearbySite>, ApiError> {
+    if !(73.0..=136.0).contains(&query.lng) || !(3.0..=54.0).contains(&query.lat) {
+        return Err(ApiError::bad_request(
+            "invalid_coordinates",
+            "lng/lat must be a point in China (WGS-84 degrees)",
+        ));
+    }
+    let limit = query.limit.unwrap_or(5);
+    if !(1..=MAX_NEAREST).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit is 1 to {MAX_NEAREST}"),
+        ));
+    }
+    let mut nearby: Vec<NearbySite> = sites::sites(&state.store, None, None)
+        .await?
+        .into_iter()
+        .map(|site| {
+            let distance_m = distance_m(query.lng, query.lat, site.lng, site.lat).round() as u32;
+            NearbySite::new(site, distance_m)
+        })
+        .collect();
+    nearby.sort_by_key(|n| (n.distance_m, n.status as u8));
+    nearby.truncate(limit);
+    Ok(nearby)
+}
+
+/// The zones in effect now, by district and street.
+pub async fn zones(state: &Core, query: &PlaceQuery) -> Result<ZoneList, ApiError> {
+    let (district, street) = query.validated()?;
+    let zones = zones_in_effect(state, district, street).await?;
+    Ok(ZoneList {
+        snapshot: snapshot(state, Kind::Zones).await?,
+        zones,
+    })
+}
+
+/// Whether a street (or an area of it) is in a zone now, and the strictest level.
+pub async fn check(state: &Core, query: CheckQuery) -> Result<ZoneCheck, ApiError> {
     let place = PlaceQuery {
         district: Some(query.district),
         street: Some(query.street),
@@ -338,26 +303,17 @@ async fn check(
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty());
-    let zones: Vec<ZoneView> = zones_in_effect(&state, Some(district), Some(street))
+    let zones: Vec<ZoneView> = zones_in_effect(state, Some(district), Some(street))
         .await?
         .into_iter()
         .filter(|z| area.is_none_or(|a| z.area.contains(a) || a.contains(z.area.as_str())))
         .collect();
     let level = zones.iter().map(|z| z.level).min_by_key(|l| *l as u8);
-    Ok(ApiJson(ZoneCheck {
+    Ok(ZoneCheck {
         level,
         rules: level.map(rules),
         zones,
-    }))
-}
-
-pub fn routes() -> OpenApiRouter<VerifiedState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_sites))
-        .routes(routes!(districts))
-        .routes(routes!(nearest))
-        .routes(routes!(list_zones))
-        .routes(routes!(check))
+    })
 }
 
 #[cfg(test)]
