@@ -260,13 +260,44 @@ impl IdentityVerifier {
     }
 }
 
-/// The caller, from the bearer token, on any state that has the verifier and the clock.
-impl<S> FromRequestParts<S> for Verified
+/// A state callers can be verified on: it has the token verifier and the core (for the clock).
+/// Any function's state is one when it holds both (axum's `FromRef`).
+pub trait VerifyingState: Send + Sync {
+    fn verifier(&self) -> Arc<IdentityVerifier>;
+    fn core(&self) -> Core;
+}
+
+impl<S> VerifyingState for S
 where
     S: Send + Sync,
     Arc<IdentityVerifier>: FromRef<S>,
     Core: FromRef<S>,
 {
+    fn verifier(&self) -> Arc<IdentityVerifier> {
+        Arc::from_ref(self)
+    }
+    fn core(&self) -> Core {
+        Core::from_ref(self)
+    }
+}
+
+/// A state callers can be known on as people of this service: it also has the person keyer.
+pub trait PersonState: VerifyingState {
+    fn keyer(&self) -> PersonKeyer;
+}
+
+impl<S> PersonState for S
+where
+    S: VerifyingState,
+    PersonKeyer: FromRef<S>,
+{
+    fn keyer(&self) -> PersonKeyer {
+        PersonKeyer::from_ref(self)
+    }
+}
+
+/// The caller, from the bearer token.
+impl<S: VerifyingState> FromRequestParts<S> for Verified {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -294,23 +325,17 @@ where
                     "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        let now = Core::from_ref(state).clock.now();
-        Arc::<IdentityVerifier>::from_ref(state).verify(token, now)
+        let now = state.core().clock.now();
+        state.verifier().verify(token, now)
     }
 }
 
-/// The caller as a person, on any state that also has the person keyer.
-impl<S> FromRequestParts<S> for Identity
-where
-    S: Send + Sync,
-    Arc<IdentityVerifier>: FromRef<S>,
-    Core: FromRef<S>,
-    PersonKeyer: FromRef<S>,
-{
+/// The caller as a person of this service.
+impl<S: PersonState> FromRequestParts<S> for Identity {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verified = Verified::from_request_parts(parts, state).await?;
-        Ok(verified.identify(&PersonKeyer::from_ref(state)))
+        Ok(verified.identify(&state.keyer()))
     }
 }

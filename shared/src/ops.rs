@@ -4,13 +4,11 @@
 use crate::app::Core;
 use crate::freshness::{self, Freshness};
 use crate::http::{ApiError, ApiJson, ApiQuery};
-use crate::identity::IdentityVerifier;
-use crate::ids::PersonKeyer;
+use crate::identity::PersonState;
 use crate::sync::{self, RunRecord};
 use crate::tenancy::OperatorAccess;
 use axum::extract::FromRef;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -51,10 +49,8 @@ async fn sync_runs(
 /// verifier and the keyer.
 pub fn routes<S>() -> OpenApiRouter<S>
 where
-    S: Clone + Send + Sync + 'static,
-    Arc<IdentityVerifier>: FromRef<S>,
+    S: PersonState + Clone + 'static,
     Core: FromRef<S>,
-    PersonKeyer: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(sync_runs))
 }

@@ -14,16 +14,14 @@ use crate::app::Core;
 use crate::authorize::{AgentId, Authorization, EffectiveStatus};
 use crate::freshness::{self, Freshness};
 use crate::http::ApiError;
-use crate::identity::Identity;
-use crate::identity::IdentityVerifier;
-use crate::ids::{PersonKeyer, Uscc};
+use crate::identity::{Identity, PersonState};
+use crate::ids::Uscc;
 use crate::keys;
 use crate::registry::EnterpriseProfile;
 use crate::store::Store;
-use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use serde::Serialize;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -126,18 +124,12 @@ async fn uscc_from_path(parts: &mut Parts, state: &Core) -> Result<Uscc, ApiErro
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))
 }
 
-impl<S> FromRequestParts<S> for TenantAccess
-where
-    S: Send + Sync,
-    Arc<IdentityVerifier>: FromRef<S>,
-    Core: FromRef<S>,
-    PersonKeyer: FromRef<S>,
-{
+impl<S: PersonState> FromRequestParts<S> for TenantAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let identity = Identity::from_request_parts(parts, state).await?;
-        let core = Core::from_ref(state);
+        let core = state.core();
         let uscc = uscc_from_path(parts, &core).await?;
         guard(&core, identity, &uscc).await
     }
@@ -147,13 +139,7 @@ where
 #[derive(Debug, Clone)]
 pub struct LegalRepAccess(pub TenantAccess);
 
-impl<S> FromRequestParts<S> for LegalRepAccess
-where
-    S: Send + Sync,
-    Arc<IdentityVerifier>: FromRef<S>,
-    Core: FromRef<S>,
-    PersonKeyer: FromRef<S>,
-{
+impl<S: PersonState> FromRequestParts<S> for LegalRepAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -172,13 +158,7 @@ where
 #[derive(Debug, Clone)]
 pub struct OperatorAccess(pub Identity);
 
-impl<S> FromRequestParts<S> for OperatorAccess
-where
-    S: Send + Sync,
-    Arc<IdentityVerifier>: FromRef<S>,
-    Core: FromRef<S>,
-    PersonKeyer: FromRef<S>,
-{
+impl<S: PersonState> FromRequestParts<S> for OperatorAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
