@@ -11,10 +11,12 @@
 
 mod link;
 mod model;
+mod offline;
 mod repo;
 pub mod routes;
 mod service;
 
 pub use link::{LinkClaims, LinkError, LinkKind, LinkSigner};
 pub use model::{AgentId, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status};
+pub use offline::*;
 pub use service::*;

@@ -1,9 +1,8 @@
 //! HTTP routes of the authorize function. Paths are those API Gateway routes to it.
 
 use super::model::{AgentId, Authorization, EffectiveStatus, Materials, Method};
-use super::service::{
-    self, DecisionRequest, OfflineGrantRequest, OfflineResult, OriginalsRequest, ShareLinkCreated,
-};
+use super::offline::{self, OfflineGrantRequest, OfflineResult, OriginalsRequest};
+use super::service::{self, DecisionRequest, ShareLinkCreated};
 use crate::app::LinkState;
 use crate::audit::{self, AuditView};
 use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -391,7 +390,7 @@ async fn offline_grant(
     ApiJson(request): ApiJson<OfflineGrantRequest>,
 ) -> Result<ApiJson<Vec<OfflineResult>>, ApiError> {
     Ok(ApiJson(
-        service::offline_grant(&state, &operator, request).await?,
+        offline::offline_grant(&state, &operator, request).await?,
     ))
 }
 
@@ -412,7 +411,7 @@ async fn record_originals(
         .uscc_policy
         .parse_path(&raw_uscc)
         .map_err(|e| ApiError::bad_request("invalid_uscc", e.to_string()))?;
-    let auth = service::record_originals(&state, &operator, &uscc, &agent, request).await?;
+    let auth = offline::record_originals(&state, &operator, &uscc, &agent, request).await?;
     Ok(ApiJson(AuthorizationView::new(
         auth,
         state.core.clock.now(),

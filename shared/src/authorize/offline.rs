@@ -1,0 +1,271 @@
+//! Offline authorisation (manual §9): an operator grants agents on the strength of mailed
+//! materials, one or a batch, and records the paper originals, which must arrive within 15 days
+//! of the e-mail approval or the grant lapses.
+
+use super::model::{
+    AgentId, Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
+};
+use super::service::{commit, enterprise, load};
+use crate::app::LinkState;
+use crate::audit::{ActorRole, AuditAction, AuditEntry};
+use crate::http::ApiError;
+use crate::identity::Identity;
+use crate::ids::{IdDocument, IdType, Uscc};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_OFFLINE_BATCH: usize = 100;
+
+/// One agent in an operator's offline batch.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineAgent {
+    pub name: String,
+    pub id_type: IdType,
+    /// The agent's ID number, as on the sealed copy. Hashed and masked on arrival.
+    pub id_number: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineGrantRequest {
+    pub uscc: String,
+    pub agents: Vec<OfflineAgent>,
+    pub materials: Materials,
+    /// When the operator approved the e-mailed materials; the paper originals are due 15 days later.
+    pub email_approved_at: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfflineOutcome {
+    Granted,
+    AlreadyActive,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OfflineResult {
+    pub agent_id: String,
+    pub agent_name: String,
+    pub agent_masked_id: String,
+    pub outcome: OfflineOutcome,
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "a name has 1 to 50 characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Manual §9: an operator grants agents on the strength of mailed materials, one or a batch.
+/// Every agent is validated before anything is written; each grant is its own transaction
+/// (state + audit), and re-running a batch is harmless (already active agents are reported).
+pub async fn offline_grant(
+    state: &LinkState,
+    operator: &Identity,
+    request: OfflineGrantRequest,
+) -> Result<Vec<OfflineResult>, ApiError> {
+    let uscc = state
+        .core
+        .uscc_policy
+        .parse(&request.uscc)
+        .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))?;
+    if request.agents.is_empty() || request.agents.len() > MAX_OFFLINE_BATCH {
+        return Err(ApiError::unprocessable(
+            "invalid_batch",
+            format!("a batch has 1 to {MAX_OFFLINE_BATCH} agents"),
+        ));
+    }
+    if !request.materials.complete() || request.materials.email_reference.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "materials_incomplete",
+            "all four materials (form, licence, both identity copies) and the e-mail reference are required",
+        ));
+    }
+    let now = state.core.clock.now();
+    if request.email_approved_at > now {
+        return Err(ApiError::unprocessable(
+            "invalid_email_approved_at",
+            "the e-mail approval cannot be in the future",
+        ));
+    }
+    if request.email_approved_at + state.core.settings.offline_originals_due <= now {
+        return Err(ApiError::unprocessable(
+            "invalid_email_approved_at",
+            "the 15 days for the paper originals have already passed since this e-mail approval",
+        ));
+    }
+    if request.valid_until.is_some_and(|until| until <= now) {
+        return Err(ApiError::unprocessable(
+            "invalid_valid_until",
+            "valid_until must be in the future",
+        ));
+    }
+    let mut agents = Vec::with_capacity(request.agents.len());
+    for (index, agent) in request.agents.iter().enumerate() {
+        let document = IdDocument::parse(agent.id_type, &agent.id_number).map_err(|e| {
+            ApiError::unprocessable("invalid_id_number", format!("agent {}: {e}", index + 1))
+        })?;
+        let name = validate_name(&agent.name).map_err(|e| ApiError {
+            message: format!("agent {}: {}", index + 1, e.message),
+            ..e
+        })?;
+        agents.push((name, state.keyer.key(&document), document.masked()));
+    }
+    let enterprise = enterprise(state, &uscc).await?;
+    let mut results = Vec::with_capacity(agents.len());
+    for (name, person, masked) in agents {
+        let existing = load(&state.core.store, &uscc, &AgentId::of(&uscc, &person)).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|a| a.effective_status(now) == EffectiveStatus::Active)
+        {
+            results.push(OfflineResult {
+                agent_id: AgentId::of(&uscc, &person).to_string(),
+                agent_name: name,
+                agent_masked_id: masked,
+                outcome: OfflineOutcome::AlreadyActive,
+            });
+            continue;
+        }
+        // The manual has the agent link to the enterprise first; their pending application, if
+        // any, is what the operator approves. Otherwise the grant starts here.
+        let read_version = existing.as_ref().map(|a| a.version);
+        let mut auth = existing
+            .filter(|a| a.status == Status::Pending)
+            .unwrap_or_else(|| {
+                Authorization::pending(
+                    Applicant {
+                        uscc: &uscc,
+                        enterprise_name: &enterprise.name,
+                        agent: &person,
+                        agent_name: &name,
+                        agent_masked_id: &masked,
+                    },
+                    Method::Offline,
+                    None,
+                    now,
+                )
+            });
+        auth.version = read_version.unwrap_or(0);
+        auth.method = Method::Offline;
+        auth.decide(Status::Active, &operator.person, now);
+        auth.valid_until = request.valid_until;
+        auth.offline = Some(OfflineGrant {
+            operator: operator.person.clone(),
+            operator_name: operator.name.clone(),
+            materials: request.materials.clone(),
+            email_approved_at: request.email_approved_at,
+            originals_due: request.email_approved_at + state.core.settings.offline_originals_due,
+            originals_received_at: None,
+            originals_note: None,
+        });
+        let audit = AuditEntry {
+            uscc: &uscc,
+            actor: &operator.person,
+            actor_name: &operator.name,
+            actor_role: ActorRole::Operator,
+            action: AuditAction::OfflineGranted,
+            subject: Some(&person),
+            subject_name: Some(&name),
+            detail: Some(format!(
+                "materials: {}",
+                request.materials.email_reference.trim()
+            )),
+        };
+        commit(state, auth, read_version, audit, None).await?;
+        results.push(OfflineResult {
+            agent_id: AgentId::of(&uscc, &person).to_string(),
+            agent_name: name,
+            agent_masked_id: masked,
+            outcome: OfflineOutcome::Granted,
+        });
+    }
+    Ok(results)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginalsRequest {
+    pub received_at: DateTime<Utc>,
+    /// e.g. the courier's waybill number.
+    pub note: Option<String>,
+}
+
+/// The paper originals of an offline grant arrived. Recording them after the deadline does not
+/// revive a lapsed grant: the operator grants again.
+pub async fn record_originals(
+    state: &LinkState,
+    operator: &Identity,
+    uscc: &Uscc,
+    agent: &AgentId,
+    request: OriginalsRequest,
+) -> Result<Authorization, ApiError> {
+    let now = state.core.clock.now();
+    if request.received_at > now {
+        return Err(ApiError::unprocessable(
+            "invalid_received_at",
+            "received_at cannot be in the future",
+        ));
+    }
+    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
+        ApiError::not_found("unknown_agent", "this person holds no authorisation here")
+    })?;
+    let Some(offline) = auth
+        .offline
+        .clone()
+        .filter(|_| auth.status == Status::Active)
+    else {
+        return Err(ApiError::conflict(
+            "not_offline",
+            "this authorisation is not an active offline grant",
+        ));
+    };
+    if offline.originals_received_at.is_some() {
+        return Err(ApiError::conflict(
+            "originals_recorded",
+            "the originals are already recorded",
+        ));
+    }
+    if offline.originals_due <= now {
+        return Err(ApiError::conflict(
+            "originals_late",
+            "the 15-day deadline for the originals has passed; the grant has lapsed, grant again",
+        ));
+    }
+    if request.received_at < offline.email_approved_at {
+        return Err(ApiError::unprocessable(
+            "invalid_received_at",
+            "the originals cannot arrive before the e-mail approval",
+        ));
+    }
+    if request.received_at > offline.originals_due {
+        return Err(ApiError::conflict(
+            "originals_late",
+            "the originals arrived after the 15-day deadline; the grant has lapsed",
+        ));
+    }
+    let mut next = auth.clone();
+    next.offline = Some(OfflineGrant {
+        originals_received_at: Some(request.received_at),
+        originals_note: request.note.map(|n| n.trim().chars().take(200).collect()),
+        ..offline
+    });
+    let audit = AuditEntry {
+        uscc,
+        actor: &operator.person,
+        actor_name: &operator.name,
+        actor_role: ActorRole::Operator,
+        action: AuditAction::OriginalsReceived,
+        subject: Some(&auth.agent),
+        subject_name: Some(&auth.agent_name),
+        detail: None,
+    };
+    commit(state, next, Some(auth.version), audit, None).await
+}
