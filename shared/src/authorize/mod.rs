@@ -9,6 +9,7 @@
 //! - The legal rep lists and revokes agents and reads the audit trail; everyone lists their own
 //!   authorisations. Grants may carry an end date.
 
+mod error;
 mod link;
 mod model;
 mod offline;
@@ -16,6 +17,7 @@ mod repo;
 pub mod routes;
 mod service;
 
+pub use error::AuthorizeError;
 pub use link::{LinkClaims, LinkError, LinkKind, LinkSigner};
 pub use model::{AgentId, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status};
 pub use offline::*;

@@ -2,13 +2,13 @@
 //! materials, one or a batch, and records the paper originals, which must arrive within 15 days
 //! of the e-mail approval or the grant lapses.
 
+use super::error::AuthorizeError;
 use super::model::{
     AgentId, Applicant, Authorization, EffectiveStatus, Materials, Method, OfflineGrant, Status,
 };
 use super::service::{commit, enterprise, load};
 use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
-use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::{IdDocument, IdType, Uscc};
 use chrono::{DateTime, Utc};
@@ -52,13 +52,11 @@ pub struct OfflineResult {
     pub outcome: OfflineOutcome,
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
+/// The name of the `position`th agent of a batch (1-based): trimmed, 1 to 50 characters.
+fn validate_name(name: &str, position: usize) -> Result<String, AuthorizeError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 50 {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
-            "a name has 1 to 50 characters",
-        ));
+        return Err(AuthorizeError::InvalidName(position));
     }
     Ok(name.to_string())
 }
@@ -70,52 +68,33 @@ pub async fn offline_grant(
     state: &LinkState,
     operator: &Identity,
     request: OfflineGrantRequest,
-) -> Result<Vec<OfflineResult>, ApiError> {
+) -> Result<Vec<OfflineResult>, AuthorizeError> {
     let uscc = state
         .core
         .uscc_policy
         .parse(&request.uscc)
-        .map_err(|e| ApiError::unprocessable("invalid_uscc", e.to_string()))?;
+        .map_err(AuthorizeError::InvalidUscc)?;
     if request.agents.is_empty() || request.agents.len() > MAX_OFFLINE_BATCH {
-        return Err(ApiError::unprocessable(
-            "invalid_batch",
-            format!("a batch has 1 to {MAX_OFFLINE_BATCH} agents"),
-        ));
+        return Err(AuthorizeError::InvalidBatch(MAX_OFFLINE_BATCH));
     }
     if !request.materials.complete() || request.materials.email_reference.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "materials_incomplete",
-            "all four materials (form, licence, both identity copies) and the e-mail reference are required",
-        ));
+        return Err(AuthorizeError::MaterialsIncomplete);
     }
     let now = state.core.clock.now();
     if request.email_approved_at > now {
-        return Err(ApiError::unprocessable(
-            "invalid_email_approved_at",
-            "the e-mail approval cannot be in the future",
-        ));
+        return Err(AuthorizeError::EmailApprovalInFuture);
     }
     if request.email_approved_at + state.core.settings.offline_originals_due <= now {
-        return Err(ApiError::unprocessable(
-            "invalid_email_approved_at",
-            "the 15 days for the paper originals have already passed since this e-mail approval",
-        ));
+        return Err(AuthorizeError::EmailApprovalTooOld);
     }
     if request.valid_until.is_some_and(|until| until <= now) {
-        return Err(ApiError::unprocessable(
-            "invalid_valid_until",
-            "valid_until must be in the future",
-        ));
+        return Err(AuthorizeError::ValidUntilPast);
     }
     let mut agents = Vec::with_capacity(request.agents.len());
     for (index, agent) in request.agents.iter().enumerate() {
-        let document = IdDocument::parse(agent.id_type, &agent.id_number).map_err(|e| {
-            ApiError::unprocessable("invalid_id_number", format!("agent {}: {e}", index + 1))
-        })?;
-        let name = validate_name(&agent.name).map_err(|e| ApiError {
-            message: format!("agent {}: {}", index + 1, e.message),
-            ..e
-        })?;
+        let document = IdDocument::parse(agent.id_type, &agent.id_number)
+            .map_err(|e| AuthorizeError::InvalidIdNumber(index + 1, e))?;
+        let name = validate_name(&agent.name, index + 1)?;
         agents.push((name, state.keyer.key(&document), document.masked()));
     }
     let enterprise = enterprise(state, &uscc).await?;
@@ -206,50 +185,32 @@ pub async fn record_originals(
     uscc: &Uscc,
     agent: &AgentId,
     request: OriginalsRequest,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let now = state.core.clock.now();
     if request.received_at > now {
-        return Err(ApiError::unprocessable(
-            "invalid_received_at",
-            "received_at cannot be in the future",
-        ));
+        return Err(AuthorizeError::ReceivedInFuture);
     }
-    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_agent", "this person holds no authorisation here")
-    })?;
+    let auth = load(&state.core.store, uscc, agent)
+        .await?
+        .ok_or_else(|| AuthorizeError::UnknownAgent)?;
     let Some(offline) = auth
         .offline
         .clone()
         .filter(|_| auth.status == Status::Active)
     else {
-        return Err(ApiError::conflict(
-            "not_offline",
-            "this authorisation is not an active offline grant",
-        ));
+        return Err(AuthorizeError::NotOffline);
     };
     if offline.originals_received_at.is_some() {
-        return Err(ApiError::conflict(
-            "originals_recorded",
-            "the originals are already recorded",
-        ));
+        return Err(AuthorizeError::OriginalsRecorded);
     }
     if offline.originals_due <= now {
-        return Err(ApiError::conflict(
-            "originals_late",
-            "the 15-day deadline for the originals has passed; the grant has lapsed, grant again",
-        ));
+        return Err(AuthorizeError::OriginalsOverdue);
     }
     if request.received_at < offline.email_approved_at {
-        return Err(ApiError::unprocessable(
-            "invalid_received_at",
-            "the originals cannot arrive before the e-mail approval",
-        ));
+        return Err(AuthorizeError::ReceivedBeforeApproval);
     }
     if request.received_at > offline.originals_due {
-        return Err(ApiError::conflict(
-            "originals_late",
-            "the originals arrived after the 15-day deadline; the grant has lapsed",
-        ));
+        return Err(AuthorizeError::OriginalsLate);
     }
     let mut next = auth.clone();
     next.offline = Some(OfflineGrant {
@@ -268,4 +229,18 @@ pub async fn record_originals(
         detail: None,
     };
     commit(state, next, Some(auth.version), audit, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_names_are_trimmed_bounded_and_say_which_agent() {
+        assert_eq!(validate_name(" 王伟 ", 1).unwrap(), "王伟");
+        let error = validate_name("", 3).unwrap_err();
+        assert!(matches!(error, AuthorizeError::InvalidName(3)));
+        assert!(error.to_string().starts_with("agent 3: "));
+        assert!(validate_name(&"名".repeat(51), 1).is_err());
+    }
 }

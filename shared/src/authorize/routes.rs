@@ -1,5 +1,6 @@
 //! HTTP routes of the authorize function. Paths are those API Gateway routes to it.
 
+use super::error::AuthorizeError;
 use super::model::{AgentId, Authorization, EffectiveStatus, Materials, Method};
 use super::offline::{self, OfflineGrantRequest, OfflineResult, OriginalsRequest};
 use super::service::{self, DecisionRequest, ShareLinkCreated};
@@ -16,6 +17,60 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+impl AuthorizeError {
+    /// The status and code of a refusal (`None`: a store error, mapped as the whole API maps it).
+    fn status_and_code(&self) -> Option<(StatusCode, &'static str)> {
+        use AuthorizeError as E;
+        Some(match self {
+            E::UnknownEnterprise => (StatusCode::NOT_FOUND, "unknown_enterprise"),
+            E::FaceVerificationRequired => (StatusCode::FORBIDDEN, "face_verification_required"),
+            E::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"),
+            E::ReasonTooLong(_) => (StatusCode::UNPROCESSABLE_ENTITY, "reason_too_long"),
+            E::IsLegalRep => (StatusCode::CONFLICT, "is_legal_rep"),
+            E::AlreadyAuthorized => (StatusCode::CONFLICT, "already_authorized"),
+            E::AlreadyPending => (StatusCode::CONFLICT, "already_pending"),
+            E::InvalidLink(_) => (StatusCode::BAD_REQUEST, "invalid_link"),
+            E::LinkExpired(_) => (StatusCode::GONE, "link_expired"),
+            E::UnknownLink => (StatusCode::NOT_FOUND, "unknown_link"),
+            E::LinkUsed => (StatusCode::GONE, "link_used"),
+            E::NotTheLegalRep => (StatusCode::FORBIDDEN, "legal_rep_only"),
+            E::ApplicationDecided => (StatusCode::GONE, "application_decided"),
+            E::ValidUntilPast => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_valid_until"),
+            E::UnknownApplication => (StatusCode::NOT_FOUND, "unknown_application"),
+            E::NotPending => (StatusCode::CONFLICT, "not_pending"),
+            E::UnknownAgent => (StatusCode::NOT_FOUND, "unknown_agent"),
+            E::NotActive => (StatusCode::CONFLICT, "not_active"),
+            E::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            E::InvalidUscc(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_uscc"),
+            E::InvalidBatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_batch"),
+            E::MaterialsIncomplete => (StatusCode::UNPROCESSABLE_ENTITY, "materials_incomplete"),
+            E::EmailApprovalInFuture | E::EmailApprovalTooOld => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_email_approved_at",
+            ),
+            E::InvalidIdNumber(..) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id_number"),
+            E::ReceivedInFuture | E::ReceivedBeforeApproval => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_received_at")
+            }
+            E::NotOffline => (StatusCode::CONFLICT, "not_offline"),
+            E::OriginalsRecorded => (StatusCode::CONFLICT, "originals_recorded"),
+            E::OriginalsOverdue | E::OriginalsLate => (StatusCode::CONFLICT, "originals_late"),
+            E::InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            E::Store(_) => return None,
+        })
+    }
+}
+
+impl From<AuthorizeError> for ApiError {
+    fn from(e: AuthorizeError) -> Self {
+        match (e.status_and_code(), e) {
+            (Some((status, code)), e) => ApiError::new(status, code, e.to_string()),
+            (None, AuthorizeError::Store(store)) => store.into(),
+            (None, e) => ApiError::internal(e),
+        }
+    }
+}
 
 /// An authorisation as people see it: masked identity, effective status as of now.
 #[derive(Debug, Serialize, ToSchema)]

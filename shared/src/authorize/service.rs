@@ -1,13 +1,13 @@
 //! The authorisation flows of manual §2 (offline grants, §9, are in [`super::offline`]). Handlers in
 //! [`super::routes`] only extract, call one of these, and answer.
 
+use super::error::AuthorizeError;
 use super::link::{LinkClaims, LinkError, LinkKind};
 use super::model::AgentId;
 use super::model::{Applicant, Authorization, EffectiveStatus, Method, Status};
 use super::repo::ShareLinks;
 use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
-use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
@@ -45,7 +45,7 @@ pub(super) async fn commit(
     read_version: Option<u64>,
     audit: AuditEntry<'_>,
     extra: Option<TransactWriteItem>,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let now = state.core.clock.now();
     if read_version.is_some() {
         auth.version += 1;
@@ -77,44 +77,35 @@ pub(super) async fn load(
 pub(super) async fn enterprise(
     state: &LinkState,
     uscc: &Uscc,
-) -> Result<EnterpriseProfile, ApiError> {
+) -> Result<EnterpriseProfile, AuthorizeError> {
     registry::get(&state.core.store, uscc)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_enterprise",
-                "no enterprise with this unified social credit code",
-            )
-        })
+        .ok_or_else(|| AuthorizeError::UnknownEnterprise)
 }
 
-fn require_recent_face(state: &LinkState, identity: &Identity) -> Result<(), ApiError> {
+fn require_recent_face(state: &LinkState, identity: &Identity) -> Result<(), AuthorizeError> {
     if identity.face_verified_within(
         state.core.clock.now(),
         state.core.settings.face_verification_window,
     ) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "face_verification_required",
-            "confirm with a face verification first, then try again",
-        ))
+        Err(AuthorizeError::FaceVerificationRequired)
     }
 }
 
-fn validate_reason(reason: Option<String>, required: bool) -> Result<Option<String>, ApiError> {
+fn validate_reason(
+    reason: Option<String>,
+    required: bool,
+) -> Result<Option<String>, AuthorizeError> {
     let reason = reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     match &reason {
-        None if required => Err(ApiError::unprocessable(
-            "reason_required",
-            "say why you need access (申请原因)",
-        )),
-        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(ApiError::unprocessable(
-            "reason_too_long",
-            format!("the reason is limited to {MAX_REASON_CHARS} characters"),
-        )),
+        None if required => Err(AuthorizeError::ReasonRequired),
+        Some(r) if r.chars().count() > MAX_REASON_CHARS => {
+            Err(AuthorizeError::ReasonTooLong(MAX_REASON_CHARS))
+        }
         _ => Ok(reason),
     }
 }
@@ -127,14 +118,11 @@ pub async fn apply(
     uscc: &Uscc,
     method: Method,
     reason: Option<String>,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let reason = validate_reason(reason, method == Method::Application)?;
     let enterprise = enterprise(state, uscc).await?;
     if enterprise.legal_rep == identity.person {
-        return Err(ApiError::conflict(
-            "is_legal_rep",
-            "you are this enterprise's legal representative and need no authorisation",
-        ));
+        return Err(AuthorizeError::IsLegalRep);
     }
     let now = state.core.clock.now();
     let existing = load(
@@ -145,19 +133,13 @@ pub async fn apply(
     .await?;
     match existing.as_ref().map(|a| a.effective_status(now)) {
         Some(EffectiveStatus::Active) => {
-            return Err(ApiError::conflict(
-                "already_authorized",
-                "you are already authorised for this enterprise",
-            ));
+            return Err(AuthorizeError::AlreadyAuthorized);
         }
         Some(EffectiveStatus::Pending) if method == Method::ShareLink => {
             return Ok(existing.expect("matched Some"));
         }
         Some(EffectiveStatus::Pending) => {
-            return Err(ApiError::conflict(
-                "already_pending",
-                "your application is already waiting for the legal representative",
-            ));
+            return Err(AuthorizeError::AlreadyPending);
         }
         _ => {}
     }
@@ -224,7 +206,7 @@ pub async fn create_share_link(
     state: &LinkState,
     identity: &Identity,
     uscc: &Uscc,
-) -> Result<ShareLinkCreated, ApiError> {
+) -> Result<ShareLinkCreated, AuthorizeError> {
     let auth = apply(state, identity, uscc, Method::ShareLink, None).await?;
     let now = state.core.clock.now();
     let expires_at = now + state.core.settings.share_link_ttl;
@@ -292,35 +274,27 @@ pub async fn open_share_link(
     state: &LinkState,
     identity: &Identity,
     token: &str,
-) -> Result<OpenedLink, ApiError> {
+) -> Result<OpenedLink, AuthorizeError> {
     let now = state.core.clock.now();
     let claims = state
         .links
         .verify(token, LinkKind::ShareLink, now)
         .map_err(|e| match e {
-            LinkError::Invalid => ApiError::bad_request("invalid_link", e.to_string()),
-            LinkError::Expired => ApiError::gone("link_expired", e.to_string()),
+            LinkError::Invalid => AuthorizeError::InvalidLink(e.to_string()),
+            LinkError::Expired => AuthorizeError::LinkExpired(e.to_string()),
         })?;
     let link: ShareLink = state
         .core
         .store
         .get(&keys::share_link(&claims.id), LINK_SK)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_link", "this link does not exist (any more)")
-        })?;
+        .ok_or_else(|| AuthorizeError::UnknownLink)?;
     if link.used_at.is_some() {
-        return Err(ApiError::gone(
-            "link_used",
-            "this link has already been used",
-        ));
+        return Err(AuthorizeError::LinkUsed);
     }
     let enterprise = enterprise(state, &link.uscc).await?;
     if enterprise.legal_rep != identity.person {
-        return Err(ApiError::forbidden(
-            "legal_rep_only",
-            "only the enterprise's legal representative may open this link",
-        ));
+        return Err(AuthorizeError::NotTheLegalRep);
     }
     let authorization = load(
         &state.core.store,
@@ -329,12 +303,7 @@ pub async fn open_share_link(
     )
     .await?
     .filter(|a| a.status == Status::Pending && a.version == link.application_version)
-    .ok_or_else(|| {
-        ApiError::gone(
-            "application_decided",
-            "this application has already been decided",
-        )
-    })?;
+    .ok_or_else(|| AuthorizeError::ApplicationDecided)?;
     Ok(OpenedLink {
         id: claims.id,
         enterprise,
@@ -347,13 +316,10 @@ fn decided(
     decision: &DecisionRequest,
     by: &Identity,
     state: &LinkState,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let now = state.core.clock.now();
     if decision.valid_until.is_some_and(|u| u <= now) {
-        return Err(ApiError::unprocessable(
-            "invalid_valid_until",
-            "valid_until must be in the future",
-        ));
+        return Err(AuthorizeError::ValidUntilPast);
     }
     let mut next = auth.clone();
     let status = match decision.decision {
@@ -393,7 +359,7 @@ pub async fn decide_share_link(
     identity: &Identity,
     token: &str,
     decision: DecisionRequest,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let opened = open_share_link(state, identity, token).await?;
     require_recent_face(state, identity)?;
     let next = decided(&opened.authorization, &decision, identity, state)?;
@@ -413,12 +379,10 @@ pub async fn decide_share_link(
         Some(consume),
     )
     .await
-    .map_err(|e| {
-        if e.code == "conflict" {
-            ApiError::gone("link_used", "this link has already been used")
-        } else {
-            e
-        }
+    .map_err(|e| match e {
+        // The link was consumed by a concurrent decision.
+        AuthorizeError::Store(StoreError::ConditionFailed) => AuthorizeError::LinkUsed,
+        e => e,
     })
 }
 
@@ -428,17 +392,14 @@ pub async fn decide_application(
     access: &TenantAccess,
     agent: &AgentId,
     decision: DecisionRequest,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     require_recent_face(state, &access.identity)?;
     let uscc = &access.enterprise.uscc;
-    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_application", "no application from this person")
-    })?;
+    let auth = load(&state.core.store, uscc, agent)
+        .await?
+        .ok_or_else(|| AuthorizeError::UnknownApplication)?;
     if auth.status != Status::Pending {
-        return Err(ApiError::conflict(
-            "not_pending",
-            "this application has already been decided",
-        ));
+        return Err(AuthorizeError::NotPending);
     }
     let next = decided(&auth, &decision, &access.identity, state)?;
     commit(
@@ -456,16 +417,13 @@ pub async fn revoke(
     state: &LinkState,
     access: &TenantAccess,
     agent: &AgentId,
-) -> Result<Authorization, ApiError> {
+) -> Result<Authorization, AuthorizeError> {
     let uscc = &access.enterprise.uscc;
-    let auth = load(&state.core.store, uscc, agent).await?.ok_or_else(|| {
-        ApiError::not_found("unknown_agent", "this person holds no authorisation here")
-    })?;
+    let auth = load(&state.core.store, uscc, agent)
+        .await?
+        .ok_or_else(|| AuthorizeError::UnknownAgent)?;
     if auth.status != Status::Active {
-        return Err(ApiError::conflict(
-            "not_active",
-            "only a granted authorisation can be revoked",
-        ));
+        return Err(AuthorizeError::NotActive);
     }
     let mut next = auth.clone();
     next.decide(
@@ -491,7 +449,7 @@ pub async fn mine(
     state: &LinkState,
     identity: &Identity,
     cursor: Option<&str>,
-) -> Result<Page<Authorization>, ApiError> {
+) -> Result<Page<Authorization>, AuthorizeError> {
     let spec = QuerySpec::index(keys::Index::Gsi1, keys::person(&identity.person))
         .prefix(keys::AUTH_PREFIX);
     Ok(state.core.store.query(&spec, cursor).await?)
@@ -502,7 +460,7 @@ pub async fn mine(
 pub async fn pending_for_legal_rep(
     state: &LinkState,
     identity: &Identity,
-) -> Result<Vec<Authorization>, ApiError> {
+) -> Result<Vec<Authorization>, AuthorizeError> {
     let mut pending = Vec::new();
     for enterprise in registry::of_legal_rep(&state.core.store, &identity.person).await? {
         let spec = QuerySpec::index(keys::Index::Gsi2, keys::pending(&enterprise.uscc)).limit(100);
@@ -522,7 +480,33 @@ pub async fn agents(
     state: &LinkState,
     uscc: &Uscc,
     cursor: Option<&str>,
-) -> Result<Page<Authorization>, ApiError> {
+) -> Result<Page<Authorization>, AuthorizeError> {
     let spec = QuerySpec::table(keys::enterprise(uscc)).prefix(keys::AGENT_PREFIX);
     Ok(state.core.store.query(&spec, cursor).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applications_need_a_reason_of_bounded_length() {
+        assert!(matches!(
+            validate_reason(None, true),
+            Err(AuthorizeError::ReasonRequired)
+        ));
+        assert!(matches!(
+            validate_reason(Some("   ".into()), true),
+            Err(AuthorizeError::ReasonRequired)
+        ));
+        assert_eq!(validate_reason(None, false).unwrap(), None);
+        assert_eq!(
+            validate_reason(Some(" 负责防疫 ".into()), true).unwrap(),
+            Some("负责防疫".into())
+        );
+        assert!(matches!(
+            validate_reason(Some("因".repeat(MAX_REASON_CHARS + 1)), true),
+            Err(AuthorizeError::ReasonTooLong(MAX_REASON_CHARS))
+        ));
+    }
 }

@@ -317,8 +317,8 @@ pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong
             .await?;
             Ok(())
         }
-        Err(e) if e.code == "already_authorized" => Ok(()),
-        Err(e) => Err(e),
+        Err(fangyitong::authorize::AuthorizeError::AlreadyAuthorized) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
