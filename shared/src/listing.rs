@@ -207,9 +207,11 @@ impl EmployeeList {
                 // More matched than fit (a filtered read is larger than the page): the next
                 // page starts right after the last row shown.
                 rows.extend(items.into_iter().take(want));
-                let key = self.key_of(rows.last().expect("want > 0"));
-                let next = self.encode(segment, Some(&key));
-                return Ok((decode_all(rows)?, Some(next)));
+                // `want` > 0 here (a full page returns before reading), so there is a last row.
+                let next = rows
+                    .last()
+                    .map(|last| self.encode(segment, Some(&self.key_of(last))));
+                return Ok((decode_all(rows)?, next));
             }
             rows.extend(items);
             match last {

@@ -233,7 +233,7 @@ pub async fn save(
     let mut parts = vec![crate::store::put_new(
         store.table(),
         Store::to_item(report)?,
-    )];
+    )?];
     parts.extend(extra);
     store.transact(parts).await?;
     Ok(())

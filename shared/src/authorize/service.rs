@@ -57,7 +57,7 @@ pub(super) async fn commit(
         store::put_new(
             table,
             audit.into_item(now, state.core.settings.audit_retention)?,
-        ),
+        )?,
     ];
     items.extend(extra);
     state.core.store.transact(items).await?;
@@ -131,14 +131,14 @@ pub async fn apply(
         &AgentId::of(uscc, &identity.person),
     )
     .await?;
-    match existing.as_ref().map(|a| a.effective_status(now)) {
-        Some(EffectiveStatus::Active) => {
+    match existing.as_ref().map(|a| (a, a.effective_status(now))) {
+        Some((_, EffectiveStatus::Active)) => {
             return Err(AuthorizeError::AlreadyAuthorized);
         }
-        Some(EffectiveStatus::Pending) if method == Method::ShareLink => {
-            return Ok(existing.expect("matched Some"));
+        Some((pending, EffectiveStatus::Pending)) if method == Method::ShareLink => {
+            return Ok(pending.clone());
         }
-        Some(EffectiveStatus::Pending) => {
+        Some((_, EffectiveStatus::Pending)) => {
             return Err(AuthorizeError::AlreadyPending);
         }
         _ => {}
@@ -237,11 +237,11 @@ pub async fn create_share_link(
         .core
         .store
         .transact(vec![
-            store::put_new(table, Store::to_item(&link)?),
+            store::put_new(table, Store::to_item(&link)?)?,
             store::put_new(
                 table,
                 audit.into_item(now, state.core.settings.audit_retention)?,
-            ),
+            )?,
         ])
         .await?;
     let token = state.links.sign(&LinkClaims {

@@ -54,9 +54,9 @@ impl ExportJobs {
         let table = store.table();
         store
             .transact(vec![
-                store::put_new(table, Store::to_item(job)?),
+                store::put_new(table, Store::to_item(job)?)?,
                 quota.into_transact(table)?,
-                store::put_new(table, audit),
+                store::put_new(table, audit)?,
             ])
             .await
     }

@@ -92,7 +92,7 @@ pub async fn process(
             }
             .into_item(finished, state.settings.audit_retention)?;
             match store
-                .transact(vec![mark_sent, store::put_new(store.table(), audit)])
+                .transact(vec![mark_sent, store::put_new(store.table(), audit)?])
                 .await
             {
                 Ok(()) => Ok(Outcome::Sent { rows }),

@@ -30,8 +30,8 @@ impl Invitations {
         let table = store.table();
         store
             .transact(vec![
-                store::put_new(table, Store::to_item(invitation)?),
-                store::put_new(table, audit),
+                store::put_new(table, Store::to_item(invitation)?)?,
+                store::put_new(table, audit)?,
             ])
             .await
     }
@@ -101,7 +101,7 @@ impl Invitations {
         store
             .transact(vec![
                 revocation.into_transact(table)?,
-                store::put_new(table, audit),
+                store::put_new(table, audit)?,
             ])
             .await
     }

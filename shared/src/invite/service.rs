@@ -330,7 +330,7 @@ pub async fn join(
     let table = store.table();
     let extra = vec![
         store::put_if_version(table, &consent, previous.as_ref().map(|p| p.version))?,
-        store::put_new(table, audit),
+        store::put_new(table, audit)?,
         Invitations::count_use(&invitation).into_transact(table)?,
     ];
     let admission = Admission {
@@ -426,7 +426,7 @@ pub async fn withdraw(
                 detail: Some(format!("employee {employee_id}")),
             }
             .into_item(now, state.core.settings.audit_retention)?,
-        ),
+        )?,
     ];
     let mut remaining = BTreeSet::new();
     if let Some(m) = membership {
@@ -500,7 +500,7 @@ pub async fn add_by_hand(
         admission,
         &state.core.settings.health_rules,
         now,
-        vec![store::put_new(state.core.store.table(), audit)],
+        vec![store::put_new(state.core.store.table(), audit)?],
     )
     .await
     .map_err(changed_meanwhile(
@@ -541,7 +541,7 @@ pub async fn remove(
         .transact(vec![
             store::put_if_version(table, &next, Some(m.version))?,
             Delta::leave(m.derived()).update(table, uscc, now)?,
-            store::put_new(table, audit),
+            store::put_new(table, audit)?,
         ])
         .await
         .map_err(changed_meanwhile(

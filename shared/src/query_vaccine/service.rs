@@ -208,7 +208,7 @@ pub async fn enter_dose(
     vaccination::save(
         &state.store,
         &report,
-        vec![crate::store::put_new(state.store.table(), audit)],
+        vec![crate::store::put_new(state.store.table(), audit)?],
     )
     .await?;
     detail_of(state, access, m, health).await

@@ -583,30 +583,8 @@ pub async fn backoff(attempt: u32) {
 }
 
 /// A conditional-put transaction part: insert `item` only if no item has its key yet.
-pub fn put_new(table: &str, item: Item) -> TransactWriteItem {
-    TransactWriteItem::builder()
-        .put(
-            aws_sdk_dynamodb::types::Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .expect("table and item are set"),
-        )
-        .build()
-}
-
-/// An unconditional put transaction part.
-pub fn put(table: &str, item: Item) -> TransactWriteItem {
-    TransactWriteItem::builder()
-        .put(
-            aws_sdk_dynamodb::types::Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .build()
-                .expect("table and item are set"),
-        )
-        .build()
+pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    put_when(table, item, Condition::ItemAbsent)
 }
 
 /// A put transaction part for a versioned item: only if the stored item still has
@@ -618,7 +596,7 @@ pub fn put_if_version<T: Serialize>(
 ) -> Result<TransactWriteItem, StoreError> {
     let item = Store::to_item(value)?;
     Ok(match read_version {
-        None => put_new(table, item),
+        None => put_new(table, item)?,
         Some(v) => put_when(table, item, Condition::equals("version", v))?,
     })
 }
