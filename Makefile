@@ -1,6 +1,6 @@
 # The two commands of the README: `make dev` runs the whole system locally, `make test` runs
-# every test. Both install what they need (a project-local Python virtualenv with moto's server
-# and cfn-lint) on first use.
+# every test. Both install what they need (a project-local Python virtualenv with moto's server,
+# cfn-lint and Schemathesis; cargo-deny) on first use.
 
 SHELL := /bin/bash
 VENV  := .venv
@@ -28,7 +28,8 @@ city: venv
 dev-clean:
 	rm -rf .local
 
-## Every test: template lint, unit tests, integration tests against moto, events, OpenAPI.
+## Every test: template lint; fmt, clippy and cargo-deny gates; unit tests; integration tests on
+## the local engine and moto; events; and the API contract (Schemathesis over the local stack).
 test: venv lint
 	bash scripts/test.sh
 
