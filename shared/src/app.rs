@@ -75,6 +75,8 @@ pub struct IdentityConfig {
     pub issuer: String,
     pub audience: String,
     pub keys: KeySource,
+    /// Clock skew tolerated between the provider and us (`JWT_LEEWAY_SECONDS`, default 60).
+    pub leeway: chrono::Duration,
 }
 
 impl IdentityConfig {
@@ -87,10 +89,19 @@ impl IdentityConfig {
             (None, Some(jwks)) => KeySource::Jwks(jwks),
             (None, None) => return Err(ConfigError::Missing("JWT_PUBLIC_KEY_PEM or JWT_JWKS")),
         };
+        let leeway = match config::optional(env, "JWT_LEEWAY_SECONDS") {
+            None => chrono::Duration::seconds(60),
+            Some(raw) => raw
+                .trim()
+                .parse::<u16>()
+                .map(|s| chrono::Duration::seconds(s.into()))
+                .map_err(|e| ConfigError::Invalid("JWT_LEEWAY_SECONDS", e.to_string()))?,
+        };
         Ok(Self {
             issuer: config::required(env, "JWT_ISSUER")?,
             audience: config::required(env, "JWT_AUDIENCE")?,
             keys,
+            leeway,
         })
     }
 }
@@ -112,7 +123,8 @@ pub struct VerifiedState {
 
 impl VerifiedState {
     pub fn new(core: Core, identity: IdentityConfig) -> Result<Self, InitError> {
-        let verifier = IdentityVerifier::new(identity.issuer, identity.audience, identity.keys)?;
+        let verifier = IdentityVerifier::new(identity.issuer, identity.audience, identity.keys)?
+            .with_leeway(identity.leeway);
         Ok(Self {
             core,
             verifier: Arc::new(verifier),

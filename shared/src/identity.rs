@@ -29,6 +29,9 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// When the provider issued the token (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     pub name: String,
     pub id_type: IdType,
     pub id_number: String,
@@ -122,6 +125,10 @@ pub struct IdentityVerifier {
     issuer: String,
     audience: String,
     keys: Vec<VerificationKey>,
+    /// Keys from a JWK set are chosen by `kid` only: a token must name its key.
+    requires_kid: bool,
+    /// Clock skew tolerated between the provider and us.
+    leeway: Duration,
 }
 
 impl std::fmt::Debug for IdentityVerifier {
@@ -184,8 +191,15 @@ impl IdentityVerifier {
         Ok(Self {
             issuer,
             audience,
+            requires_kid: keys.iter().any(|k| k.kid.is_some()),
             keys,
+            leeway: Duration::seconds(LEEWAY_SECONDS),
         })
+    }
+
+    /// The same verifier tolerating `leeway` of clock skew (expiry, not-before, issued-at).
+    pub fn with_leeway(self, leeway: Duration) -> Self {
+        Self { leeway, ..self }
     }
 
     /// Verifies `token` as of `now`, and keys the person it names.
@@ -207,6 +221,9 @@ impl IdentityVerifier {
             )
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
+        if self.requires_kid && header.kid.is_none() {
+            return Err(invalid("it names no key (kid)"));
+        }
         let key = self
             .keys
             .iter()
@@ -231,7 +248,8 @@ impl IdentityVerifier {
             })?
             .claims;
         let now_s = now.timestamp();
-        if claims.exp.saturating_add(LEEWAY_SECONDS) < now_s {
+        let leeway = self.leeway.num_seconds();
+        if claims.exp.saturating_add(leeway) < now_s {
             return Err(ApiError::unauthorized(
                 "token_expired",
                 "the bearer token has expired; log in again",
@@ -239,9 +257,15 @@ impl IdentityVerifier {
         }
         if claims
             .nbf
-            .is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECONDS) > now_s)
+            .is_some_and(|nbf| nbf.saturating_sub(leeway) > now_s)
         {
             return Err(invalid("not valid yet"));
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat.saturating_sub(leeway) > now_s)
+        {
+            return Err(invalid("issued in the future"));
         }
         let document = IdDocument::parse(claims.id_type, &claims.id_number).map_err(|e| {
             ApiError::unauthorized(

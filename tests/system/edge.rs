@@ -46,6 +46,22 @@ async fn tokens_are_verified() {
             StatusCode::UNAUTHORIZED
         );
     }
+    // Issued in the future (beyond the minute of leeway): refused, though not yet expired.
+    let early = demo::minter().mint(
+        &c.agent,
+        app.clock.now() + Duration::minutes(10),
+        Duration::hours(1),
+    );
+    let reply = app.call(Method::GET, path, Some(&early), None).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("issued in the future"))
+    );
     // Expired (beyond the minute of leeway), by the injected clock.
     let token = app.token(&c.agent);
     app.clock.advance(Duration::hours(1) + Duration::minutes(2));
@@ -361,4 +377,37 @@ async fn bodies_paths_and_routes() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// With a JWK set, keys are chosen by `kid` only: a token that names no key, or another one, is
+/// refused; one naming its key verifies.
+#[test]
+fn a_jwks_verifier_insists_on_the_key_id() {
+    use fangyitong::identity::{IdentityVerifier, KeySource};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let private = EncodingKey::from_ec_pem(demo::DEV_PRIVATE_KEY.as_bytes()).unwrap();
+    let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&private, Algorithm::ES256).unwrap();
+    jwk.common.key_id = Some("2022-04".into());
+    let set = json!({ "keys": [jwk] }).to_string();
+    let verifier = IdentityVerifier::new(
+        demo::DEV_ISSUER.into(),
+        demo::DEV_AUDIENCE.into(),
+        KeySource::Jwks(set),
+    )
+    .unwrap();
+    let now = system_tests::start_time();
+    let cast = demo::Cast::new(now);
+    let claims = json!({"iss": demo::DEV_ISSUER, "aud": demo::DEV_AUDIENCE, "sub": "x",
+        "exp": now.timestamp() + 3600, "iat": now.timestamp(),
+        "name": cast.agent.name, "id_type": "resident_id", "id_number": cast.agent.id_number});
+    let signed = |kid: Option<&str>| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = kid.map(str::to_string);
+        jsonwebtoken::encode(&header, &claims, &private).unwrap()
+    };
+    assert!(verifier.verify(&signed(Some("2022-04")), now).is_ok());
+    for kid in [None, Some("2021-01")] {
+        let refused = verifier.verify(&signed(kid), now).err().expect("refused");
+        assert_eq!(refused.code, "invalid_token", "{kid:?}");
+    }
 }

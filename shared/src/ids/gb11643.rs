@@ -24,12 +24,15 @@ pub fn has_valid_check(number: &str) -> bool {
     bytes.len() == 18 && check_char(&bytes[..17]) == Some(bytes[17] as char)
 }
 
-/// Whether the embedded birth date (positions 7-14) is a real calendar date.
+/// Whether the embedded birth date (positions 7-14) is a real calendar date, from 1900 on and
+/// not after today (Shenzhen's date, by the system clock: nobody is born in the future, whatever
+/// time a test injects elsewhere).
 pub fn has_valid_birth_date(number: &str) -> bool {
+    let today = crate::clock::business_time(chrono::Utc::now()).date_naive();
     number
         .get(6..14)
         .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-        .is_some_and(|d| d.format("%Y").to_string().as_str() >= "1900")
+        .is_some_and(|d| d.format("%Y").to_string().as_str() >= "1900" && d <= today)
 }
 
 #[cfg(test)]
@@ -50,5 +53,7 @@ mod tests {
         assert!(has_valid_birth_date("11010519491231002X"));
         assert!(!has_valid_birth_date("110105194913310020"));
         assert!(!has_valid_birth_date("110105180001010020"));
+        // A date that does not exist yet.
+        assert!(!has_valid_birth_date("110105209901010020"));
     }
 }

@@ -35,6 +35,7 @@ pub fn dev_identity() -> IdentityConfig {
         issuer: DEV_ISSUER.into(),
         audience: DEV_AUDIENCE.into(),
         keys: KeySource::Pem(DEV_PUBLIC_KEY.into()),
+        leeway: Duration::seconds(60),
     }
 }
 

@@ -35,6 +35,7 @@ impl TokenMinter {
             sub: format!("demo-{}", person.name),
             exp: (now + ttl).timestamp(),
             nbf: None,
+            iat: Some(now.timestamp()),
             name: person.name.clone(),
             id_type: person.id_type,
             id_number: person.id_number.clone(),
