@@ -38,6 +38,8 @@ pub struct Core {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub uscc_policy: Arc<UsccPolicy>,
+    /// This execution environment's copy of the data's freshness (see [`crate::freshness`]).
+    pub freshness: crate::freshness::FreshnessCache,
 }
 
 impl Core {
@@ -52,6 +54,7 @@ impl Core {
             clock,
             settings: Arc::new(settings),
             uscc_policy: Arc::new(UsccPolicy::default()),
+            freshness: Default::default(),
         }
     }
 

@@ -1,12 +1,15 @@
 //! How fresh the data is: when a sync last completed and when labels were last recomputed. Every
 //! answer that depends on synced or relabelled data carries both (`data_synced_at`,
 //! `labels_as_of`), because the manual's users must know that answers lag reality (FAQ 5).
-//! One global item, `SYNC#STATUS` / `STATUS`.
+//! One global item, `SYNC#STATUS` / `STATUS`; every enterprise-scoped request shows it, so each
+//! execution environment keeps a copy for [`CACHE_TTL`] ([`FreshnessCache`]) and no single item
+//! is read on every request at city scale.
 
 use crate::attr;
 use crate::store::{Condition, ItemUpdate, Store, StoreError};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
 pub const PK: &str = "SYNC#STATUS";
 pub const SK: &str = "STATUS";
@@ -15,6 +18,40 @@ pub const SK: &str = "STATUS";
 pub struct Freshness {
     pub data_synced_at: Option<DateTime<Utc>>,
     pub labels_as_of: Option<DateTime<Utc>>,
+}
+
+/// How long an execution environment shows the freshness it read before reading it again. The
+/// data changes twice a day (sync) and six times a day (relabel): a copy this old says nothing
+/// wrong about how fresh the answers are.
+pub const CACHE_TTL: Duration = Duration::seconds(30);
+
+/// This execution environment's copy of the freshness item, as of when it was read (by the
+/// injected clock). Cloning shares the copy.
+#[derive(Debug, Clone, Default)]
+pub struct FreshnessCache(Arc<Mutex<Option<ReadCopy>>>);
+
+/// The freshness item as read, and when.
+type ReadCopy = (DateTime<Utc>, Freshness);
+
+impl FreshnessCache {
+    /// The copy, if it was read less than [`CACHE_TTL`] before `now`.
+    pub fn current(&self, now: DateTime<Utc>) -> Option<Freshness> {
+        let slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.as_ref()
+            .filter(|(read_at, _)| now - *read_at < CACHE_TTL && *read_at <= now)
+            .map(|(_, freshness)| freshness.clone())
+    }
+
+    pub fn keep(&self, now: DateTime<Utc>, freshness: &Freshness) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Some((now, freshness.clone()));
+    }
 }
 
 async fn set(store: &Store, attribute: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -7,8 +7,10 @@
 //!   (not pending, rejected, revoked, expired, or lapsed for missing paper originals).
 //! - Nobody else: strangers, employees, other enterprises' agents, operators.
 //!
-//! Cost: one BatchGetItem per request. It also reads the data's freshness (`data_synced_at`,
-//! `labels_as_of`), which every enterprise view shows, so no view pays a request for it.
+//! Cost: one BatchGetItem per request. When this execution environment's copy of the data's
+//! freshness (`data_synced_at`, `labels_as_of`, which every enterprise view shows) is older than
+//! [`freshness::CACHE_TTL`], the same request reads it again, so no view pays a request for it
+//! and the global freshness item is read at most once per 30 s per environment, not per request.
 
 use crate::app::Core;
 use crate::authorize::{AgentId, Authorization, EffectiveStatus};
@@ -49,16 +51,25 @@ pub async fn guard(
     let profile_key = Store::key(&keys::enterprise(uscc), keys::PROFILE);
     let agent_sk = keys::agent(AgentId::of(uscc, &identity.person).as_str());
     let agent_key = Store::key(&keys::enterprise(uscc), &agent_sk);
-    let freshness_key = Store::key(freshness::PK, freshness::SK);
-    let mut found = state
-        .store
-        .get_many(vec![profile_key, agent_key, freshness_key])
-        .await?;
-    let freshness: Freshness = found
-        .remove(&(freshness::PK.to_string(), freshness::SK.to_string()))
-        .map(Store::from_item)
-        .transpose()?
-        .unwrap_or_default();
+    let now = state.clock.now();
+    let cached = state.freshness.current(now);
+    let mut keys = vec![profile_key, agent_key];
+    if cached.is_none() {
+        keys.push(Store::key(freshness::PK, freshness::SK));
+    }
+    let mut found = state.store.get_many(keys).await?;
+    let freshness: Freshness = match cached {
+        Some(freshness) => freshness,
+        None => {
+            let read: Freshness = found
+                .remove(&(freshness::PK.to_string(), freshness::SK.to_string()))
+                .map(Store::from_item)
+                .transpose()?
+                .unwrap_or_default();
+            state.freshness.keep(now, &read);
+            read
+        }
+    };
     let enterprise: EnterpriseProfile = found
         .remove(&(keys::enterprise(uscc), keys::PROFILE.to_string()))
         .map(Store::from_item)
@@ -81,7 +92,7 @@ pub async fn guard(
         .remove(&(keys::enterprise(uscc), agent_sk))
         .map(Store::from_item)
         .transpose()?;
-    let status = authorization.map(|a| a.effective_status(state.clock.now()));
+    let status = authorization.map(|a| a.effective_status(now));
     match status {
         Some(EffectiveStatus::Active) => Ok(TenantAccess {
             identity,
