@@ -7,7 +7,6 @@
 use crate::attr;
 use crate::feeds::{Site, Zone};
 use crate::store::{self, Condition, Item, QuerySpec, Store, StoreError};
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -138,34 +137,8 @@ async fn delete_partition(store: &Store, pk: &str) -> Result<(), StoreError> {
         sk: String,
     }
     let items: Vec<KeyOnly> = store.query_all(&spec, usize::MAX).await?;
-    for chunk in items.chunks(store::BATCH_WRITE_MAX) {
-        let requests = chunk
-            .iter()
-            .map(|item| {
-                let key = Store::key(&item.pk, &item.sk);
-                WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(key))
-                            .build()
-                            .expect("key is set"),
-                    )
-                    .build()
-            })
-            .collect();
-        let mut pending: Vec<WriteRequest> = requests;
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            pending = store::BatchWriter::write(store, store.table(), pending).await?;
-            if !pending.is_empty() {
-                attempt += 1;
-                if attempt >= store::BATCH_WRITE_ATTEMPTS {
-                    return Err(StoreError::Unprocessed(pending.len()));
-                }
-                store::backoff(attempt).await;
-            }
-        }
-    }
+    let keys = items.iter().map(|i| Store::key(&i.pk, &i.sk)).collect();
+    store::batch_delete(store, store.table(), keys).await?;
     Ok(())
 }
 

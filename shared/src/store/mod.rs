@@ -9,7 +9,7 @@ pub use expression::{Applied, Condition, ItemUpdate, put_when};
 use crate::keys;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, WriteRequest};
 use base64::Engine;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -518,24 +518,54 @@ impl BatchWriter for Store {
     }
 }
 
-/// Puts `items` in batches of 25, retrying unprocessed items and throttling with capped,
-/// jittered backoff. Returns the number of BatchWriteItem requests sent.
+/// Puts `items` in batches of 25 (see [`batch_write`]). Returns the number of BatchWriteItem
+/// requests sent.
 pub async fn batch_put<W: BatchWriter>(
     writer: &W,
     table: &str,
     items: Vec<Item>,
 ) -> Result<usize, StoreError> {
+    let requests = items
+        .into_iter()
+        .map(|item| {
+            let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    batch_write(writer, table, requests).await
+}
+
+/// Deletes the items at `keys` in batches of 25 (see [`batch_write`]).
+pub async fn batch_delete<W: BatchWriter>(
+    writer: &W,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<usize, StoreError> {
+    let requests = keys
+        .into_iter()
+        .map(|key| {
+            let delete = aws_sdk_dynamodb::types::DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            Ok(WriteRequest::builder().delete_request(delete).build())
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    batch_write(writer, table, requests).await
+}
+
+/// Sends write requests in batches of 25, retrying unprocessed items and throttling with capped,
+/// jittered backoff. Returns the number of BatchWriteItem requests sent.
+async fn batch_write<W: BatchWriter>(
+    writer: &W,
+    table: &str,
+    requests: Vec<WriteRequest>,
+) -> Result<usize, StoreError> {
     let mut requests_sent = 0;
-    let mut rest = items.into_iter().map(|item| {
-        aws_sdk_dynamodb::types::WriteRequest::builder()
-            .put_request(
-                aws_sdk_dynamodb::types::PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .expect("item is set"),
-            )
-            .build()
-    });
+    let mut rest = requests.into_iter();
     loop {
         let mut batch: Vec<_> = rest.by_ref().take(BATCH_WRITE_MAX).collect();
         if batch.is_empty() {
