@@ -6,9 +6,10 @@
 //! is read on every request at city scale.
 
 use crate::attr;
-use crate::store::{Condition, ItemUpdate, Store, StoreError};
+use crate::store::{Condition, Item, ItemUpdate, Store, StoreError};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub const PK: &str = "SYNC#STATUS";
@@ -51,6 +52,34 @@ impl FreshnessCache {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *slot = Some((now, freshness.clone()));
+    }
+
+    /// Reads `keys` in one BatchGetItem, adding the freshness item only when this copy has run
+    /// out; answers the items found and the freshness to show.
+    pub async fn read_with(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        mut keys: Vec<Item>,
+    ) -> Result<(HashMap<(String, String), Item>, Freshness), StoreError> {
+        let cached = self.current(now);
+        if cached.is_none() {
+            keys.push(Store::key(PK, SK));
+        }
+        let mut found = store.get_many(keys).await?;
+        let freshness = match cached {
+            Some(freshness) => freshness,
+            None => {
+                let read: Freshness = found
+                    .remove(&(PK.to_string(), SK.to_string()))
+                    .map(Store::from_item)
+                    .transpose()?
+                    .unwrap_or_default();
+                self.keep(now, &read);
+                read
+            }
+        };
+        Ok((found, freshness))
     }
 }
 

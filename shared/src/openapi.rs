@@ -39,15 +39,18 @@ impl Modify for BearerAuth {
 /// answers them before any handler runs, with the same [`crate::http::ErrorBody`].
 struct EdgeErrors;
 
-/// Formats of the path parameters, by name: what the parsers accept, declared so that clients
-/// (and generated ones) can check before sending.
-const PATH_FORMATS: &[(&str, &str)] = &[
-    ("uscc", crate::ids::USCC_PATTERN),
-    ("employee_id", crate::ids::PSEUDONYM_PATTERN),
-    ("agent_id", crate::ids::PSEUDONYM_PATTERN),
-    ("invitation_id", crate::invite::INVITATION_ID_PATTERN),
-    ("job_id", crate::export::JOB_ID_PATTERN),
-];
+/// The form of a path parameter, by name: what its parser accepts, declared so that clients (and
+/// generated ones) can check before sending. `{uscc}` is the tenant guard's; the others are the
+/// typed parameters' own ([`crate::path::PathParam::PATTERN`]).
+fn path_format(name: &str) -> Option<&'static str> {
+    if name == "uscc" {
+        return Some(crate::ids::USCC_PATTERN);
+    }
+    crate::path::FORMATS
+        .iter()
+        .find(|(param, _)| *param == name)
+        .and_then(|(_, pattern)| *pattern)
+}
 
 impl EdgeErrors {
     fn response(description: &str) -> Response {
@@ -94,15 +97,14 @@ impl EdgeErrors {
                 .or_insert_with(|| Self::response(description).into());
         }
         for parameter in operation.parameters.iter_mut().flatten() {
-            let format = PATH_FORMATS
-                .iter()
-                .find(|(name, _)| *name == parameter.name)
-                .filter(|_| parameter.parameter_in == ParameterIn::Path);
-            if let Some((_, pattern)) = format {
+            let format = Some(&parameter.parameter_in)
+                .filter(|place| **place == ParameterIn::Path)
+                .and_then(|_| path_format(&parameter.name));
+            if let Some(pattern) = format {
                 parameter.schema = Some(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
-                        .pattern(Some(*pattern))
+                        .pattern(Some(pattern))
                         .into(),
                 );
             }

@@ -5,7 +5,7 @@
 use crate::export::JobId;
 use crate::health::{PcrLabel, VaxState};
 use crate::http::ApiError;
-use crate::ids::{AgentId, EmployeeId};
+use crate::ids::{AgentId, EmployeeId, PSEUDONYM_PATTERN};
 use crate::invite::model::InvitationId;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -16,8 +16,20 @@ pub trait PathParam: Sized {
     const NAME: &'static str;
     /// The error code of a malformed value.
     const INVALID: &'static str;
+    /// The form the OpenAPI document declares for it (`None`: its schema is an enum).
+    const PATTERN: Option<&'static str>;
     fn parse_param(raw: &str) -> Result<Self, String>;
 }
+
+/// The declared form of every typed path parameter, by name.
+pub const FORMATS: &[(&str, Option<&str>)] = &[
+    (EmployeeId::NAME, EmployeeId::PATTERN),
+    (AgentId::NAME, AgentId::PATTERN),
+    (InvitationId::NAME, InvitationId::PATTERN),
+    (JobId::NAME, JobId::PATTERN),
+    (PcrLabel::NAME, PcrLabel::PATTERN),
+    (VaxState::NAME, VaxState::PATTERN),
+];
 
 /// One typed path parameter, found by its name.
 pub struct InPath<T>(pub T);
@@ -49,6 +61,7 @@ where
 impl PathParam for EmployeeId {
     const NAME: &'static str = "employee_id";
     const INVALID: &'static str = "invalid_employee_id";
+    const PATTERN: Option<&'static str> = Some(PSEUDONYM_PATTERN);
     fn parse_param(raw: &str) -> Result<Self, String> {
         Self::parse(raw).map_err(str::to_string)
     }
@@ -57,6 +70,7 @@ impl PathParam for EmployeeId {
 impl PathParam for AgentId {
     const NAME: &'static str = "agent_id";
     const INVALID: &'static str = "invalid_agent_id";
+    const PATTERN: Option<&'static str> = Some(PSEUDONYM_PATTERN);
     fn parse_param(raw: &str) -> Result<Self, String> {
         Self::parse(raw).map_err(str::to_string)
     }
@@ -65,6 +79,7 @@ impl PathParam for AgentId {
 impl PathParam for PcrLabel {
     const NAME: &'static str = "label";
     const INVALID: &'static str = "invalid_label";
+    const PATTERN: Option<&'static str> = None;
     fn parse_param(raw: &str) -> Result<Self, String> {
         raw.parse()
             .map_err(|e: crate::health::UnknownName| e.to_string())
@@ -74,6 +89,7 @@ impl PathParam for PcrLabel {
 impl PathParam for VaxState {
     const NAME: &'static str = "state";
     const INVALID: &'static str = "invalid_state";
+    const PATTERN: Option<&'static str> = None;
     fn parse_param(raw: &str) -> Result<Self, String> {
         raw.parse()
             .map_err(|e: crate::health::UnknownName| e.to_string())
@@ -83,6 +99,7 @@ impl PathParam for VaxState {
 impl PathParam for JobId {
     const NAME: &'static str = "job_id";
     const INVALID: &'static str = "invalid_job_id";
+    const PATTERN: Option<&'static str> = Some("^[0-9A-Fa-f]{24}$");
     fn parse_param(raw: &str) -> Result<Self, String> {
         Self::parse(raw).map_err(str::to_string)
     }
@@ -91,6 +108,7 @@ impl PathParam for JobId {
 impl PathParam for InvitationId {
     const NAME: &'static str = "invitation_id";
     const INVALID: &'static str = "invalid_invitation_id";
+    const PATTERN: Option<&'static str> = Some("^[0-9A-Za-z]{26}$");
     fn parse_param(raw: &str) -> Result<Self, String> {
         Self::parse(raw).map_err(str::to_string)
     }

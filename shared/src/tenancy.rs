@@ -9,12 +9,12 @@
 //!
 //! Cost: one BatchGetItem per request. When this execution environment's copy of the data's
 //! freshness (`data_synced_at`, `labels_as_of`, which every enterprise view shows) is older than
-//! [`freshness::CACHE_TTL`], the same request reads it again, so no view pays a request for it
+//! [`crate::freshness::CACHE_TTL`], the same request reads it again, so no view pays a request for it
 //! and the global freshness item is read at most once per 30 s per environment, not per request.
 
 use crate::app::Core;
 use crate::authorize::{AgentId, Authorization, EffectiveStatus};
-use crate::freshness::{self, Freshness};
+use crate::freshness::Freshness;
 use crate::http::ApiError;
 use crate::identity::{Identity, PersonState};
 use crate::ids::Uscc;
@@ -52,24 +52,10 @@ pub async fn guard(
     let agent_sk = keys::agent(AgentId::of(uscc, &identity.person).as_str());
     let agent_key = Store::key(&keys::enterprise(uscc), &agent_sk);
     let now = state.clock.now();
-    let cached = state.freshness.current(now);
-    let mut keys = vec![profile_key, agent_key];
-    if cached.is_none() {
-        keys.push(Store::key(freshness::PK, freshness::SK));
-    }
-    let mut found = state.store.get_many(keys).await?;
-    let freshness: Freshness = match cached {
-        Some(freshness) => freshness,
-        None => {
-            let read: Freshness = found
-                .remove(&(freshness::PK.to_string(), freshness::SK.to_string()))
-                .map(Store::from_item)
-                .transpose()?
-                .unwrap_or_default();
-            state.freshness.keep(now, &read);
-            read
-        }
-    };
+    let (mut found, freshness) = state
+        .freshness
+        .read_with(&state.store, now, vec![profile_key, agent_key])
+        .await?;
     let enterprise: EnterpriseProfile = found
         .remove(&(keys::enterprise(uscc), keys::PROFILE.to_string()))
         .map(Store::from_item)

@@ -51,6 +51,7 @@ pub struct Reply {
     /// The body as JSON (a JSON string if it was not JSON, null if empty).
     pub body: Value,
     pub content_type: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub bytes: Vec<u8>,
 }
 
@@ -208,6 +209,7 @@ impl TestApp {
             .await
             .expect("the router is infallible");
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -229,6 +231,7 @@ impl TestApp {
             status,
             body,
             content_type,
+            headers,
             bytes: bytes.to_vec(),
         }
     }

@@ -19,6 +19,11 @@ async fn tokens_are_verified() {
         (reply.status, reply.body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
     );
+    // RFC 6750: the 401 names the scheme to use.
+    assert_eq!(
+        reply.headers.get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
     for bad in ["garbage", "a.b.c", ""] {
         let reply = app.call(Method::GET, path, Some(bad), None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");

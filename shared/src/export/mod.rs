@@ -23,7 +23,7 @@ pub use model::{
     Delivery, ExportFile, ExportFilter, ExportJob, ExportSpec, JobId, JobMessage, JobStatus,
     ListKind,
 };
-pub use routes::{JOB_ID_PATTERN, routes};
+pub use routes::routes;
 
 use crate::app::{ApiState, Core};
 use crate::identity::IdentityVerifier;

@@ -14,9 +14,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The form of a job id in a URL (what the status route accepts).
-pub const JOB_ID_PATTERN: &str = "^[0-9A-Fa-f]{24}$";
-
 impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         use ExportError as E;

@@ -16,4 +16,4 @@ mod repo;
 pub mod routes;
 pub mod service;
 
-pub use routes::{INVITATION_ID_PATTERN, routes};
+pub use routes::routes;

@@ -178,9 +178,6 @@ async fn list(
     }))
 }
 
-/// The form of an invitation id (a ULID) in a URL.
-pub const INVITATION_ID_PATTERN: &str = "^[0-9A-Za-z]{26}$";
-
 /// Revokes an invitation: its link and poster stop working at once.
 #[utoipa::path(delete, path = "/invite/enterprises/{uscc}/invitations/{invitation_id}", operation_id = "invite_revoke", tag = "invite-join",
     params(("uscc" = String, Path, description = "unified social credit code"), ("invitation_id" = String, Path)),

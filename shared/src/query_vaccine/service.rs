@@ -6,7 +6,7 @@ use crate::app::Core;
 use crate::audit::{AuditAction, AuditEntry};
 use crate::authorize::AgentId;
 use crate::feeds::Dose;
-use crate::freshness::{self, Freshness};
+use crate::freshness::Freshness;
 use crate::health::{Health, RecordStatus, VaxState};
 use crate::http::ApiError;
 use crate::identity::Identity;
@@ -228,24 +228,20 @@ pub struct MyVaccination {
 
 pub async fn my_vaccination(state: &Core, identity: &Identity) -> Result<MyVaccination, ApiError> {
     let person = &identity.person;
+    let now = state.clock.now();
     let health_key = Store::key(&keys::person(person), keys::HEALTH);
-    let status_key = Store::key(freshness::PK, freshness::SK);
-    let (found, reports) = tokio::try_join!(
-        state.store.get_many(vec![health_key, status_key]),
+    let ((mut found, freshness), reports) = tokio::try_join!(
+        state
+            .freshness
+            .read_with(&state.store, now, vec![health_key]),
         vaccination::of_person(&state.store, person)
     )?;
-    let mut found = found;
     let health: Health = found
         .remove(&(keys::person(person), keys::HEALTH.to_string()))
         .map(Store::from_item)
         .transpose()?
         .unwrap_or_else(|| Health::new(person.clone()));
-    let freshness: Freshness = found
-        .remove(&(freshness::PK.to_string(), freshness::SK.to_string()))
-        .map(Store::from_item)
-        .transpose()?
-        .unwrap_or_default();
-    let (derived, _) = health.derive(state.clock.now(), &state.settings.health_rules);
+    let (derived, _) = health.derive(now, &state.settings.health_rules);
     Ok(MyVaccination {
         state: derived.vax,
         official: health.doses,

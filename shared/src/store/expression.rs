@@ -5,6 +5,7 @@
 //! spells an expression, and renaming a field either keeps storage working or fails to compile.
 
 use super::{Item, Store, StoreError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -68,6 +69,14 @@ impl Condition {
     }
     pub fn contains(attribute: &str, value: impl Serialize) -> Self {
         Self::Contains(attribute.into(), Value::of(value))
+    }
+    /// Optimistic concurrency: the stored item still has `read_version` (`None`: there is none
+    /// yet). Versioned entities keep it in their `version` field.
+    pub fn version(read_version: Option<u64>) -> Self {
+        match read_version {
+            None => Self::ItemAbsent,
+            Some(v) => Self::equals("version", v),
+        }
     }
     pub fn and(self, other: Self) -> Self {
         match self {
@@ -292,6 +301,27 @@ pub enum Applied {
 }
 
 impl Store {
+    /// One PutItem under `condition`; a condition that does not hold is
+    /// [`StoreError::ConditionFailed`].
+    pub async fn put_item_when(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        let mut placeholders = Placeholders::default();
+        let rendered = placeholders.render(&condition);
+        let Bound { names, values } = placeholders.finish()?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression(rendered)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        unless_condition_failed(result)?
+            .map(drop)
+            .ok_or(StoreError::ConditionFailed)
+    }
+
     /// Sends one update as a plain UpdateItem; a failed condition is [`Applied::ConditionFailed`].
     pub async fn update(&self, update: ItemUpdate) -> Result<Applied, StoreError> {
         let sent = self.send_update(update, ReturnValue::None).await?;
@@ -313,7 +343,7 @@ impl Store {
         let result = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.table())
             .set_key(Some(update.key))
             .update_expression(expression)
             .set_condition_expression(update.condition)
@@ -322,16 +352,26 @@ impl Store {
             .return_values(returning)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(super::request_error(e)),
+        Ok(unless_condition_failed(result)?.map(|out| out.attributes.unwrap_or_default()))
+    }
+}
+
+/// A conditional write's outcome: its output (`Some`), or `None` when its condition did not hold.
+fn unless_condition_failed<O, E>(
+    result: Result<O, SdkError<E, aws_smithy_runtime_api::http::Response>>,
+) -> Result<Option<O>, StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
         }
+        Err(e) => Err(super::request_error(e)),
     }
 }
 

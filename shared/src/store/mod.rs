@@ -198,14 +198,15 @@ pub fn decode_cursor(cursor: &str, spec: &QuerySpec) -> Result<Item, BadCursor> 
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
-    table: String,
+    /// Shared, so cloning a store (every request clones its state) allocates nothing.
+    table: std::sync::Arc<str>,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
-            table: table.into(),
+            table: table.into().into(),
         }
     }
 
@@ -240,7 +241,7 @@ impl Store {
         let out = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(self.table())
             .set_key(Some(Self::key(pk, sk)))
             // Reads feed conditional writes (version checks): read the latest.
             .consistent_read(true)
@@ -268,13 +269,13 @@ impl Store {
             let out = self
                 .client
                 .batch_get_item()
-                .request_items(&self.table, request)
+                .request_items(self.table(), request)
                 .send()
                 .await
                 .map_err(request_error)?;
             for item in out
                 .responses
-                .and_then(|mut r| r.remove(&self.table))
+                .and_then(|mut r| r.remove(self.table()))
                 .unwrap_or_default()
             {
                 let pk = item
@@ -291,7 +292,7 @@ impl Store {
             }
             pending = out
                 .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
+                .and_then(|mut u| u.remove(self.table()))
                 .map(|k| k.keys);
             if let Some(left) = pending.as_ref().filter(|p| !p.is_empty()) {
                 attempt += 1;
@@ -307,7 +308,7 @@ impl Store {
     pub async fn put<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
         self.client
             .put_item()
-            .table_name(&self.table)
+            .table_name(self.table())
             .set_item(Some(Self::to_item(value)?))
             .send()
             .await
@@ -322,32 +323,8 @@ impl Store {
         value: &T,
         read_version: u64,
     ) -> Result<(), StoreError> {
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::to_item(value)?));
-        let request = if read_version == 0 {
-            request.condition_expression("attribute_not_exists(PK)")
-        } else {
-            request
-                .condition_expression("#version = :read_version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(
-                    ":read_version",
-                    AttributeValue::N(read_version.to_string()),
-                )
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(e) => Err(request_error(e)),
-        }
+        let condition = Condition::version((read_version > 0).then_some(read_version));
+        self.put_item_when(Self::to_item(value)?, condition).await
     }
 
     /// Runs a transaction; a failed condition in any part is [`StoreError::ConditionFailed`].
@@ -404,7 +381,7 @@ impl Store {
         let mut request = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(self.table())
             .set_index_name(spec.index.map(|index| index.name().to_string()))
             .expression_attribute_names("#p", spec.partition_attr)
             .expression_attribute_values(":p", AttributeValue::S(spec.partition.clone()))
@@ -624,30 +601,11 @@ pub fn put_if_version<T: Serialize>(
     value: &T,
     read_version: Option<u64>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let item = Store::to_item(value)?;
-    Ok(match read_version {
-        None => put_new(table, item)?,
-        Some(v) => put_when(table, item, Condition::equals("version", v))?,
-    })
-}
-
-/// For writes whose failed condition means "already done": success either way.
-pub fn ok_if_condition_failed<O, E>(
-    result: Result<O, SdkError<E, aws_smithy_runtime_api::http::Response>>,
-) -> Result<(), StoreError>
-where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error().and_then(|s| s.code())
-                == Some("ConditionalCheckFailedException") =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(request_error(e)),
-    }
+    put_when(
+        table,
+        Store::to_item(value)?,
+        Condition::version(read_version),
+    )
 }
 
 #[cfg(test)]
