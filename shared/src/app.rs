@@ -29,6 +29,8 @@ pub enum InitError {
     Identity(#[from] IdentityConfigError),
     #[error("{0} must be at least 32 bytes")]
     Secret(&'static str),
+    #[error("the secret {variable} names could not be read: {why}")]
+    SecretUnreadable { variable: &'static str, why: String },
 }
 
 /// The table, the clock, the settings: what every function has, none of it secret.
@@ -84,13 +86,18 @@ pub struct IdentityConfig {
 
 impl IdentityConfig {
     pub fn from_env(env: &dyn Vars) -> Result<Self, ConfigError> {
-        let keys = match (
-            config::optional(env, "JWT_PUBLIC_KEY_PEM"),
-            config::optional(env, "JWT_JWKS"),
-        ) {
-            (Some(pem), _) => KeySource::Pem(pem),
-            (None, Some(jwks)) => KeySource::Jwks(jwks),
-            (None, None) => return Err(ConfigError::Missing("JWT_PUBLIC_KEY_PEM or JWT_JWKS")),
+        // The provider's JWKS URL is what follows its key rotations; a fixed set or key is for
+        // providers that publish none.
+        let keys = if let Some(url) = config::optional(env, "JWT_JWKS_URL") {
+            KeySource::JwksUrl(url)
+        } else if let Some(jwks) = config::optional(env, "JWT_JWKS") {
+            KeySource::Jwks(jwks)
+        } else if let Some(pem) = config::optional(env, "JWT_PUBLIC_KEY_PEM") {
+            KeySource::Pem(pem)
+        } else {
+            return Err(ConfigError::Missing(
+                "JWT_JWKS_URL (or JWT_JWKS, or JWT_PUBLIC_KEY_PEM)",
+            ));
         };
         let leeway = match config::optional(env, "JWT_LEEWAY_SECONDS") {
             None => chrono::Duration::seconds(60),
@@ -109,11 +116,19 @@ impl IdentityConfig {
     }
 }
 
-/// The person keyer from `PERSON_KEY_SECRET` (API functions and sync: whoever turns an ID
-/// document into a person key).
-pub fn person_keyer_from_env(env: &dyn Vars) -> Result<PersonKeyer, InitError> {
-    PersonKeyer::new(config::required(env, "PERSON_KEY_SECRET")?.as_bytes())
-        .map_err(|_| InitError::Secret("PERSON_KEY_SECRET"))
+/// The person keyer from the secret `PERSON_KEY_SECRET_ARN` names (API functions and sync:
+/// whoever turns an ID document into a person key).
+pub async fn person_keyer_from_env(
+    aws: &aws_config::SdkConfig,
+    env: &dyn Vars,
+) -> Result<PersonKeyer, InitError> {
+    const VARIABLE: &str = "PERSON_KEY_SECRET_ARN";
+    person_keyer(&crate::secrets::read(aws, env, VARIABLE).await?)
+}
+
+/// The person keyer from the person-key secret's value.
+pub fn person_keyer(secret: &crate::secrets::Secret) -> Result<PersonKeyer, InitError> {
+    PersonKeyer::new(secret.expose().as_bytes()).map_err(|_| InitError::Secret(secret.variable()))
 }
 
 /// The state of the routes open to anyone verified (query-sites): whose token it is matters,
@@ -125,9 +140,13 @@ pub struct VerifiedState {
 }
 
 impl VerifiedState {
-    pub fn new(core: Core, identity: IdentityConfig) -> Result<Self, InitError> {
-        let verifier = IdentityVerifier::new(identity.issuer, identity.audience, identity.keys)?
-            .with_leeway(identity.leeway);
+    /// The core and a verifier of `identity`'s tokens (reading its JWKS URL, if it has one).
+    pub async fn new(core: Core, identity: IdentityConfig) -> Result<Self, InitError> {
+        let now = core.clock.now();
+        let verifier =
+            IdentityVerifier::load(identity.issuer, identity.audience, identity.keys, now)
+                .await?
+                .with_leeway(identity.leeway);
         Ok(Self {
             core,
             verifier: Arc::new(verifier),
@@ -135,8 +154,8 @@ impl VerifiedState {
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
-        Self::new(Core::from_env(aws, env)?, IdentityConfig::from_env(env)?)
+    pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+        Self::new(Core::from_env(aws, env)?, IdentityConfig::from_env(env)?).await
     }
 }
 
@@ -150,12 +169,12 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(
+    pub async fn new(
         core: Core,
         identity: IdentityConfig,
         keyer: PersonKeyer,
     ) -> Result<Self, InitError> {
-        let verified = VerifiedState::new(core, identity)?;
+        let verified = VerifiedState::new(core, identity).await?;
         Ok(Self {
             core: verified.core,
             verifier: verified.verifier,
@@ -164,12 +183,13 @@ impl ApiState {
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+    pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
         Self::new(
             Core::from_env(aws, env)?,
             IdentityConfig::from_env(env)?,
-            person_keyer_from_env(env)?,
+            person_keyer_from_env(aws, env).await?,
         )
+        .await
     }
 }
 
@@ -184,9 +204,9 @@ pub struct LinkState {
 }
 
 impl LinkState {
-    pub fn new(api: ApiState, link_secret: &str) -> Result<Self, InitError> {
-        let links = crate::authorize::LinkSigner::new(link_secret.as_bytes())
-            .ok_or(InitError::Secret("LINK_SIGNING_SECRET"))?;
+    pub fn new(api: ApiState, link_secret: &crate::secrets::Secret) -> Result<Self, InitError> {
+        let links = crate::authorize::LinkSigner::new(link_secret.expose().as_bytes())
+            .ok_or(InitError::Secret(link_secret.variable()))?;
         Ok(Self {
             core: api.core,
             verifier: api.verifier,
@@ -196,10 +216,10 @@ impl LinkState {
     }
 
     /// Everything from the environment, as a Lambda's init does it.
-    pub fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
+    pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
         Self::new(
-            ApiState::from_env(aws, env)?,
-            &config::required(env, "LINK_SIGNING_SECRET")?,
+            ApiState::from_env(aws, env).await?,
+            &crate::secrets::read(aws, env, "LINK_SIGNING_SECRET_ARN").await?,
         )
     }
 }

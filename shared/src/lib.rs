@@ -1,7 +1,7 @@
 //! fangyitong's domain crate.
 //!
 //! Every rule of the service lives here, one module per capability; the crates under
-//! `functions/` only read configuration, build [`app::AppState`] once and hand a router or a
+//! `functions/` only read configuration, build their state ([`app`]) once and hand a router or a
 //! handler to the Lambda runtime. The same routers are merged by `tools/local` into one local API.
 //!
 //! | module | what it owns |
@@ -10,7 +10,8 @@
 //! | [`keys`] | the single-table design: every key format, index, TTL and access pattern |
 //! | [`table`] | the table definition shared by the local stack, the tests and `template.yaml` |
 //! | [`store`] | DynamoDB access behind the domain's own functions |
-//! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`] |
+//! | [`identity`] | bearer JWT verification into a typed [`identity::Identity`]; the provider's keys, followed through rotations |
+//! | [`secrets`] | the person-key and link-signing secrets, read from Secrets Manager at init |
 //! | [`tenancy`] | the one guard deciding who may act for an enterprise |
 //! | [`listing`] | paged, filtered employee lists from the list indexes, with bound cursors |
 //! | [`query_nucleic`] | PCR-test recency of an enterprise's employees (manual §4) |
@@ -57,6 +58,7 @@ pub mod query_vaccine;
 pub mod registry;
 pub mod relabel;
 pub mod roster;
+pub mod secrets;
 pub mod sites;
 pub mod store;
 pub mod summary;

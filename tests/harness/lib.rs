@@ -68,8 +68,14 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-/// A fresh table with the demo registry in it, and the authorize routes over it.
+/// A fresh table with the demo registry in it, and every function's routes over it, verifying
+/// the development identity provider's tokens.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(demo::dev_identity()).await
+}
+
+/// The same, verifying the tokens of the identity provider `identity` describes.
+pub async fn spawn_app_with(identity: fangyitong::app::IdentityConfig) -> TestApp {
     let aws = local::sdk_config(endpoints()).await;
     let requests = local::requests::RequestCounter::default();
     let dynamodb = requests.client(&aws);
@@ -84,7 +90,9 @@ pub async fn spawn_app() -> TestApp {
         Settings::default(),
         Arc::new(clock.clone()),
     );
-    let state = local::Functions::new(core, export_services(&aws).await);
+    let state = local::Functions::start_with(core, export_services(&aws).await, &aws, identity)
+        .await
+        .expect("the functions start");
     let cast = Cast::new(start_time());
     demo::seed_registry(&state, &cast)
         .await
@@ -131,16 +139,24 @@ impl TestApp {
             .mint(&persona, self.clock.now(), chrono::Duration::hours(1))
     }
 
-    pub fn identity(&self, persona: &Persona) -> Identity {
+    /// The person key `persona` has in this service.
+    pub fn person_key(&self, persona: &Persona) -> fangyitong::ids::PersonKey {
+        let document = fangyitong::ids::IdDocument::parse(persona.id_type, &persona.id_number)
+            .expect("demo personas have valid ID documents");
+        self.state.keyer.key(&document)
+    }
+
+    pub async fn identity(&self, persona: &Persona) -> Identity {
         self.state
             .verifier
             .identify(&self.token(persona), self.clock.now(), &self.state.keyer)
+            .await
             .expect("demo tokens verify")
     }
 
     /// The `agent_id` the API shows for `persona` in the enterprise `uscc`.
     pub fn agent_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
-        fangyitong::authorize::AgentId::of(uscc, &self.identity(persona).person).to_string()
+        fangyitong::authorize::AgentId::of(uscc, &self.person_key(persona)).to_string()
     }
 
     /// The same app with these export services (e.g. a changed limit or sender).
@@ -177,7 +193,7 @@ impl TestApp {
 
     /// The `employee_id` the API shows for `persona` in the enterprise `uscc`.
     pub fn employee_id(&self, persona: &Persona, uscc: &fangyitong::ids::Uscc) -> String {
-        fangyitong::roster::EmployeeId::of(uscc, &self.identity(persona).person).to_string()
+        fangyitong::roster::EmployeeId::of(uscc, &self.person_key(persona)).to_string()
     }
 
     /// Seeds the demo enterprise: its agent, `employees` employees on the roster (the cast's

@@ -102,12 +102,7 @@ async fn tokens_are_verified() {
     let mut no_exp = claims.clone();
     no_exp.as_object_mut().unwrap().remove("exp");
     let key = jsonwebtoken::EncodingKey::from_ec_pem(demo::DEV_PRIVATE_KEY.as_bytes()).unwrap();
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
-        &no_exp,
-        &key,
-    )
-    .unwrap();
+    let token = jsonwebtoken::encode(&demo::dev_header(), &no_exp, &key).unwrap();
     assert_eq!(
         app.call(Method::GET, path, Some(&token), None).await.status,
         StatusCode::UNAUTHORIZED
@@ -115,12 +110,7 @@ async fn tokens_are_verified() {
     // A list of audiences that includes ours is fine (RFC 7519).
     let mut many = claims.clone();
     many["aud"] = json!(["other", demo::DEV_AUDIENCE]);
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
-        &many,
-        &key,
-    )
-    .unwrap();
+    let token = jsonwebtoken::encode(&demo::dev_header(), &many, &key).unwrap();
     assert_eq!(
         app.call(Method::GET, path, Some(&token), None).await.status,
         StatusCode::OK
@@ -282,7 +272,7 @@ async fn bodies_paths_and_routes() {
         )
         .await;
     assert_eq!(reply.body["code"], "invalid_agent_id");
-    let me = format!("PER#{}", app.identity(&c.agent).person);
+    let me = format!("PER#{}", app.identity(&c.agent).await.person);
     let cursors = [
         "bm9wZQ".to_string(),
         cursor(&json!({"GSI1PK": me})),
@@ -386,21 +376,23 @@ async fn bodies_paths_and_routes() {
 
 /// With a JWK set, keys are chosen by `kid` only: a token that names no key, or another one, is
 /// refused; one naming its key verifies.
-#[test]
-fn a_jwks_verifier_insists_on_the_key_id() {
+#[tokio::test]
+async fn a_jwks_verifier_insists_on_the_key_id() {
     use fangyitong::identity::{IdentityVerifier, KeySource};
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let private = EncodingKey::from_ec_pem(demo::DEV_PRIVATE_KEY.as_bytes()).unwrap();
     let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&private, Algorithm::ES256).unwrap();
     jwk.common.key_id = Some("2022-04".into());
     let set = json!({ "keys": [jwk] }).to_string();
-    let verifier = IdentityVerifier::new(
+    let now = system_tests::start_time();
+    let verifier = IdentityVerifier::load(
         demo::DEV_ISSUER.into(),
         demo::DEV_AUDIENCE.into(),
         KeySource::Jwks(set),
+        now,
     )
+    .await
     .unwrap();
-    let now = system_tests::start_time();
     let cast = demo::Cast::new(now);
     let claims = json!({"iss": demo::DEV_ISSUER, "aud": demo::DEV_AUDIENCE, "sub": "x",
         "exp": now.timestamp() + 3600, "iat": now.timestamp(),
@@ -410,9 +402,13 @@ fn a_jwks_verifier_insists_on_the_key_id() {
         header.kid = kid.map(str::to_string);
         jsonwebtoken::encode(&header, &claims, &private).unwrap()
     };
-    assert!(verifier.verify(&signed(Some("2022-04")), now).is_ok());
+    assert!(verifier.verify(&signed(Some("2022-04")), now).await.is_ok());
     for kid in [None, Some("2021-01")] {
-        let refused = verifier.verify(&signed(kid), now).err().expect("refused");
+        let refused = verifier
+            .verify(&signed(kid), now)
+            .await
+            .err()
+            .expect("refused");
         assert_eq!(refused.code, "invalid_token", "{kid:?}");
     }
 }

@@ -5,6 +5,7 @@ mod authorize;
 mod edge;
 mod events;
 mod export;
+mod identity;
 mod invite;
 mod local_stack;
 mod openapi;

@@ -80,13 +80,25 @@ impl Vars for Recorded {
 }
 
 /// A value of the right shape for each variable the template sets (its `!Ref`s are parameters
-/// and resources that only exist when deployed).
-fn placeholder(name: &str) -> String {
+/// and resources that only exist when deployed): secrets are created on the local stack's
+/// Secrets Manager and named by their ARN, the provider's keys are the local provider's.
+async fn placeholder(name: &str) -> String {
     match name {
-        "JWT_PUBLIC_KEY_PEM" => local::demo::DEV_PUBLIC_KEY.into(),
+        "JWT_JWKS_URL" => local::idp::DevIdentityProvider::shared().jwks_url().into(),
         "PUBLIC_BASE_URL" => "https://fangyitong.example.cn".into(),
         "SES_REGION" => "ap-southeast-1".into(),
-        n if n.ends_with("_SECRET") => "a-secret-of-forty-characters-0123456789".into(),
+        n if n.ends_with("_SECRET_ARN") => {
+            let aws = local::sdk_config(system_tests::endpoints()).await;
+            let client = aws_sdk_secretsmanager::Client::new(&aws);
+            let secret_name = format!("template-test/{}", n.to_lowercase());
+            local::secrets::ensure(
+                &client,
+                &secret_name,
+                "a-secret-of-forty-characters-0123456789",
+            )
+            .await
+            .expect("create the secret")
+        }
         n if n.ends_with("_SECONDS") || n.ends_with("_DAYS") || n.ends_with("_LIMIT") => {
             "300".into()
         }
@@ -98,11 +110,11 @@ fn placeholder(name: &str) -> String {
 async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
     let aws = local::sdk_config(system_tests::endpoints()).await;
     let result = match binary {
-        "authorize" | "invite-join" => LinkState::from_env(&aws, env).map(drop),
-        "query-nucleic" | "query-vaccine" => ApiState::from_env(&aws, env).map(drop),
-        "query-sites" => VerifiedState::from_env(&aws, env).map(drop),
+        "authorize" | "invite-join" => LinkState::from_env(&aws, env).await.map(drop),
+        "query-nucleic" | "query-vaccine" => ApiState::from_env(&aws, env).await.map(drop),
+        "query-sites" => VerifiedState::from_env(&aws, env).await.map(drop),
         "export" => ExportState::from_env(&aws, env).await.map(drop),
-        "sync" => SyncContext::from_env(&aws, env).map(drop),
+        "sync" => SyncContext::from_env(&aws, env).await.map(drop),
         "relabel" => Core::from_env(&aws, env).map(drop),
         other => panic!("a function this test does not know: {other}"),
     };
@@ -112,11 +124,11 @@ async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
 /// The init call each function's `main.rs` makes (so the test runs what the Lambda runs).
 fn init_call(binary: &str) -> &'static str {
     match binary {
-        "authorize" | "invite-join" => "LinkState::from_env(&aws, &ProcessEnv)",
-        "query-nucleic" | "query-vaccine" => "ApiState::from_env(&aws, &ProcessEnv)",
-        "query-sites" => "VerifiedState::from_env(&aws, &ProcessEnv)",
-        "export" => "ExportState::from_env(&aws, &ProcessEnv)",
-        "sync" => "SyncContext::from_env(&aws, &ProcessEnv)",
+        "authorize" | "invite-join" => "LinkState::from_env(&aws, &ProcessEnv).await",
+        "query-nucleic" | "query-vaccine" => "ApiState::from_env(&aws, &ProcessEnv).await",
+        "query-sites" => "VerifiedState::from_env(&aws, &ProcessEnv).await",
+        "export" => "ExportState::from_env(&aws, &ProcessEnv).await",
+        "sync" => "SyncContext::from_env(&aws, &ProcessEnv).await",
         "relabel" => "Core::from_env(&aws, &ProcessEnv)",
         other => panic!("a function this test does not know: {other}"),
     }
@@ -156,8 +168,10 @@ async fn each_function_gets_only_the_variables_it_reads() {
             .chain(own.into_iter().flat_map(|m| m.keys()))
             .map(|k| k.as_str().unwrap().to_string())
             .collect();
-        let given: HashMap<String, String> =
-            names.iter().map(|n| (n.clone(), placeholder(n))).collect();
+        let mut given = HashMap::new();
+        for name in &names {
+            given.insert(name.clone(), placeholder(name).await);
+        }
         let recorded = Recorded {
             given: given.clone(),
             asked: Mutex::default(),
@@ -172,7 +186,7 @@ async fn each_function_gets_only_the_variables_it_reads() {
                 "{binary} is given {name} but never reads it"
             );
         }
-        for secret in names.iter().filter(|n| n.ends_with("_SECRET")) {
+        for secret in names.iter().filter(|n| n.ends_with("_SECRET_ARN")) {
             let mut without = given.clone();
             without.remove(secret);
             let error = init(binary, &without).await.expect_err(secret);

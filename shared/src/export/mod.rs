@@ -144,7 +144,7 @@ impl ExportState {
         aws: &aws_config::SdkConfig,
         env: &dyn crate::config::Vars,
     ) -> Result<Self, crate::app::InitError> {
-        let api = ApiState::from_env(aws, env)?;
+        let api = ApiState::from_env(aws, env).await?;
         Ok(Self::new(api, ExportServices::from_env(aws, env).await?))
     }
 }

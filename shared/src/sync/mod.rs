@@ -662,7 +662,7 @@ pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutpu
 
 impl SyncContext {
     /// Everything from the environment, as the Lambda's init does it.
-    pub fn from_env(
+    pub async fn from_env(
         aws: &aws_config::SdkConfig,
         env: &dyn crate::config::Vars,
     ) -> Result<Self, crate::app::InitError> {
@@ -674,7 +674,7 @@ impl SyncContext {
             ),
             s3: aws_sdk_s3::Client::new(aws),
             bucket: config::required(env, "DATA_BUCKET")?,
-            keyer: crate::app::person_keyer_from_env(env)?,
+            keyer: crate::app::person_keyer_from_env(aws, env).await?,
             uscc_policy: Arc::new(config::uscc_policy(env)),
             clock: Arc::new(crate::clock::SystemClock),
         })

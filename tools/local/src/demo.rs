@@ -3,11 +3,11 @@
 //! domain functions the sync and the API use.
 
 use crate::functions::Functions;
+use crate::idp::DevIdentityProvider;
 use crate::tokens::{Persona, TokenMinter};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fangyitong::app::IdentityConfig;
 use fangyitong::authorize::{self, Decision, DecisionRequest, Method};
-use fangyitong::identity::KeySource;
 use fangyitong::ids::{
     IdDocument, IdType, PersonKeyer, Phone, Uscc, resident_id_check_char, uscc_check_character,
 };
@@ -18,6 +18,11 @@ use rand::Rng;
 
 pub const DEV_PRIVATE_KEY: &str = include_str!("../../../dev/identity-dev-private.pem");
 pub const DEV_PUBLIC_KEY: &str = include_str!("../../../dev/identity-dev-public.pem");
+/// The development key's id in the stand-in provider's JWK set.
+pub const DEV_KEY_ID: &str = "dev-2022-04";
+/// The key a rotation moves to (tests of key rotation).
+pub const DEV_NEXT_PRIVATE_KEY: &str = include_str!("../../../dev/identity-dev-next-private.pem");
+pub const DEV_NEXT_KEY_ID: &str = "dev-2022-05";
 pub const DEV_ISSUER: &str = "https://idp.shenzhen-iqi.local";
 pub const DEV_AUDIENCE: &str = "fangyitong";
 
@@ -29,19 +34,25 @@ pub fn dev_keyer() -> PersonKeyer {
     PersonKeyer::new(DEV_PERSON_KEY_SECRET.as_bytes()).expect("the dev secret is long enough")
 }
 
-/// The development identity provider, whose private key is [`DEV_PRIVATE_KEY`].
+/// The development identity provider, as functions are configured for it: its JWKS URL,
+/// served by [`DevIdentityProvider::shared`], whose key is [`DEV_PRIVATE_KEY`].
 pub fn dev_identity() -> IdentityConfig {
-    IdentityConfig {
-        issuer: DEV_ISSUER.into(),
-        audience: DEV_AUDIENCE.into(),
-        keys: KeySource::Pem(DEV_PUBLIC_KEY.into()),
-        leeway: Duration::seconds(60),
+    DevIdentityProvider::shared().identity_config()
+}
+
+/// The header of a token signed with the development key: ES256, naming [`DEV_KEY_ID`].
+pub fn dev_header() -> jsonwebtoken::Header {
+    jsonwebtoken::Header {
+        kid: Some(DEV_KEY_ID.into()),
+        ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256)
     }
 }
 
+/// A minter of the development provider's tokens, signed with its key [`DEV_KEY_ID`].
 pub fn minter() -> TokenMinter {
     TokenMinter::from_ec_pem(DEV_PRIVATE_KEY.as_bytes(), DEV_ISSUER, DEV_AUDIENCE)
         .expect("the dev key is a valid EC key")
+        .with_kid(DEV_KEY_ID)
 }
 
 /// A resident ID number: address code, birth date, sequence, and the GB 11643 check character.
@@ -279,19 +290,19 @@ pub async fn seed_employees(
 pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong::http::ApiError> {
     let now = state.core.clock.now();
     let minter = minter();
-    let identity = |p: &Persona| {
+    let token = |p: &Persona| {
         let face = Persona {
             face_verified_at: Some(now),
             ..p.clone()
         };
-        state.verifier.identify(
-            &minter.mint(&face, now, Duration::minutes(1)),
-            now,
-            &state.keyer,
-        )
+        minter.mint(&face, now, Duration::minutes(1))
     };
-    let agent = identity(&cast.agent)?;
-    let legal_rep = identity(&cast.legal_rep)?;
+    let agent = (state.verifier)
+        .identify(&token(&cast.agent), now, &state.keyer)
+        .await?;
+    let legal_rep = (state.verifier)
+        .identify(&token(&cast.legal_rep), now, &state.keyer)
+        .await?;
     let uscc = demo_uscc();
     let linking = state.link_state();
     match authorize::apply(

@@ -1,17 +1,19 @@
 //! Every function's state at once, from the development secrets. The local API serves each
 //! function's routes on that function's own state ([`VerifiedState`], [`ApiState`],
 //! [`LinkState`], [`ExportState`]), exactly as the deployed functions are built, and merges
-//! them under one port.
+//! them under one port. Their init reads the same things a Lambda's does, from the local stack:
+//! the secrets from Secrets Manager on moto's server, the provider's keys from its JWKS URL.
 
 use crate::demo;
 use axum::routing::get;
 use axum::{Json, Router};
-use fangyitong::app::{ApiState, Core, LinkState, VerifiedState};
+use fangyitong::app::{self, ApiState, Core, IdentityConfig, LinkState, VerifiedState};
 use fangyitong::authorize::LinkSigner;
 use fangyitong::export::{ExportServices, ExportState};
 use fangyitong::identity::IdentityVerifier;
 use fangyitong::ids::PersonKeyer;
 use fangyitong::openapi;
+use fangyitong::secrets;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -24,21 +26,45 @@ pub struct Functions {
 }
 
 impl Functions {
-    /// The states of every function over `core`, keyed and verified with the development
-    /// secrets and identity provider.
-    pub fn new(core: Core, exports: ExportServices) -> Self {
-        let keyer = demo::dev_keyer();
-        let api = ApiState::new(core, demo::dev_identity(), keyer.clone())
-            .expect("the development identity provider is valid");
-        let linking = LinkState::new(api, demo::DEV_LINK_SIGNING_SECRET)
-            .expect("the development link secret is long enough");
-        Self {
+    /// The states of every function over `core`, with the development identity provider and
+    /// secrets.
+    pub async fn start(
+        core: Core,
+        exports: ExportServices,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<Self, String> {
+        Self::start_with(core, exports, aws, demo::dev_identity()).await
+    }
+
+    /// The same with the identity provider `identity`. Each function's init runs as deployed: the
+    /// secrets are read from Secrets Manager (moto's server) and the provider's keys from its
+    /// JWKS URL.
+    pub async fn start_with(
+        core: Core,
+        exports: ExportServices,
+        aws: &aws_config::SdkConfig,
+        identity: IdentityConfig,
+    ) -> Result<Self, String> {
+        let arns = crate::secrets::provision(aws).await?;
+        let client = aws_sdk_secretsmanager::Client::new(aws);
+        let person_key = secrets::read_id(&client, &arns.person_key, "PERSON_KEY_SECRET_ARN")
+            .await
+            .map_err(|e| e.to_string())?;
+        let link_signing = secrets::read_id(&client, &arns.link_signing, "LINK_SIGNING_SECRET_ARN")
+            .await
+            .map_err(|e| e.to_string())?;
+        let keyer = app::person_keyer(&person_key).map_err(|e| e.to_string())?;
+        let api = ApiState::new(core, identity, keyer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let linking = LinkState::new(api, &link_signing).map_err(|e| e.to_string())?;
+        Ok(Self {
             core: linking.core,
             verifier: linking.verifier,
             keyer: linking.keyer,
             links: linking.links,
             exports: Arc::new(exports),
-        }
+        })
     }
 
     /// The same functions with other export services (e.g. a changed limit).

@@ -8,7 +8,9 @@ pub mod dynamo;
 pub mod exports;
 pub mod functions;
 pub mod generate;
+pub mod idp;
 pub mod requests;
+pub mod secrets;
 pub mod server_process;
 pub mod tokens;
 

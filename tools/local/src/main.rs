@@ -58,7 +58,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let services =
         local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-local-exports").await?;
     let core = Core::new(dynamodb, TABLE, Settings::default(), Arc::new(SystemClock));
-    let state = local::Functions::new(core, services);
+    // The identity provider's JWK set is served here as the provider serves it; the functions
+    // read it at start, and the secrets from Secrets Manager on moto, as deployed ones do.
+    let state = local::Functions::start(core, services, &aws).await?;
+    println!(
+        "identity provider's keys: {}",
+        local::idp::DevIdentityProvider::shared().jwks_url()
+    );
 
     let cast = Cast::new(state.core.clock.now());
     demo::seed_registry(&state, &cast).await?;

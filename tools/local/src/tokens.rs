@@ -12,6 +12,8 @@ pub struct TokenMinter {
     issuer: String,
     audience: String,
     key: EncodingKey,
+    /// The key's id, named in each token's header (a JWK set picks keys by it).
+    kid: Option<String>,
 }
 
 impl TokenMinter {
@@ -24,7 +26,16 @@ impl TokenMinter {
             issuer: issuer.into(),
             audience: audience.into(),
             key: EncodingKey::from_ec_pem(private_pem)?,
+            kid: None,
         })
+    }
+
+    /// The same minter naming its key `kid` in each token's header.
+    pub fn with_kid(self, kid: &str) -> Self {
+        Self {
+            kid: Some(kid.into()),
+            ..self
+        }
     }
 
     /// A token for `person`, valid for `ttl` from `now`, face-verified at `face_verified_at`.
@@ -46,8 +57,11 @@ impl TokenMinter {
                 vec![]
             },
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key)
-            .expect("ES256 signing with a valid key")
+        let header = Header {
+            kid: self.kid.clone(),
+            ..Header::new(Algorithm::ES256)
+        };
+        jsonwebtoken::encode(&header, &claims, &self.key).expect("ES256 signing with a valid key")
     }
 }
 

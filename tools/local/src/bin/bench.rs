@@ -143,7 +143,9 @@ async fn stack(counter: &RequestCounter) -> (Stack, Functions, aws_config::SdkCo
         .await
         .unwrap();
     let services = local::exports::setup(&aws, &bucket, &bucket).await.unwrap();
-    let state = Functions::new(core, services);
+    let state = Functions::start(core, services, &aws)
+        .await
+        .expect("the functions start on the local stack");
     (
         Stack {
             _engine: engine,
@@ -534,7 +536,9 @@ async fn export_worker() {
         .await
         .unwrap();
     services.queue_url = std::env::var("EXPORT_QUEUE_URL").unwrap();
-    let state = Functions::new(core, services);
+    let state = Functions::start(core, services, &aws)
+        .await
+        .expect("the functions start on the local stack");
     let started = Instant::now();
     let handled = local::exports::drain(&state).await.unwrap();
     let elapsed = started.elapsed();

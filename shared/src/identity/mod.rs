@@ -9,10 +9,13 @@ use crate::ids::{IdDocument, IdType, PersonKey, PersonKeyer};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Validation;
+use keys::ProviderKeys;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+pub mod keys;
+pub use keys::{IdentityConfigError, KeySource};
 
 /// Seconds of clock skew tolerated between the provider and us.
 const LEEWAY_SECONDS: i64 = 60;
@@ -96,37 +99,10 @@ impl Identity {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityConfigError {
-    #[error("JWT_PUBLIC_KEY_PEM is neither an EC nor an RSA public key in PEM")]
-    Pem,
-    #[error("JWT_JWKS is not a JWK set with usable keys: {0}")]
-    Jwks(String),
-    #[error("set JWT_PUBLIC_KEY_PEM or JWT_JWKS")]
-    NoKey,
-}
-
-/// Where the provider's verification keys come from.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// One public key in PEM (EC P-256 → ES256, RSA → RS256).
-    Pem(String),
-    /// A JWK set document, as served at the provider's JWKS URL; keys are picked by `kid`.
-    Jwks(String),
-}
-
-struct VerificationKey {
-    kid: Option<String>,
-    algorithm: Algorithm,
-    key: DecodingKey,
-}
-
 pub struct IdentityVerifier {
     issuer: String,
     audience: String,
-    keys: Vec<VerificationKey>,
-    /// Keys from a JWK set are chosen by `kid` only: a token must name its key.
-    requires_kid: bool,
+    keys: ProviderKeys,
     /// Clock skew tolerated between the provider and us.
     leeway: Duration,
 }
@@ -135,64 +111,23 @@ impl std::fmt::Debug for IdentityVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityVerifier")
             .field("issuer", &self.issuer)
-            .field("keys", &self.keys.len())
             .finish()
     }
 }
 
 impl IdentityVerifier {
-    pub fn new(
+    /// A verifier of the tokens `issuer` issues for `audience`, with the keys from `source` (a
+    /// JWKS URL is read now: `now` starts its clock of re-reads).
+    pub async fn load(
         issuer: String,
         audience: String,
         source: KeySource,
+        now: DateTime<Utc>,
     ) -> Result<Self, IdentityConfigError> {
-        let keys = match source {
-            KeySource::Pem(pem) => {
-                let pem = pem.as_bytes();
-                let (algorithm, key) = match DecodingKey::from_ec_pem(pem) {
-                    Ok(key) => (Algorithm::ES256, key),
-                    Err(_) => (
-                        Algorithm::RS256,
-                        DecodingKey::from_rsa_pem(pem).map_err(|_| IdentityConfigError::Pem)?,
-                    ),
-                };
-                vec![VerificationKey {
-                    kid: None,
-                    algorithm,
-                    key,
-                }]
-            }
-            KeySource::Jwks(json) => {
-                let set: JwkSet = serde_json::from_str(&json)
-                    .map_err(|e| IdentityConfigError::Jwks(e.to_string()))?;
-                let mut keys = Vec::new();
-                for jwk in &set.keys {
-                    let algorithm = match &jwk.algorithm {
-                        jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
-                            Algorithm::ES256
-                        }
-                        jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                        _ => continue,
-                    };
-                    let key = DecodingKey::from_jwk(jwk)
-                        .map_err(|e| IdentityConfigError::Jwks(e.to_string()))?;
-                    keys.push(VerificationKey {
-                        kid: jwk.common.key_id.clone(),
-                        algorithm,
-                        key,
-                    });
-                }
-                if keys.is_empty() {
-                    return Err(IdentityConfigError::Jwks("no EC or RSA keys".into()));
-                }
-                keys
-            }
-        };
         Ok(Self {
             issuer,
             audience,
-            requires_kid: keys.iter().any(|k| k.kid.is_some()),
-            keys,
+            keys: ProviderKeys::load(source, now).await?,
             leeway: Duration::seconds(LEEWAY_SECONDS),
         })
     }
@@ -203,17 +138,17 @@ impl IdentityVerifier {
     }
 
     /// Verifies `token` as of `now`, and keys the person it names.
-    pub fn identify(
+    pub async fn identify(
         &self,
         token: &str,
         now: DateTime<Utc>,
         keyer: &PersonKeyer,
     ) -> Result<Identity, ApiError> {
-        Ok(self.verify(token, now)?.identify(keyer))
+        Ok(self.verify(token, now).await?.identify(keyer))
     }
 
     /// Verifies `token` as of `now`.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Verified, ApiError> {
+    pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Verified, ApiError> {
         let invalid = |why: &str| {
             ApiError::unauthorized(
                 "invalid_token",
@@ -221,25 +156,21 @@ impl IdentityVerifier {
             )
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
-        if self.requires_kid && header.kid.is_none() {
+        let keys = self.keys.for_token(&header, now).await;
+        if keys.requires_kid && header.kid.is_none() {
             return Err(invalid("it names no key (kid)"));
         }
-        let key = self
-            .keys
-            .iter()
-            .find(|k| {
-                k.algorithm == header.alg
-                    && (header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
-            })
+        let (algorithm, key) = keys
+            .find(&header)
             .ok_or_else(|| invalid("unknown key or algorithm"))?;
-        let mut validation = Validation::new(key.algorithm);
+        let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked below against the injected clock, not the system time.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidIssuer => invalid("wrong issuer"),
                 jsonwebtoken::errors::ErrorKind::InvalidAudience => invalid("wrong audience"),
@@ -350,7 +281,7 @@ impl<S: VerifyingState> FromRequestParts<S> for Verified {
                 )
             })?;
         let now = state.core().clock.now();
-        state.verifier().verify(token, now)
+        state.verifier().verify(token, now).await
     }
 }
 
