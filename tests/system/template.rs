@@ -186,6 +186,36 @@ async fn each_function_gets_only_the_variables_it_reads() {
                 "{binary} is given {name} but never reads it"
             );
         }
+        // It may read exactly the secrets it is given, and no secret value is in its environment.
+        let readable: BTreeSet<String> = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|p| &p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"])
+            .filter(|arn| !arn.is_null())
+            .map(|arn| strip_tags(arn).as_str().unwrap().to_string())
+            .collect();
+        let given_secrets: BTreeSet<String> = own
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str().unwrap().ends_with("_SECRET_ARN"))
+            .map(|(_, v)| strip_tags(v).as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            readable, given_secrets,
+            "{binary} may read exactly its secrets"
+        );
+        for (name, value) in own.into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if let Some(referenced) = strip_tags(value).as_str() {
+                let is_secret = doc["Resources"][referenced]["Type"].as_str()
+                    == Some("AWS::SecretsManager::Secret");
+                assert!(
+                    !is_secret || name.ends_with("_SECRET_ARN"),
+                    "{binary}: {name} carries a secret"
+                );
+            }
+        }
         for secret in names.iter().filter(|n| n.ends_with("_SECRET_ARN")) {
             let mut without = given.clone();
             without.remove(secret);
