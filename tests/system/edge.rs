@@ -416,3 +416,103 @@ fn a_jwks_verifier_insists_on_the_key_id() {
         assert_eq!(refused.code, "invalid_token", "{kid:?}");
     }
 }
+
+/// A DynamoDB endpoint that accepts connections and never answers: a real socket on loopback,
+/// what a stalled store looks like from the client.
+async fn stalled_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+/// The app's functions with their table behind a stalled endpoint, through the SDK
+/// configuration the local stack (and every function) loads.
+async fn stalled_functions(app: &system_tests::TestApp) -> local::Functions {
+    let endpoints = local::Endpoints {
+        dynamodb: stalled_endpoint().await,
+        others: system_tests::endpoints().others.clone(),
+    };
+    let aws = local::sdk_config(&endpoints).await;
+    let core = fangyitong::app::Core::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        &app.table,
+        fangyitong::config::Settings::default(),
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    local::Functions {
+        core,
+        ..app.state.clone()
+    }
+}
+
+fn summary_request(app: &system_tests::TestApp) -> Request<Body> {
+    Request::builder()
+        .uri(format!("/nucleic/enterprises/{}/summary", demo::demo_uscc()))
+        .header("authorization", format!("Bearer {}", app.token(&app.cast.agent)))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A request that outlasts the deadline gets a 503 JSON `timeout` with `Retry-After`, at the
+/// deadline, not when the stalled store call would have given up.
+#[tokio::test]
+async fn a_request_past_its_deadline_is_a_503_with_retry_after() {
+    let app = spawn_app().await;
+    let functions = stalled_functions(&app).await;
+    let deadline = std::time::Duration::from_millis(500);
+    let (routes, _) = fangyitong::openapi::split(
+        fangyitong::query_nucleic::routes(),
+        functions.api_state(),
+    );
+    let router = fangyitong::http::edge_with_deadline(routes, deadline);
+    let started = std::time::Instant::now();
+    let reply = app.send_to(router, summary_request(&app)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("timeout")),
+        "{reply:?}"
+    );
+    assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        reply.headers.get("retry-after").map(|v| v.as_bytes()),
+        Some(fangyitong::http::RETRY_AFTER_SECONDS.to_string().as_bytes())
+    );
+    assert!(
+        took >= deadline && took < deadline + std::time::Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+}
+
+/// The SDK's own timeouts bound a stalled call, below the request deadline: the same router
+/// with the real deadline answers 503 `unavailable` (retryable) with `Retry-After` once the
+/// operation timeout has passed, rather than waiting for the socket.
+#[tokio::test]
+async fn a_stalled_store_call_times_out_below_the_deadline() {
+    let app = spawn_app().await;
+    let functions = stalled_functions(&app).await;
+    let started = std::time::Instant::now();
+    let reply = app
+        .send_to(local::api(&functions), summary_request(&app))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")),
+        "{reply:?}"
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        took >= fangyitong::aws::OPERATION_ATTEMPT_TIMEOUT
+            && took < fangyitong::http::REQUEST_DEADLINE,
+        "answered after {took:?}"
+    );
+}

@@ -268,6 +268,11 @@ async fn produce_and_send(
             .key(&key)
             .content_type(content_type)
             .body(body)
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .timeout_config(crate::aws::transfer_timeouts()),
+            )
             .send()
             .await
             .map_err(|e| {
@@ -356,6 +361,11 @@ async fn produce_and_send(
                         .map_err(|e| e.to_string())?,
                 )
                 .build(),
+        )
+        .customize()
+        .config_override(
+            aws_sdk_sesv2::config::Builder::default()
+                .timeout_config(crate::aws::transfer_timeouts()),
         )
         .send()
         .await
