@@ -516,3 +516,72 @@ async fn a_stalled_store_call_times_out_below_the_deadline() {
         "answered after {took:?}"
     );
 }
+
+/// A name with a control character is refused wherever a name enters — typed by an agent or an
+/// operator, filtered on, or carried by a token — and nothing is written.
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(2).await;
+    let c = &app.cast;
+    let before = app.item_count().await;
+    let uscc = demo::demo_uscc();
+    for bad in ["王\u{0}伟", "王伟\n管理员", "\u{202E}伟王", "王\u{7}伟"] {
+        let reply = app
+            .post(
+                &format!("/invite/enterprises/{uscc}/employees"),
+                &c.agent,
+                json!({"name": bad, "id_type": "resident_id", "id_number": c.second_applicant.id_number, "phone": "13800138000"}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_name")),
+            "{bad:?}"
+        );
+        let reply = app
+            .post(
+                "/authorize/offline-grants",
+                &c.operator,
+                json!({
+                    "uscc": demo::foreign_uscc().to_string(),
+                    "agents": [{"name": bad, "id_type": "resident_id", "id_number": c.agent.id_number}],
+                    "materials": {
+                        "application_form": true, "business_licence": true,
+                        "legal_rep_identity": true, "agent_identity": true,
+                        "email_reference": "OPS-2022-0401-17"
+                    },
+                    "email_approved_at": app.clock.now() - Duration::days(1),
+                }),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_name")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(app.item_count().await, before, "nothing written");
+    let reply = app
+        .get(
+            &format!("/nucleic/enterprises/{uscc}/labels/never/employees?name=%E7%8E%8B%00"),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_name")),
+        "{reply:?}"
+    );
+    // The identity provider's name claim is held to the same rules.
+    let mut persona = c.agent.clone();
+    persona.name = "王\u{0}伟".into();
+    let token = app.minter.mint(&persona, app.clock.now(), Duration::hours(1));
+    let reply = app
+        .call(Method::GET, "/authorize/me", Some(&token), None)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_identity"))
+    );
+}
