@@ -177,6 +177,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // axum's `Json` also takes `application/*+json` (`json-patch+json`, …), whose bodies
+        // mean something else: only `application/json` is read.
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
+        }
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
@@ -208,6 +213,23 @@ where
     }
 }
 
+/// Whether the body is declared `application/json`, parameters (`; charset=utf-8`) allowed.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as application/json",
+    )
+}
+
 fn body_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -224,11 +246,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("malformed_json", "the body is not valid JSON")
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             body_too_large()
         }
@@ -426,6 +444,39 @@ pub fn edge_with_deadline(router: Router, deadline: std::time::Duration) -> Rout
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_application_json_is_json() {
+        let headers = |value: &'static str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(value),
+            );
+            headers
+        };
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(super::is_json(&headers(ok)), "{ok}");
+        }
+        for refused in [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/vnd.api+json",
+            "application/jsonx",
+            "text/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(!super::is_json(&headers(refused)), "{refused}");
+        }
+        assert!(!super::is_json(&axum::http::HeaderMap::new()));
+    }
+
     #[test]
     fn serde_messages_lose_their_numbers() {
         let redacted = super::redact_numbers(

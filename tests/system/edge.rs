@@ -455,8 +455,14 @@ async fn stalled_functions(app: &system_tests::TestApp) -> local::Functions {
 
 fn summary_request(app: &system_tests::TestApp) -> Request<Body> {
     Request::builder()
-        .uri(format!("/nucleic/enterprises/{}/summary", demo::demo_uscc()))
-        .header("authorization", format!("Bearer {}", app.token(&app.cast.agent)))
+        .uri(format!(
+            "/nucleic/enterprises/{}/summary",
+            demo::demo_uscc()
+        ))
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(&app.cast.agent)),
+        )
         .body(Body::empty())
         .unwrap()
 }
@@ -468,10 +474,8 @@ async fn a_request_past_its_deadline_is_a_503_with_retry_after() {
     let app = spawn_app().await;
     let functions = stalled_functions(&app).await;
     let deadline = std::time::Duration::from_millis(500);
-    let (routes, _) = fangyitong::openapi::split(
-        fangyitong::query_nucleic::routes(),
-        functions.api_state(),
-    );
+    let (routes, _) =
+        fangyitong::openapi::split(fangyitong::query_nucleic::routes(), functions.api_state());
     let router = fangyitong::http::edge_with_deadline(routes, deadline);
     let started = std::time::Instant::now();
     let reply = app.send_to(router, summary_request(&app)).await;
@@ -576,7 +580,9 @@ async fn names_with_control_characters_are_refused() {
     // The identity provider's name claim is held to the same rules.
     let mut persona = c.agent.clone();
     persona.name = "王\u{0}伟".into();
-    let token = app.minter.mint(&persona, app.clock.now(), Duration::hours(1));
+    let token = app
+        .minter
+        .mint(&persona, app.clock.now(), Duration::hours(1));
     let reply = app
         .call(Method::GET, "/authorize/me", Some(&token), None)
         .await;
@@ -584,4 +590,49 @@ async fn names_with_control_characters_are_refused() {
         (reply.status, reply.body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_identity"))
     );
+}
+
+/// A JSON body is read only when sent as `application/json` (parameters allowed): JSON Patch,
+/// other `+json` types, text and forms are a 415 JSON `unsupported_media_type`, and nothing is
+/// written.
+#[tokio::test]
+async fn bodies_must_be_sent_as_application_json() {
+    let app = spawn_app().await;
+    let token = app.token(&app.cast.applicant);
+    let body = json!({"uscc": demo::demo_uscc().to_string(), "reason": "负责防疫"}).to_string();
+    let send = |content_type: Option<&str>| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/authorize/applications")
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.body(Body::from(body.clone())).unwrap()
+    };
+    let before = app.item_count().await;
+    for refused in [
+        Some("application/json-patch+json"),
+        Some("application/merge-patch+json"),
+        Some("application/vnd.api+json"),
+        Some("text/json"),
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let reply = app.send(send(refused)).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("unsupported_media_type")
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(app.item_count().await, before, "nothing written");
+    let reply = app
+        .send(send(Some("application/json; charset=utf-8")))
+        .await;
+    assert!(reply.status.is_success(), "{reply:?}");
 }
