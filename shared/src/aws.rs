@@ -64,7 +64,10 @@ mod tests {
     fn the_limits_nest() {
         let t = timeouts();
         assert_eq!(t.connect_timeout(), Some(CONNECT_TIMEOUT));
-        assert_eq!(t.operation_attempt_timeout(), Some(OPERATION_ATTEMPT_TIMEOUT));
+        assert_eq!(
+            t.operation_attempt_timeout(),
+            Some(OPERATION_ATTEMPT_TIMEOUT)
+        );
         assert_eq!(t.operation_timeout(), Some(OPERATION_TIMEOUT));
         assert!(CONNECT_TIMEOUT < OPERATION_ATTEMPT_TIMEOUT);
         assert!(OPERATION_ATTEMPT_TIMEOUT < OPERATION_TIMEOUT);

@@ -36,8 +36,8 @@
 
 pub mod app;
 pub mod audit;
-pub mod aws;
 pub mod authorize;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod export;

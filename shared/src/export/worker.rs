@@ -516,10 +516,7 @@ mod tests {
             "＝1+1",
             "＠SUM(A1)",
         ] {
-            assert_eq!(
-                spreadsheet_text(formula.to_string()),
-                format!("'{formula}")
-            );
+            assert_eq!(spreadsheet_text(formula.to_string()), format!("'{formula}"));
         }
         for plain in [
             "王伟",

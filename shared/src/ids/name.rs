@@ -23,7 +23,9 @@ pub enum NameError {
     TooLong(usize),
     #[error("a name cannot contain '#'")]
     Reserved,
-    #[error("a name cannot contain control characters (line breaks, tabs, NUL, direction overrides)")]
+    #[error(
+        "a name cannot contain control characters (line breaks, tabs, NUL, direction overrides)"
+    )]
     ControlCharacter,
 }
 
@@ -89,7 +91,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_bounded_and_plain_text() {
-        assert_eq!(PersonName::parse("  李晓丹 ", 30).unwrap().as_str(), "李晓丹");
+        assert_eq!(
+            PersonName::parse("  李晓丹 ", 30).unwrap().as_str(),
+            "李晓丹"
+        );
         assert_eq!(
             PersonName::parse("Anne-Marie O'Neil", 30).unwrap().as_str(),
             "Anne-Marie O'Neil"
