@@ -1,6 +1,7 @@
 //! The HTTP edge: one JSON error shape `{ "code", "message" }` with the right status, a JSON body
-//! extractor whose rejections use it too, JSON 404/405 fallbacks, a body size limit and a panic
-//! catcher — so that no input, however bad, yields a bare 5xx or kills the process.
+//! extractor whose rejections use it too, JSON 404/405 fallbacks, a body size limit, a request
+//! deadline and a panic catcher — so that no input, however bad, yields a bare 5xx, kills the
+//! process or holds a client longer than the function may run.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
@@ -142,6 +143,13 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
+        // A 503 is temporary by definition: say when trying again makes sense (RFC 9110 10.2.3).
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
         response
     }
 }
@@ -169,6 +177,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // axum's `Json` also takes `application/*+json` (`json-patch+json`, …), whose bodies
+        // mean something else: only `application/json` is read.
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
+        }
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
@@ -200,6 +213,23 @@ where
     }
 }
 
+/// Whether the body is declared `application/json`, parameters (`; charset=utf-8`) allowed.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as application/json",
+    )
+}
+
 fn body_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -216,11 +246,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("malformed_json", "the body is not valid JSON")
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             body_too_large()
         }
@@ -370,18 +396,87 @@ async fn request_limits(request: Request, next: axum::middleware::Next) -> Respo
     next.run(request).await
 }
 
+/// How long the API works on a request before answering 503 `timeout`: below the 10 s the HTTP
+/// functions may run (`template.yaml`, Globals), so the client gets this JSON answer rather than
+/// Lambda's bare failure, and above the SDK's own [`crate::aws::OPERATION_TIMEOUT`], so a single
+/// stalled call surfaces as its own logged error first.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(9);
+
+/// What a 503 tells the client to wait before trying again (`Retry-After`, in seconds).
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Answers 503 `timeout` when the rest of the stack has not answered within `deadline`; the
+/// unfinished work (a store call, say) is dropped with the request.
+async fn request_deadline(
+    deadline: std::time::Duration,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(elapsed) => ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: Cow::Borrowed("timeout"),
+            message: "the request took too long; try again shortly".into(),
+            source: Some(Box::new(elapsed)),
+        }
+        .into_response(),
+    }
+}
+
 /// Wraps a function's router with the edge every host (Lambda or local) shares.
 pub fn edge(router: Router) -> Router {
+    edge_with_deadline(router, REQUEST_DEADLINE)
+}
+
+/// The edge with another request deadline (tests use a short one).
+pub fn edge_with_deadline(router: Router, deadline: std::time::Duration) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_limits))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            request_deadline(deadline, request, next)
+        }))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_application_json_is_json() {
+        let headers = |value: &'static str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static(value),
+            );
+            headers
+        };
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(super::is_json(&headers(ok)), "{ok}");
+        }
+        for refused in [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/vnd.api+json",
+            "application/jsonx",
+            "text/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert!(!super::is_json(&headers(refused)), "{refused}");
+        }
+        assert!(!super::is_json(&axum::http::HeaderMap::new()));
+    }
+
     #[test]
     fn serde_messages_lose_their_numbers() {
         let redacted = super::redact_numbers(

@@ -30,13 +30,15 @@
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`ops`] | operator routes: sync runs and freshness |
-//! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge |
+//! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge, the request deadline |
+//! | [`aws`] | the SDK configuration every function loads, with its timeouts |
 //! | [`path`] | typed path parameters: a malformed one is a 400 before the handler runs |
 //! | [`clock`] | injected time; business time in Asia/Shanghai |
 
 pub mod app;
 pub mod audit;
 pub mod authorize;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod export;

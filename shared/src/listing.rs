@@ -42,7 +42,7 @@ pub enum Status {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Name prefix (姓名), e.g. a surname.
-    #[param(max_length = 32, pattern = "^[^#]*$")]
+    #[param(max_length = 32, pattern = "^[^#\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<String>,
     /// Employee source: `roster`, `invited` or `hand_added`.
     pub source: Option<Source>,
@@ -289,13 +289,9 @@ fn validated_name(filter: &ListParams) -> Result<Option<String>, ApiError> {
     else {
         return Ok(None);
     };
-    if name.chars().count() > MAX_NAME_CHARS || name.contains('#') {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            format!("a name filter is up to {MAX_NAME_CHARS} characters, without '#'"),
-        ));
-    }
-    Ok(Some(name.to_string()))
+    crate::ids::PersonName::parse(name, MAX_NAME_CHARS)
+        .map(|name| Some(name.into_string()))
+        .map_err(|e| ApiError::bad_request("invalid_name", format!("a name filter: {e}")))
 }
 
 fn fingerprint(described: &str) -> String {

@@ -66,7 +66,12 @@ impl EdgeErrors {
     }
 
     fn document(operation: &mut Operation) {
-        let mut errors: Vec<(&str, &str)> = Vec::new();
+        // Any operation can outlast the request deadline or find the store busy; the answer
+        // carries `Retry-After`.
+        let mut errors: Vec<(&str, &str)> = vec![(
+            "503",
+            "the request took too long or the store is busy; try again after Retry-After seconds",
+        )];
         if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
             errors.push(("401", "no bearer token, or one that does not verify"));
         }
@@ -94,7 +99,19 @@ impl EdgeErrors {
                 .responses
                 .responses
                 .entry(status.to_string())
-                .or_insert_with(|| Self::response(description).into());
+                .or_insert_with(|| {
+                    let mut response = Self::response(description);
+                    if status == "503" {
+                        response.headers.insert(
+                            "Retry-After".into(),
+                            utoipa::openapi::header::HeaderBuilder::new()
+                                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                                .description(Some("seconds to wait before trying again"))
+                                .build(),
+                        );
+                    }
+                    response.into()
+                });
         }
         for parameter in operation.parameters.iter_mut().flatten() {
             let format = Some(&parameter.parameter_in)

@@ -412,3 +412,223 @@ async fn a_jwks_verifier_insists_on_the_key_id() {
         assert_eq!(refused.code, "invalid_token", "{kid:?}");
     }
 }
+
+/// A DynamoDB endpoint that accepts connections and never answers: a real socket on loopback,
+/// what a stalled store looks like from the client.
+async fn stalled_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+/// The app's functions with their table behind a stalled endpoint, through the SDK
+/// configuration the local stack (and every function) loads.
+async fn stalled_functions(app: &system_tests::TestApp) -> local::Functions {
+    let endpoints = local::Endpoints {
+        dynamodb: stalled_endpoint().await,
+        others: system_tests::endpoints().others.clone(),
+    };
+    let aws = local::sdk_config(&endpoints).await;
+    let core = fangyitong::app::Core::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        &app.table,
+        fangyitong::config::Settings::default(),
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    local::Functions {
+        core,
+        ..app.state.clone()
+    }
+}
+
+fn summary_request(app: &system_tests::TestApp) -> Request<Body> {
+    Request::builder()
+        .uri(format!(
+            "/nucleic/enterprises/{}/summary",
+            demo::demo_uscc()
+        ))
+        .header(
+            "authorization",
+            format!("Bearer {}", app.token(&app.cast.agent)),
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A request that outlasts the deadline gets a 503 JSON `timeout` with `Retry-After`, at the
+/// deadline, not when the stalled store call would have given up.
+#[tokio::test]
+async fn a_request_past_its_deadline_is_a_503_with_retry_after() {
+    let app = spawn_app().await;
+    let functions = stalled_functions(&app).await;
+    let deadline = std::time::Duration::from_millis(500);
+    let (routes, _) =
+        fangyitong::openapi::split(fangyitong::query_nucleic::routes(), functions.api_state());
+    let router = fangyitong::http::edge_with_deadline(routes, deadline);
+    let started = std::time::Instant::now();
+    let reply = app.send_to(router, summary_request(&app)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("timeout")),
+        "{reply:?}"
+    );
+    assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        reply.headers.get("retry-after").map(|v| v.as_bytes()),
+        Some(fangyitong::http::RETRY_AFTER_SECONDS.to_string().as_bytes())
+    );
+    assert!(
+        took >= deadline && took < deadline + std::time::Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+}
+
+/// The SDK's own timeouts bound a stalled call, below the request deadline: the same router
+/// with the real deadline answers 503 `unavailable` (retryable) with `Retry-After` once the
+/// operation timeout has passed, rather than waiting for the socket.
+#[tokio::test]
+async fn a_stalled_store_call_times_out_below_the_deadline() {
+    let app = spawn_app().await;
+    let functions = stalled_functions(&app).await;
+    let started = std::time::Instant::now();
+    let reply = app
+        .send_to(local::api(&functions), summary_request(&app))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")),
+        "{reply:?}"
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        took >= fangyitong::aws::OPERATION_ATTEMPT_TIMEOUT
+            && took < fangyitong::http::REQUEST_DEADLINE,
+        "answered after {took:?}"
+    );
+}
+
+/// A name with a control character is refused wherever a name enters — typed by an agent or an
+/// operator, filtered on, or carried by a token — and nothing is written.
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(2).await;
+    let c = &app.cast;
+    let before = app.item_count().await;
+    let uscc = demo::demo_uscc();
+    for bad in ["王\u{0}伟", "王伟\n管理员", "\u{202E}伟王", "王\u{7}伟"] {
+        let reply = app
+            .post(
+                &format!("/invite/enterprises/{uscc}/employees"),
+                &c.agent,
+                json!({"name": bad, "id_type": "resident_id", "id_number": c.second_applicant.id_number, "phone": "13800138000"}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_name")),
+            "{bad:?}"
+        );
+        let reply = app
+            .post(
+                "/authorize/offline-grants",
+                &c.operator,
+                json!({
+                    "uscc": demo::foreign_uscc().to_string(),
+                    "agents": [{"name": bad, "id_type": "resident_id", "id_number": c.agent.id_number}],
+                    "materials": {
+                        "application_form": true, "business_licence": true,
+                        "legal_rep_identity": true, "agent_identity": true,
+                        "email_reference": "OPS-2022-0401-17"
+                    },
+                    "email_approved_at": app.clock.now() - Duration::days(1),
+                }),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_name")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(app.item_count().await, before, "nothing written");
+    let reply = app
+        .get(
+            &format!("/nucleic/enterprises/{uscc}/labels/never/employees?name=%E7%8E%8B%00"),
+            &c.agent,
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_name")),
+        "{reply:?}"
+    );
+    // The identity provider's name claim is held to the same rules.
+    let mut persona = c.agent.clone();
+    persona.name = "王\u{0}伟".into();
+    let token = app
+        .minter
+        .mint(&persona, app.clock.now(), Duration::hours(1));
+    let reply = app
+        .call(Method::GET, "/authorize/me", Some(&token), None)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_identity"))
+    );
+}
+
+/// A JSON body is read only when sent as `application/json` (parameters allowed): JSON Patch,
+/// other `+json` types, text and forms are a 415 JSON `unsupported_media_type`, and nothing is
+/// written.
+#[tokio::test]
+async fn bodies_must_be_sent_as_application_json() {
+    let app = spawn_app().await;
+    let token = app.token(&app.cast.applicant);
+    let body = json!({"uscc": demo::demo_uscc().to_string(), "reason": "负责防疫"}).to_string();
+    let send = |content_type: Option<&str>| {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/authorize/applications")
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.body(Body::from(body.clone())).unwrap()
+    };
+    let before = app.item_count().await;
+    for refused in [
+        Some("application/json-patch+json"),
+        Some("application/merge-patch+json"),
+        Some("application/vnd.api+json"),
+        Some("text/json"),
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let reply = app.send(send(refused)).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("unsupported_media_type")
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(app.item_count().await, before, "nothing written");
+    let reply = app
+        .send(send(Some("application/json; charset=utf-8")))
+        .await;
+    assert!(reply.status.is_success(), "{reply:?}");
+}

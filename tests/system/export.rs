@@ -324,3 +324,101 @@ async fn bad_requests_get_a_clear_4xx_and_the_daily_limit_holds() {
     let listed = app.get(&path(), &app.cast.agent).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
+
+/// A valid resident ID (GB 11643) with the sequence `seq` (three digits).
+fn resident_id(seq: u32) -> String {
+    let first17 = format!("44030519900101{seq:03}");
+    let check = fangyitong::ids::resident_id_check_char(first17.as_bytes()).unwrap();
+    format!("{first17}{check}")
+}
+
+/// The text of every cell of the XLSX's first sheet (inline or shared strings), unescaped, and
+/// whether the sheet holds any formula.
+fn xlsx_cells(bytes: &[u8]) -> (Vec<String>, bool) {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX is a zip");
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        if let Ok(mut file) = archive.by_name(name) {
+            file.read_to_string(&mut text).unwrap();
+        }
+        text
+    };
+    let sheet = read("xl/worksheets/sheet1.xml");
+    let shared = read("xl/sharedStrings.xml");
+    assert!(!sheet.is_empty(), "the sheet is there");
+    let mut cells = Vec::new();
+    for xml in [&sheet, &shared] {
+        for piece in xml.split("<t").skip(1) {
+            let Some((_, rest)) = piece.split_once('>') else {
+                continue;
+            };
+            let Some((text, _)) = rest.split_once("</t>") else {
+                continue;
+            };
+            cells.push(
+                text.replace("&quot;", "\"")
+                    .replace("&apos;", "'")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&"),
+            );
+        }
+    }
+    (cells, sheet.contains("<f>") || sheet.contains("<f "))
+}
+
+/// Names that a spreadsheet would run as formulas arrive in both files as text: a `'` before
+/// them, no formula in the sheet.
+#[tokio::test]
+async fn names_that_look_like_formulas_are_exported_as_text() {
+    let app = synced_app().await;
+    let names = [
+        "=HYPERLINK(\"http://x.cn\",\"点\")",
+        "+86 张三",
+        "-2+3",
+        "@SUM(A1)",
+    ];
+    for (seq, name) in names.iter().enumerate() {
+        let reply = app
+            .post(
+                &format!("/invite/enterprises/{}/employees", demo::demo_uscc()),
+                &app.cast.agent,
+                json!({"name": name, "id_type": "resident_id", "id_number": resident_id(900 + seq as u32), "phone": "13800138000"}),
+            )
+            .await;
+        assert!(reply.status.is_success(), "{name}: {reply:?}");
+    }
+    let to = recipient();
+    let asked = request(
+        &app,
+        json!({"list": "nucleic", "group": "never", "email": to, "idempotency_key": "formulas"}),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{asked:?}");
+    app.run_export_worker().await;
+    let mails = app.mails_to(&to).await;
+    assert_eq!(mails.len(), 1);
+    let attachment = |suffix: &str| {
+        mails[0]
+            .attachments
+            .iter()
+            .find(|a| a.name.ends_with(suffix))
+            .unwrap()
+            .bytes
+            .clone()
+    };
+    let csv_names: Vec<String> = csv_rows(&attachment(".csv"))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let (xlsx_text, has_formula) = xlsx_cells(&attachment(".xlsx"));
+    assert!(!has_formula, "no formula in the sheet");
+    for name in names {
+        let text = format!("'{name}");
+        assert!(csv_names.contains(&text), "{text} in {csv_names:?}");
+        assert!(!csv_names.iter().any(|n| n == name), "{name} left as is");
+        assert!(xlsx_text.contains(&text), "{text} in {xlsx_text:?}");
+        assert!(!xlsx_text.iter().any(|n| n == name), "{name} left as is");
+    }
+}

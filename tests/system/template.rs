@@ -225,3 +225,31 @@ async fn each_function_gets_only_the_variables_it_reads() {
     }
     assert_eq!(functions, 8, "every function is checked");
 }
+
+/// The request deadline answers before Lambda would cut a function off: every function API
+/// Gateway invokes may run longer than `http::REQUEST_DEADLINE`.
+#[test]
+fn the_request_deadline_is_below_every_http_functions_timeout() {
+    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let default = doc["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    let mut checked = 0;
+    for (name, resource) in doc["Resources"].as_mapping().unwrap() {
+        let props = strip_tags(&resource["Properties"]);
+        let serves_http = props["Events"].as_mapping().is_some_and(|events| {
+            events
+                .values()
+                .any(|e| e["Type"].as_str() == Some("HttpApi"))
+        });
+        if !serves_http {
+            continue;
+        }
+        let timeout = props["Timeout"].as_u64().unwrap_or(default);
+        assert!(
+            fangyitong::http::REQUEST_DEADLINE < std::time::Duration::from_secs(timeout),
+            "{name:?} runs at most {timeout} s"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} HTTP functions found");
+}

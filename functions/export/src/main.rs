@@ -11,7 +11,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let aws = aws_config::load_from_env().await;
+    let aws = fangyitong::aws::sdk_config().await;
     let state = ExportState::from_env(&aws, &ProcessEnv).await?;
     let (router, _) = openapi::build(export::routes(), state.clone());
     let (state, router) = (&state, &router);

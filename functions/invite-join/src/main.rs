@@ -8,7 +8,7 @@ use fangyitong::{app::LinkState, invite, openapi};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = aws_config::load_from_env().await;
+    let aws = fangyitong::aws::sdk_config().await;
     let state = LinkState::from_env(&aws, &ProcessEnv).await?;
     let (router, _) = openapi::build(invite::routes(), state);
     lambda_http::run(router).await

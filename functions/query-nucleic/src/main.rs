@@ -8,7 +8,7 @@ use fangyitong::{app::ApiState, openapi, query_nucleic};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = aws_config::load_from_env().await;
+    let aws = fangyitong::aws::sdk_config().await;
     let state = ApiState::from_env(&aws, &ProcessEnv).await?;
     let (router, _) = openapi::build(query_nucleic::routes(), state);
     lambda_http::run(router).await

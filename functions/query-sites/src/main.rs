@@ -7,7 +7,7 @@ use fangyitong::{app::VerifiedState, openapi, query_sites};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = aws_config::load_from_env().await;
+    let aws = fangyitong::aws::sdk_config().await;
     let state = VerifiedState::from_env(&aws, &ProcessEnv).await?;
     let (router, _) = openapi::build(query_sites::routes(), state);
     lambda_http::run(router).await

@@ -17,7 +17,7 @@ async fn handler(
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let aws = aws_config::load_from_env().await;
+    let aws = fangyitong::aws::sdk_config().await;
     let ctx = SyncContext::from_env(&aws, &ProcessEnv).await?;
     lambda_runtime::run(service_fn(|event| handler(&ctx, event))).await
 }

@@ -43,8 +43,8 @@ pub enum AuthorizeError {
     #[error("only a granted authorisation can be revoked")]
     NotActive,
     /// An agent's name in an offline batch (1-based position).
-    #[error("agent {0}: a name has 1 to 50 characters")]
-    InvalidName(usize),
+    #[error("agent {0}: {1}")]
+    InvalidName(usize, crate::ids::NameError),
     #[error("{0}")]
     InvalidUscc(UsccError),
     #[error("a batch has 1 to {0} agents")]

@@ -10,7 +10,7 @@ use super::service::{commit, enterprise, load};
 use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::identity::Identity;
-use crate::ids::{IdDocument, IdType, Uscc};
+use crate::ids::{IdDocument, IdType, PersonName, Uscc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -52,13 +52,12 @@ pub struct OfflineResult {
     pub outcome: OfflineOutcome,
 }
 
-/// The name of the `position`th agent of a batch (1-based): trimmed, 1 to 50 characters.
+/// The name of the `position`th agent of a batch (1-based): a [`PersonName`] of 1 to 50
+/// characters.
 fn validate_name(name: &str, position: usize) -> Result<String, AuthorizeError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 50 {
-        return Err(AuthorizeError::InvalidName(position));
-    }
-    Ok(name.to_string())
+    PersonName::parse(name, 50)
+        .map(PersonName::into_string)
+        .map_err(|e| AuthorizeError::InvalidName(position, e))
 }
 
 /// Manual §9: an operator grants agents on the strength of mailed materials, one or a batch.
@@ -239,7 +238,8 @@ mod tests {
     fn batch_names_are_trimmed_bounded_and_say_which_agent() {
         assert_eq!(validate_name(" 王伟 ", 1).unwrap(), "王伟");
         let error = validate_name("", 3).unwrap_err();
-        assert!(matches!(error, AuthorizeError::InvalidName(3)));
+        assert!(matches!(error, AuthorizeError::InvalidName(3, _)));
+        assert!(validate_name("王\0伟", 1).is_err());
         assert!(error.to_string().starts_with("agent 3: "));
         assert!(validate_name(&"名".repeat(51), 1).is_err());
     }

@@ -41,7 +41,7 @@ impl AuthorizeError {
             E::NotPending => (StatusCode::CONFLICT, "not_pending"),
             E::UnknownAgent => (StatusCode::NOT_FOUND, "unknown_agent"),
             E::NotActive => (StatusCode::CONFLICT, "not_active"),
-            E::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            E::InvalidName(..) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
             E::InvalidUscc(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_uscc"),
             E::InvalidBatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_batch"),
             E::MaterialsIncomplete => (StatusCode::UNPROCESSABLE_ENTITY, "materials_incomplete"),

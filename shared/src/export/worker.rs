@@ -156,6 +156,23 @@ fn local_time(t: Option<DateTime<Utc>>) -> String {
     .unwrap_or_default()
 }
 
+/// A text cell as it goes into either file. A spreadsheet reads a cell that starts with `=`, `+`,
+/// `-` or `@` as a formula (`=HYPERLINK(...)` in a name would be a live link in the agent's
+/// Excel), and a leading tab or carriage return can hide one; OWASP's advice on CSV injection is
+/// to prefix such a cell with `'`, which spreadsheets take as "this is text". The full-width
+/// forms are included: some spreadsheet programs normalise them in CJK locales. Every cell of
+/// both files passes here, whatever its column: names come from people and upstream feeds.
+pub fn spreadsheet_text(cell: String) -> String {
+    const TRIGGERS: &[char] = &[
+        '=', '+', '-', '@', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+    ];
+    if cell.starts_with(TRIGGERS) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn row(kind: ListKind, m: &Membership) -> Vec<String> {
     let mut cells = vec![
         m.name().to_string(),
@@ -188,7 +205,7 @@ fn row(kind: ListKind, m: &Membership) -> Vec<String> {
         ListKind::Vaccine => cells.push(d.map(|d| d.vax.as_str().to_string()).unwrap_or_default()),
     }
     cells.push(local_time(m.left_at()));
-    cells
+    cells.into_iter().map(spreadsheet_text).collect()
 }
 
 fn sha256_of(path: &Path) -> std::io::Result<(String, u64)> {
@@ -268,6 +285,11 @@ async fn produce_and_send(
             .key(&key)
             .content_type(content_type)
             .body(body)
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .timeout_config(crate::aws::transfer_timeouts()),
+            )
             .send()
             .await
             .map_err(|e| {
@@ -356,6 +378,11 @@ async fn produce_and_send(
                         .map_err(|e| e.to_string())?,
                 )
                 .build(),
+        )
+        .customize()
+        .config_override(
+            aws_sdk_sesv2::config::Builder::default()
+                .timeout_config(crate::aws::transfer_timeouts()),
         )
         .send()
         .await
@@ -471,4 +498,36 @@ fn mail_body(
     ));
     body.push_str("\n(The list you requested, as of the times above; for epidemic-prevention reference only.)\n");
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_text;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_evaluate_become_text() {
+        for formula in [
+            "=HYPERLINK(\"http://evil.example\",\"点我\")",
+            "+86 138",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1+1",
+            "\r=1+1",
+            "＝1+1",
+            "＠SUM(A1)",
+        ] {
+            assert_eq!(spreadsheet_text(formula.to_string()), format!("'{formula}"));
+        }
+        for plain in [
+            "王伟",
+            "Anne-Marie",
+            "4403**********2423",
+            "2022-04-01 10:00",
+            "",
+            "a=b",
+            "'quoted",
+        ] {
+            assert_eq!(spreadsheet_text(plain.to_string()), plain);
+        }
+    }
 }

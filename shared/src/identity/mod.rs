@@ -5,7 +5,7 @@
 
 use crate::app::Core;
 use crate::http::ApiError;
-use crate::ids::{IdDocument, IdType, PersonKey, PersonKeyer};
+use crate::ids::{IdDocument, IdType, PersonKey, PersonKeyer, PersonName};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +19,8 @@ pub use keys::{IdentityConfigError, KeySource};
 
 /// Seconds of clock skew tolerated between the provider and us.
 const LEEWAY_SECONDS: i64 = 60;
+/// The longest name a token may carry: room for transliterated foreign names (passports).
+const MAX_TOKEN_NAME_CHARS: usize = 100;
 /// The role claim that marks platform operators (运营专人).
 pub const OPERATOR_ROLE: &str = "operator";
 
@@ -204,9 +206,16 @@ impl IdentityVerifier {
                 format!("the token's ID document is not valid: {e}"),
             )
         })?;
+        // The name is shown and exported as the person's: the same rules as a typed one.
+        let name = PersonName::parse(&claims.name, MAX_TOKEN_NAME_CHARS).map_err(|e| {
+            ApiError::unauthorized(
+                "invalid_identity",
+                format!("the token's name is not valid: {e}"),
+            )
+        })?;
         Ok(Verified {
             document,
-            name: claims.name,
+            name: name.into_string(),
             face_verified_at: claims
                 .face_verified_at
                 .and_then(|s| DateTime::from_timestamp(s, 0)),

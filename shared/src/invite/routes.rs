@@ -39,7 +39,7 @@ impl InviteError {
             E::NoticeChanged => (StatusCode::CONFLICT, "notice_changed"),
             E::NoConsent => (StatusCode::NOT_FOUND, "no_consent"),
             E::InvalidUscc(_) => (StatusCode::BAD_REQUEST, "invalid_uscc"),
-            E::InvalidName => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
+            E::InvalidName(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name"),
             E::InvalidIdNumber(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_id_number"),
             E::InvalidPhone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
             E::UnknownEmployee => (StatusCode::NOT_FOUND, "unknown_employee"),

@@ -10,7 +10,9 @@ use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::authorize::{AgentId, LinkClaims, LinkError, LinkKind};
 use crate::health::RecordStatus;
 use crate::identity::Identity;
-use crate::ids::{IdDocument, IdError, IdType, Phone, PhoneError, Uscc, UsccError};
+use crate::ids::{
+    IdDocument, IdError, IdType, NameError, PersonName, Phone, PhoneError, Uscc, UsccError,
+};
 use crate::registry::EnterpriseProfile;
 use crate::roster::{self, Admission, Admitted, EmployeeId, Membership, Source};
 use crate::store::{self, BadCursor, BadCursorOr, Page, StoreError};
@@ -47,8 +49,8 @@ pub enum InviteError {
     NoConsent,
     #[error("{0}")]
     InvalidUscc(UsccError),
-    #[error("a name is 1 to {MAX_NAME_CHARS} characters")]
-    InvalidName,
+    #[error("{0}")]
+    InvalidName(NameError),
     #[error("{0}")]
     InvalidIdNumber(IdError),
     #[error("{0}")]
@@ -104,13 +106,9 @@ pub fn check_join(consent: bool, notice_version: &str) -> Result<(), InviteError
     Ok(())
 }
 
-/// A name typed by an agent: trimmed, 1 to 30 characters, no `#` (it separates key parts).
-pub fn validated_name(raw: &str) -> Result<&str, InviteError> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.contains('#') {
-        return Err(InviteError::InvalidName);
-    }
-    Ok(name)
+/// A name typed by an agent: a [`PersonName`] of 1 to 30 characters.
+pub fn validated_name(raw: &str) -> Result<PersonName, InviteError> {
+    PersonName::parse(raw, MAX_NAME_CHARS).map_err(InviteError::InvalidName)
 }
 
 /// What withdrawing a consent does to the membership's place in the counts.
@@ -489,7 +487,7 @@ pub async fn add_by_hand(
     let admission = Admission {
         uscc,
         person: &person,
-        name,
+        name: name.as_str(),
         masked_id: document.masked(),
         masked_phone: Some(phone.masked()),
         source: Source::HandAdded,
@@ -583,7 +581,8 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(validated_name("  李晓丹 ").unwrap(), "李晓丹");
+        assert_eq!(validated_name("  李晓丹 ").unwrap().as_str(), "李晓丹");
+        assert!(validated_name("李\0晓丹").is_err());
         assert!(validated_name("   ").is_err());
         assert!(validated_name(&"名".repeat(31)).is_err());
         assert!(validated_name("a#b").is_err());

@@ -113,9 +113,10 @@ impl LocalAws {
     }
 }
 
-/// SDK configuration for the local endpoints, with static dummy credentials.
+/// SDK configuration for the local endpoints, with static dummy credentials and the functions'
+/// own timeouts (`fangyitong::aws`), so a stalled local server fails a call as it would in AWS.
 pub async fn sdk_config(endpoints: &Endpoints) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    fangyitong::aws::loader()
         .region(aws_config::Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new(
             "testing",
