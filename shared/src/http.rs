@@ -440,6 +440,7 @@ pub fn edge_with_deadline(router: Router, deadline: std::time::Duration) -> Rout
             request_deadline(deadline, request, next)
         }))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(crate::observe::access_log))
 }
 
 #[cfg(test)]

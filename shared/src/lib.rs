@@ -30,6 +30,7 @@
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`ops`] | operator routes: sync runs and freshness |
+//! | [`observe`] | the access-log line of each request and the metrics the alarms watch |
 //! | [`http`] | JSON errors, the JSON body extractor, the panic-free edge, the request deadline |
 //! | [`aws`] | the SDK configuration every function loads, with its timeouts |
 //! | [`path`] | typed path parameters: a malformed one is a 400 before the handler runs |
@@ -51,6 +52,7 @@ pub mod ids;
 pub mod invite;
 pub mod keys;
 pub mod listing;
+pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod path;

@@ -8,6 +8,7 @@ mod export;
 mod identity;
 mod invite;
 mod local_stack;
+mod observe;
 mod openapi;
 mod pipeline;
 mod queries;

@@ -643,6 +643,9 @@ pub async fn plan(ctx: &SyncContext) -> Result<Vec<FeedPlan>, SyncError> {
 
 /// The sync Lambda's handler: plan, one delivery, or everything pending in one invocation
 /// (enough for a district-sized deployment; the state machine fans out at city scale).
+/// The metric of deliveries applied to their end (`template.yaml`: `SyncLateAlarm`).
+pub const DELIVERIES_APPLIED: &str = "DeliveriesApplied";
+
 pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutput, SyncError> {
     let trigger = match &request.scheduled_time {
         Some(at) => format!("{} ({at})", request.trigger),
@@ -657,6 +660,16 @@ pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutpu
         Some(key) => run_one(ctx, key, &trigger).await?,
         None => run(ctx, &trigger).await?,
     };
+    // The late-sync alarm watches this metric: no delivery applied for 13 hours means a
+    // scheduled run (02:30, 14:30) applied nothing.
+    let applied = run
+        .deliveries
+        .iter()
+        .filter(|d| d.done && !d.skipped)
+        .count();
+    if applied > 0 {
+        crate::observe::emit_metric("sync", DELIVERIES_APPLIED, applied as f64, "Count");
+    }
     Ok(SyncOutput::Run(Box::new(run)))
 }
 
