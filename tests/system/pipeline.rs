@@ -70,6 +70,8 @@ async fn sync_applies_validates_quarantines_and_replays_nothing() {
     put(&ctx, "inbound/roster/20220401T020000Z-0001.jsonl", lines(&[
         json!({"uscc": demo::demo_uscc().to_string(), "month": "2022-03", "name": c.agent.name, "id_type": "resident_id", "id_number": c.agent.id_number, "phone": "13812345678"}),
         json!({"uscc": demo::uscc("MA5N0B0DY").to_string(), "month": "2022-03", "name": "无名", "id_type": "resident_id", "id_number": c.employee.id_number}),
+        // A name with a control character is refused like one typed into the API.
+        json!({"uscc": demo::demo_uscc().to_string(), "month": "2022-03", "name": "林\u{0}梅", "id_type": "resident_id", "id_number": c.applicant.id_number}),
     ])).await;
 
     let run = sync::run(&ctx, "test").await.unwrap();
@@ -91,7 +93,7 @@ async fn sync_applies_validates_quarantines_and_replays_nothing() {
         .unwrap();
     assert_eq!(
         (roster_report.counts.applied, roster_report.counts.rejected),
-        (1, 1),
+        (1, 2),
         "{roster_report:?}"
     );
     let registry_report = run

@@ -43,6 +43,11 @@ fn text(field: &str, value: &str) -> Result<String, Rejection> {
             format!("is longer than {MAX_TEXT_CHARS} characters"),
         ));
     }
+    // Upstream text is shown back in lists, mails and exports like a name typed here, and
+    // refused for the same characters (`ids::name`).
+    if value.chars().any(crate::ids::is_forbidden_in_text) {
+        return Err(reject(field, "contains control characters"));
+    }
     Ok(value.to_string())
 }
 
