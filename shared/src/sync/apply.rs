@@ -26,15 +26,12 @@ pub struct Applied {
     pub refused: Vec<(usize, String)>,
 }
 
+/// Everything at `keys_`, 100 keys a BatchGetItem.
 async fn read_all(
     store: &Store,
     keys_: Vec<Item>,
 ) -> Result<HashMap<(String, String), Item>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in keys_.chunks(100) {
-        found.extend(store.get_many(chunk.to_vec()).await?);
-    }
-    Ok(found)
+    store.get_many(keys_).await
 }
 
 pub async fn registry(
@@ -248,7 +245,7 @@ pub async fn roster_lines(
                         // A returning employee may come back without a health state (consent
                         // withdrawn earlier): the next relabel gives it to them again.
                         if returning {
-                            roster::mark_due(store, &entry.person, now).await?;
+                            roster::mark_due(store, &entry.person, &entry.uscc, now).await?;
                         }
                     }
                     // Changed meanwhile (an agent edited it): the next delivery brings it in line.
