@@ -433,8 +433,10 @@ pub async fn admit(
 
 /// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of
 /// the memberships, one summary update per enterprise for the new totals, and each person's
-/// health item put in the transition index so the next relabel labels them. Members already
-/// present are left alone.
+/// health item put in the transition index, with the enterprise noted among theirs, so the next
+/// relabel labels them. Members already present are left alone. (A run stopped between the
+/// memberships and the health items is healed when the roster line comes again: the sync notes
+/// a never-labelled member again.)
 pub async fn add_new(
     store: &Store,
     members: &[Membership],

@@ -223,6 +223,12 @@ pub async fn roster_lines(
                     next.roster_month = Some(entry.month.clone());
                 }
                 if next == existing && existing.is_current() {
+                    // Never labelled: an earlier delivery may have stopped between writing it and
+                    // noting it on the person's health item (`roster::add_new`). Noting it again
+                    // is what lets relabel, which reads memberships by that list, reach it.
+                    if existing.derived().is_none() && !existing.health_withheld() {
+                        roster::mark_due(store, &entry.person, &entry.uscc, now).await?;
+                    }
                     out.unchanged += 1;
                     continue;
                 }
