@@ -43,6 +43,7 @@ bench: venv
 	$(BENCH) parse 1000000
 	for n in 10000 100000 1000000; do $(BENCH) sync $$n || exit 1; done
 	for n in 10000 100000 1000000; do $(BENCH) relabel $$n 50 || exit 1; done
+	$(BENCH) relabel 10000 1000
 	for n in 10000 100000 1000000; do $(BENCH) pages $$n || exit 1; done
 	for n in 10000 100000; do $(BENCH) export $$n || exit 1; done
 

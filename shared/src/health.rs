@@ -9,10 +9,11 @@
 //! what makes relabel cost proportional to change rather than to the population.
 
 use crate::feeds::{Dose, PcrOutcome, PcrResult};
-use crate::ids::PersonKey;
+use crate::ids::{PersonKey, Uscc};
 use crate::keys;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The manual's PCR buckets (核酸检测标记), by time since the latest sampling.
 #[derive(
@@ -233,6 +234,22 @@ pub struct Health {
     due_pk: Option<String>,
     #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
     due_at: Option<String>,
+    /// The enterprises the person is (or was) an employee of, so relabel derives the keys of
+    /// their memberships and reads them with this item instead of querying GSI1 per person.
+    /// Every write that creates a membership adds its enterprise here in the same or the next
+    /// request, and moves `version`: a relabel that read the item before cannot put back a list
+    /// without it.
+    #[serde(
+        with = "serde_dynamo::string_set",
+        default,
+        skip_serializing_if = "BTreeSet::is_empty"
+    )]
+    pub(crate) employers: BTreeSet<Uscc>,
+    /// Whether `employers` is known to be complete: relabel sets it after listing the person's
+    /// memberships once through GSI1 (items older than the list, persons employed before their
+    /// first relabel); until then it queries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    employers_listed: bool,
     pub version: u64,
 }
 
@@ -253,8 +270,26 @@ impl Health {
             derived_at: None,
             due_pk: None,
             due_at: None,
+            employers: BTreeSet::new(),
+            employers_listed: false,
             version: 0,
         }
+    }
+
+    /// The enterprises the person is an employee of, if known to be complete.
+    pub fn employers(&self) -> Option<&BTreeSet<Uscc>> {
+        self.employers_listed.then_some(&self.employers)
+    }
+
+    /// Whether `uscc` is among the person's enterprises as noted on this item.
+    pub fn employed_by(&self, uscc: &Uscc) -> bool {
+        self.employers.contains(uscc)
+    }
+
+    /// The complete list of the person's enterprises (relabel, after listing their memberships).
+    pub fn set_employers(&mut self, employers: BTreeSet<Uscc>) {
+        self.employers = employers;
+        self.employers_listed = true;
     }
 
     pub fn record_status(&self) -> RecordStatus {
@@ -432,6 +467,17 @@ pub async fn save(
     let read_version = health.version;
     health.version += 1;
     store.put_versioned(&health, read_version).await
+}
+
+/// The same write as a transaction part (relabel writes it together with the memberships it
+/// moves, so a person's relabel lands whole or not at all).
+pub fn save_part(
+    table: &str,
+    mut health: Health,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, crate::store::StoreError> {
+    let read_version = health.version;
+    health.version += 1;
+    crate::store::put_if_version(table, &health, (read_version > 0).then_some(read_version))
 }
 
 #[cfg(test)]

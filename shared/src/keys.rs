@@ -42,7 +42,8 @@
 //! | agents of an enterprise | 1 Query `ENT#…` begins_with `AGENT#` per page |
 //! | audit trail of an enterprise | 1 Query `ENT#…` begins_with `AUDIT#` per page, newest first |
 //! | persons due for relabel at T | 1 Query GSI3 `DUE#{shard}` `GSI3SK <= T` per shard per page |
-//! | a person's enterprises (to propagate a relabel) | 1 Query GSI1 `PER#…` begins_with `EMPAT#` |
+//! | relabel a batch of persons due (≤ 1,000) | 1 BatchGetItem per 100 keys (health items + the memberships their `employers` name) + 1 TransactWriteItems per ≤ 100 items (memberships, health items, one summary update per enterprise) |
+//! | a person's enterprises, once, when their health item does not list them yet | 1 Query GSI1 `PER#…` begins_with `EMPAT#` |
 //! | an enterprise's summary counts | 1 GetItem `ENT#…` / `SUMMARY` |
 //! | a page of one PCR label's employees, filtered | 1 Query GSI4 (2 when a name is given without in/out of Shenzhen) |
 //! | a page of one vaccination state's employees, filtered | 1 Query GSI5 |

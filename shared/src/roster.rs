@@ -5,13 +5,16 @@
 //! A membership carries a copy of the person's derived health state (label, in Shenzhen,
 //! vaccination state) as of the last relabel, so lists and counts of one enterprise are answered
 //! from that enterprise's partition alone. Relabel keeps the copy and the enterprise summary in
-//! step, in one transaction per change.
+//! step: the summary moves in the transaction that moves the memberships it counts.
+//!
+//! Every write that creates a membership also notes its enterprise on the person's health item
+//! ([`Health`]'s `employers`), so relabel reads a person's memberships by key.
 
 use crate::attr;
 use crate::health::{Derived, Health};
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
-use crate::store::{self, Condition, ItemUpdate, Store, StoreError};
+use crate::store::{self, ItemUpdate, Store, StoreError};
 use crate::summary;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -416,6 +419,9 @@ pub async fn admit(
     let read_version = existing.as_ref().map(|m| m.version);
     next.version = read_version.map_or(0, |v| v + 1);
     let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
+    if !health.employed_by(admission.uscc) {
+        parts.push(note_employer(admission.person, admission.uscc).into_transact(store.table())?);
+    }
     delta.0.retain(|_, v| *v != 0);
     if !delta.is_empty() {
         parts.push(delta.update(store.table(), admission.uscc, now)?);
@@ -427,8 +433,10 @@ pub async fn admit(
 
 /// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of
 /// the memberships, one summary update per enterprise for the new totals, and each person's
-/// health item put in the transition index so the next relabel labels them. Members already
-/// present are left alone.
+/// health item put in the transition index, with the enterprise noted among theirs, so the next
+/// relabel labels them. Members already present are left alone. (A run stopped between the
+/// memberships and the health items is healed when the roster line comes again: the sync notes
+/// a never-labelled member again.)
 pub async fn add_new(
     store: &Store,
     members: &[Membership],
@@ -456,17 +464,19 @@ pub async fn add_new(
         summary::add_members(store, uscc, added, now).await?;
     }
     for m in &fresh {
-        mark_due(store, &m.person, now).await?;
+        mark_due(store, &m.person, &m.uscc, now).await?;
     }
     Ok(fresh.len())
 }
 
 /// Puts a person's health item in the transition index now (creating a bare one if the person
-/// has no synced data yet), so the next relabel propagates their state to a new membership.
-/// One conditional UpdateItem; a person already due is left as is.
+/// has no synced data yet) and notes `uscc` among their enterprises, so the next relabel
+/// propagates their state to the new (or returning) membership of `uscc`. One UpdateItem. A person
+/// due later than now (their next boundary) is due now: the new membership cannot wait for it.
 pub async fn mark_due(
     store: &Store,
     person: &PersonKey,
+    uscc: &Uscc,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut due = Health::new(person.clone());
@@ -474,14 +484,21 @@ pub async fn mark_due(
     let Some((due_pk, due_sk)) = due.due_keys() else {
         return Ok(());
     };
-    let update = ItemUpdate::at(&keys::person(person), keys::HEALTH)
-        .set_if_absent(attr!(Health, person), person)
+    let update = note_employer(person, uscc)
         .set(keys::GSI3PK, due_pk)
-        .set(keys::GSI3SK, due_sk)
-        .add(attr!(Health, version), 1)
-        .when(Condition::absent(keys::GSI3PK));
+        .set(keys::GSI3SK, due_sk);
     store.update(update).await?;
     Ok(())
+}
+
+/// Adds `uscc` to the person's enterprises on their health item (creating a bare item if there is
+/// none yet) and moves its version, so a relabel that read the item before writes nothing back
+/// (its versioned put fails and it reads again) — the list never loses an enterprise.
+fn note_employer(person: &PersonKey, uscc: &Uscc) -> ItemUpdate {
+    ItemUpdate::at(&keys::person(person), keys::HEALTH)
+        .set_if_absent(attr!(Health, person), person)
+        .add_to_set(attr!(Health, employers), &[uscc.as_str()])
+        .add(attr!(Health, version), 1)
 }
 
 /// One employee of an enterprise, by the id its API shows.
@@ -546,6 +563,15 @@ pub async fn of_enterprise(store: &Store, uscc: &Uscc) -> Result<Vec<Membership>
         .prefix(keys::EMPLOYEE_PREFIX)
         .limit(1_000);
     store.query_all(&spec, usize::MAX).await
+}
+
+/// The enterprises a person is an employee of (current or left), from their memberships.
+pub async fn employers_of(store: &Store, person: &PersonKey) -> Result<BTreeSet<Uscc>, StoreError> {
+    Ok(of_person(store, person)
+        .await?
+        .into_iter()
+        .map(|m| m.uscc)
+        .collect())
 }
 
 /// A person's memberships across enterprises (one GSI1 query per page).

@@ -75,6 +75,13 @@ impl Delta {
         delta
     }
 
+    /// Adds another change to this one (folding several memberships' changes into one update).
+    pub fn absorb(&mut self, other: &Delta) {
+        for (counter, by) in &other.0 {
+            self.add(counter.clone(), *by);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.values().all(|v| *v == 0)
     }

@@ -213,6 +213,7 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
     .await;
     sync::run(&ctx, "test").await.unwrap();
 
+    app.requests.reset();
     let first = fangyitong::relabel::run(&app.state.core.store, now, &rules)
         .await
         .unwrap();
@@ -220,6 +221,23 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
         first.persons_due, total as u64,
         "every new member is labelled once"
     );
+    // New persons' enterprises are listed once through GSI1 (then kept on their health item);
+    // beyond that, per shard page: a read of the health items, a read of the memberships they
+    // name, and the transaction(s) moving them with one summary update.
+    let requests = app.requests.snapshot();
+    assert_eq!(
+        requests.get("Query"),
+        Some(&(16 + total as u64)),
+        "{requests:?}"
+    );
+    let transactions = requests.get("TransactWriteItems").copied().unwrap_or(0);
+    assert!(
+        (1..=16).contains(&transactions),
+        "one per page: {requests:?}"
+    );
+    assert_eq!(requests.get("BatchGetItem"), Some(&(2 * transactions)));
+    assert_eq!(requests.get("GetItem"), None, "{requests:?}");
+    assert_eq!(requests.get("PutItem"), None, "{requests:?}");
     let s = counts(&app).await;
     assert_eq!(s.get("n_pcr_24h"), 2);
     assert_eq!(s.get("n_pcr_never"), total - 2);
@@ -239,11 +257,22 @@ async fn relabel_moves_labels_and_counts_in_proportion_to_change() {
         .unwrap();
     assert_eq!((later.persons_due, later.memberships_changed), (1, 1));
     // Cost follows the transitions, not the 40 employees: one query per shard of the transition
-    // index, then for the one person a read, a memberships query, one transaction and one write,
-    // and the freshness update. No Scan.
+    // index and the freshness update per run; then, for the one person, one BatchGetItem (their
+    // health item and the membership it names: no memberships query) and one transaction
+    // (membership, health item, summary). No Scan.
     let requests = app.requests.snapshot();
-    assert_eq!(requests.get("Query"), Some(&(16 + 1)), "{requests:?}");
-    assert_eq!(app.requests.total(), 16 + 4 + 1, "{requests:?}");
+    assert_eq!(requests.get("Query"), Some(&16), "{requests:?}");
+    assert_eq!(
+        (
+            requests.get("BatchGetItem"),
+            requests.get("TransactWriteItems")
+        ),
+        (Some(&1), Some(&1)),
+        "{requests:?}"
+    );
+    assert_eq!(app.requests.total(), 16 + 2 + 1, "{requests:?}");
+    let per_transition = (app.requests.total() - 16 - 1) / later.persons_due;
+    assert!(per_transition <= 2, "{requests:?}");
     assert_eq!(requests.get("Scan"), None);
     let s = counts(&app).await;
     assert_eq!((s.get("n_pcr_24h"), s.get("n_pcr_48h")), (1, 1));

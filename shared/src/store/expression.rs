@@ -218,6 +218,15 @@ impl ItemUpdate {
         self
     }
 
+    /// Adds strings to a string set (an absent set is created; members already in it stay once).
+    pub fn add_to_set(mut self, attribute: &str, members: &[&str]) -> Self {
+        let name = self.placeholders.name(attribute);
+        let set = AttributeValue::Ss(members.iter().map(|m| m.to_string()).collect());
+        let value = self.placeholders.value(Value(Ok(set)));
+        self.add.push(format!("{name} {value}"));
+        self
+    }
+
     pub fn remove(mut self, attribute: &str) -> Self {
         let name = self.placeholders.name(attribute);
         self.remove.push(name);

@@ -75,6 +75,18 @@ where
     }
 }
 
+/// A cancellation reason that means the item is no longer as the transaction required.
+fn moved_under_us(code: Option<&str>) -> bool {
+    matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"))
+}
+
+/// A transaction DynamoDB cancelled (nothing of it was written) because some parts failed their
+/// condition or met another transaction in flight: their positions in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub parts: Vec<usize>,
+}
+
 /// One page of a query: items and the opaque cursor to the next page (if any).
 #[derive(Debug)]
 pub struct Page<T> {
@@ -251,58 +263,13 @@ impl Store {
         out.item.map(Self::from_item).transpose()
     }
 
-    /// Reads several items in one BatchGetItem (≤ 100 keys), retrying unprocessed keys.
+    /// Reads the items at `keys` (consistently), 100 keys a BatchGetItem (see [`batch_get`]).
     /// Returns them keyed by (PK, SK); missing items are simply absent.
     pub async fn get_many(
         &self,
         keys_: Vec<Item>,
     ) -> Result<HashMap<(String, String), Item>, StoreError> {
-        let mut found = HashMap::new();
-        let mut pending = Some(keys_);
-        let mut attempt = 0u32;
-        while let Some(batch) = pending.take().filter(|b| !b.is_empty()) {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(batch))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Malformed(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .send()
-                .await
-                .map_err(request_error)?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(self.table()))
-                .unwrap_or_default()
-            {
-                let pk = item
-                    .get(keys::PK)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                let sk = item
-                    .get(keys::SK)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                found.insert((pk, sk), item);
-            }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(self.table()))
-                .map(|k| k.keys);
-            if let Some(left) = pending.as_ref().filter(|p| !p.is_empty()) {
-                attempt += 1;
-                if attempt >= BATCH_WRITE_ATTEMPTS {
-                    return Err(StoreError::Unprocessed(left.len()));
-                }
-                backoff(attempt).await;
-            }
-        }
-        Ok(found)
+        Ok(batch_get(self, self.table(), keys_).await?.0)
     }
 
     pub async fn put<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
@@ -329,6 +296,18 @@ impl Store {
 
     /// Runs a transaction; a failed condition in any part is [`StoreError::ConditionFailed`].
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        self.transact_or_cancelled(items)
+            .await?
+            .map_err(|_| StoreError::ConditionFailed)
+    }
+
+    /// Runs a transaction and, when DynamoDB cancels it because parts failed their condition or
+    /// met a concurrent transaction, says which parts ([`Cancelled`]): a caller writing many
+    /// independent things at once can drop those and send the rest again.
+    pub async fn transact_or_cancelled(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Cancelled>, StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -339,14 +318,19 @@ impl Store {
         // condition or a conflicting concurrent transaction means the item moved under us (409);
         // throttling is worth a retry (503).
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Ok(())),
             Err(err) => match err.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e))
-                    if e.cancellation_reasons().iter().any(|r| {
-                        matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
-                    }) =>
+                    if e.cancellation_reasons().iter().any(|r| moved_under_us(r.code())) =>
                 {
-                    Err(StoreError::ConditionFailed)
+                    let parts = e
+                        .cancellation_reasons()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| moved_under_us(r.code()))
+                        .map(|(i, _)| i)
+                        .collect();
+                    Ok(Err(Cancelled { parts }))
                 }
                 _ => Err(request_error(err)),
             },
@@ -461,7 +445,10 @@ impl Store {
 
 /// BatchWriteItem's limit.
 pub const BATCH_WRITE_MAX: usize = 25;
-/// How often unprocessed items or throttling are retried before the batch fails (retryably).
+/// BatchGetItem's limit.
+pub const BATCH_GET_MAX: usize = 100;
+/// How often unprocessed items or keys, or throttling, are retried before a batch fails
+/// (retryably).
 pub const BATCH_WRITE_ATTEMPTS: u32 = 8;
 
 /// The one call a batch write makes; a seam so tests can inject `UnprocessedItems` and
@@ -492,6 +479,48 @@ impl BatchWriter for Store {
             .unprocessed_items
             .and_then(|mut u| u.remove(table))
             .unwrap_or_default())
+    }
+}
+
+/// The one call a batch read makes; the same seam for `UnprocessedKeys` and throttling.
+pub trait BatchReader: Send + Sync {
+    /// Reads the items at `keys`: (the items found, the keys left unprocessed).
+    fn read(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+    ) -> impl Future<Output = Result<(Vec<Item>, Vec<Item>), StoreError>> + Send;
+}
+
+impl BatchReader for Store {
+    /// Sends one BatchGetItem (consistent: reads feed conditional writes).
+    async fn read(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+    ) -> Result<(Vec<Item>, Vec<Item>), StoreError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(request_error)?;
+        let found = out
+            .responses
+            .and_then(|mut r| r.remove(table))
+            .unwrap_or_default();
+        let unprocessed = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+        Ok((found, unprocessed))
     }
 }
 
@@ -534,25 +563,70 @@ pub async fn batch_delete<W: BatchWriter>(
     batch_write(writer, table, requests).await
 }
 
-/// Sends write requests in batches of 25, retrying unprocessed items and throttling with capped,
-/// jittered backoff. Returns the number of BatchWriteItem requests sent.
+/// Sends write requests in batches of 25 (see [`in_batches`]). Returns the number of
+/// BatchWriteItem requests sent.
 async fn batch_write<W: BatchWriter>(
     writer: &W,
     table: &str,
     requests: Vec<WriteRequest>,
 ) -> Result<usize, StoreError> {
+    let (_, sent) = in_batches(requests, BATCH_WRITE_MAX, |batch| async move {
+        Ok((Vec::<()>::new(), writer.write(table, batch).await?))
+    })
+    .await?;
+    Ok(sent)
+}
+
+/// Reads the items at `keys` in batches of 100 (see [`in_batches`]), consistently. Returns them
+/// keyed by (PK, SK) — missing items are simply absent — and the number of BatchGetItem
+/// requests sent.
+pub async fn batch_get<R: BatchReader>(
+    reader: &R,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<(HashMap<(String, String), Item>, usize), StoreError> {
+    let (items, sent) = in_batches(keys, BATCH_GET_MAX, |batch| reader.read(table, batch)).await?;
+    let key_of = |item: &Item, attr: &str| {
+        item.get(attr)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let found = items
+        .into_iter()
+        .map(|item| ((key_of(&item, keys::PK), key_of(&item, keys::SK)), item))
+        .collect();
+    Ok((found, sent))
+}
+
+/// Sends `requests` in batches of `max`, each through `send` until DynamoDB left nothing of it
+/// unprocessed, retrying what it left and throttling with capped, jittered backoff. Returns what
+/// the batches answered and the number of requests sent. Batch reads and writes share it.
+async fn in_batches<T, O, Fut>(
+    requests: Vec<T>,
+    max: usize,
+    send: impl Fn(Vec<T>) -> Fut,
+) -> Result<(Vec<O>, usize), StoreError>
+where
+    T: Clone,
+    Fut: Future<Output = Result<(Vec<O>, Vec<T>), StoreError>>,
+{
+    let mut answered = Vec::new();
     let mut requests_sent = 0;
     let mut rest = requests.into_iter();
     loop {
-        let mut batch: Vec<_> = rest.by_ref().take(BATCH_WRITE_MAX).collect();
+        let mut batch: Vec<_> = rest.by_ref().take(max).collect();
         if batch.is_empty() {
-            return Ok(requests_sent);
+            return Ok((answered, requests_sent));
         }
         let mut attempt = 0;
         while !batch.is_empty() {
             requests_sent += 1;
-            match writer.write(table, batch.clone()).await {
-                Ok(unprocessed) => batch = unprocessed,
+            match send(batch.clone()).await {
+                Ok((out, unprocessed)) => {
+                    answered.extend(out);
+                    batch = unprocessed;
+                }
                 Err(e) if e.is_retryable() && attempt + 1 < BATCH_WRITE_ATTEMPTS => {}
                 Err(e) => return Err(e),
             }

@@ -26,15 +26,12 @@ pub struct Applied {
     pub refused: Vec<(usize, String)>,
 }
 
+/// Everything at `keys_`, 100 keys a BatchGetItem.
 async fn read_all(
     store: &Store,
     keys_: Vec<Item>,
 ) -> Result<HashMap<(String, String), Item>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in keys_.chunks(100) {
-        found.extend(store.get_many(chunk.to_vec()).await?);
-    }
-    Ok(found)
+    store.get_many(keys_).await
 }
 
 pub async fn registry(
@@ -226,6 +223,12 @@ pub async fn roster_lines(
                     next.roster_month = Some(entry.month.clone());
                 }
                 if next == existing && existing.is_current() {
+                    // Never labelled: an earlier delivery may have stopped between writing it and
+                    // noting it on the person's health item (`roster::add_new`). Noting it again
+                    // is what lets relabel, which reads memberships by that list, reach it.
+                    if existing.derived().is_none() && !existing.health_withheld() {
+                        roster::mark_due(store, &entry.person, &entry.uscc, now).await?;
+                    }
                     out.unchanged += 1;
                     continue;
                 }
@@ -248,7 +251,7 @@ pub async fn roster_lines(
                         // A returning employee may come back without a health state (consent
                         // withdrawn earlier): the next relabel gives it to them again.
                         if returning {
-                            roster::mark_due(store, &entry.person, now).await?;
+                            roster::mark_due(store, &entry.person, &entry.uscc, now).await?;
                         }
                     }
                     // Changed meanwhile (an agent edited it): the next delivery brings it in line.

@@ -341,6 +341,7 @@ async fn relabel(n: usize, k: usize) {
         h.derived = Some(derived);
         h.derived_at = Some(now);
         h.set_due(next);
+        h.set_employers(std::collections::BTreeSet::from([uscc.clone()]));
         h.version = 1;
         m.set_derived(derived, now);
         vec![Store::to_item(&m).unwrap(), Store::to_item(&h).unwrap()]
@@ -355,12 +356,14 @@ async fn relabel(n: usize, k: usize) {
     let requests = counter.snapshot();
     println!(
         "relabel: {n} employees, {k} crossing 24 h: persons due {}, memberships changed {}, {} DynamoDB requests {:?} \
-         ({:.2} per transition) in {:.1} s; peak RSS {:.1} MB",
+         ({:.2} per transition), summary updates {} ({:.1} per 1,000 transitions) in {:.1} s; peak RSS {:.1} MB",
         report.persons_due,
         report.memberships_changed,
         counter.total(),
         requests,
         counter.total() as f64 / k.max(1) as f64,
+        report.summary_updates,
+        report.summary_updates as f64 * 1_000.0 / k.max(1) as f64,
         elapsed.as_secs_f64(),
         peak_rss_mb()
     );
