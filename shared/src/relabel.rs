@@ -506,6 +506,9 @@ pub struct RelabelRequest {
 
 /// The relabel Lambda's handler. A run "as of" a time later than now is refused: labels must
 /// never describe the future.
+/// The metric emitted each time `labels_as_of` is recorded (`template.yaml`: `RelabelLagAlarm`).
+pub const LABELS_RECORDED: &str = "LabelsRecorded";
+
 pub async fn handle(
     store: &Store,
     now: DateTime<Utc>,
@@ -539,6 +542,10 @@ pub async fn handle(
     tracing::info!(trigger = %request.trigger, persons_due = report.persons_due,
         memberships_changed = report.memberships_changed, deferred = report.persons_deferred,
         summary_updates = report.summary_updates, "relabel done");
+    if request.shard.is_none() {
+        // `labels_as_of` was recorded: the relabel-lag alarm watches for this.
+        crate::observe::emit_metric("relabel", LABELS_RECORDED, 1.0, "Count");
+    }
     Ok(report)
 }
 

@@ -253,3 +253,56 @@ fn the_request_deadline_is_below_every_http_functions_timeout() {
     }
     assert!(checked >= 5, "only {checked} HTTP functions found");
 }
+
+/// The alarms an operator is paged by exist, and those that watch the service's own metrics
+/// watch the names the code emits.
+#[test]
+fn the_alarms_watch_what_the_code_emits() {
+    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let resources = &doc["Resources"];
+    for alarm in [
+        "ApiErrorRateAlarm",
+        "ExportDeadLetterAlarm",
+        "SyncFailedAlarm",
+        "SyncLateAlarm",
+        "RelabelFailedAlarm",
+        "RelabelLagAlarm",
+        "ThrottleAlarm",
+    ] {
+        assert_eq!(
+            resources[alarm]["Type"].as_str(),
+            Some("AWS::CloudWatch::Alarm"),
+            "{alarm}"
+        );
+        let actions = resources[alarm]["Properties"]["AlarmActions"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(
+            strip_tags(&actions[0]).as_str(),
+            Some("AlarmTopic"),
+            "{alarm}"
+        );
+    }
+    for (alarm, function, metric) in [
+        (
+            "SyncLateAlarm",
+            "sync",
+            fangyitong::sync::DELIVERIES_APPLIED,
+        ),
+        (
+            "RelabelLagAlarm",
+            "relabel",
+            fangyitong::relabel::LABELS_RECORDED,
+        ),
+    ] {
+        let props = &resources[alarm]["Properties"];
+        assert_eq!(
+            props["Namespace"].as_str(),
+            Some(fangyitong::observe::METRIC_NAMESPACE)
+        );
+        assert_eq!(props["MetricName"].as_str(), Some(metric), "{alarm}");
+        assert_eq!(props["Dimensions"][0]["Value"].as_str(), Some(function));
+        assert_eq!(props["TreatMissingData"].as_str(), Some("breaching"));
+    }
+}
