@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 
-.PHONY: dev dev-clean city test venv lint bench release clean
+.PHONY: dev dev-clean city test venv lint bench release clean web
 
 venv: $(VENV)/.installed
 
@@ -16,12 +16,17 @@ $(VENV)/.installed: requirements-dev.txt
 
 ## The whole system on 127.0.0.1:3000 (local DynamoDB on .local/, moto for S3/SQS/SES, demo
 ## data synced and relabelled, every function's routes). Data survives a restart.
-dev: venv
+dev: venv web
 	cargo run -p local
+
+## The H5 client (web/: Vue 3 + Vant 4), built into web/dist, which the local stack serves at `/`.
+web:
+	bash scripts/web_setup.sh
+	cd web && npm run --silent build
 
 ## The same with a city slice (200 enterprises, 51,750 people, a day of PCR results),
 ## kept in a file of its own.
-city: venv
+city: venv web
 	LOCAL_CITY=1 LOCAL_DATA=.local/city.sqlite cargo run -p local
 
 ## Forget the local data: the next `make dev` starts from an empty table.

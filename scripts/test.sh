@@ -17,4 +17,6 @@ status=${PIPESTATUS[0]}
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$out"
 # The API's contract from outside: the OpenAPI document validates, and Schemathesis finds nothing.
 bash scripts/contract.sh || status=1
+# The H5 client: types match the API, it builds within budget, the browser specs pass.
+bash scripts/web.sh || status=1
 exit "$status"

@@ -15,6 +15,7 @@ use fangyitong::ids::PersonKeyer;
 use fangyitong::openapi;
 use fangyitong::secrets;
 use std::sync::Arc;
+use tower_http::services::{ServeDir, ServeFile};
 
 #[derive(Clone)]
 pub struct Functions {
@@ -139,12 +140,16 @@ impl Functions {
     }
 }
 
-/// The local API: every function's routes on one router, plus `/openapi.json` and
-/// `/dev/tokens` (fresh demo tokens; local only, never deployed).
+/// The local API: every function's routes on one router, plus `/openapi.json`, `/dev/tokens`
+/// (fresh demo tokens; local only, never deployed) and the H5 client at `/` (`web/dist`, which
+/// `make dev` builds; deployed, CloudFront serves it from its bucket).
 pub fn api(functions: &Functions) -> Router {
     let (routes, doc) = functions.routes();
     let doc = Arc::new(doc);
+    let web = crate::repo_root().join("web/dist");
     Router::new()
+        .route_service("/", ServeFile::new(web.join("index.html")))
+        .nest_service("/assets", ServeDir::new(web.join("assets")))
         .route(
             "/openapi.json",
             get(move || std::future::ready(Json(doc.clone()))),

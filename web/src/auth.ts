@@ -1,0 +1,51 @@
+// Who is signed in: the bearer token the identity provider issued, kept for this tab only
+// (sessionStorage: closing the tab signs out, nothing lingers on a shared phone).
+// Locally the provider is the local stack's persona picker (`/dev/tokens`).
+
+const TOKEN = 'fyt.token'
+
+interface Payload {
+  exp?: number
+  name?: string
+}
+
+function payload(token: string): Payload {
+  try {
+    const part = token.split('.')[1] ?? ''
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'))
+    return JSON.parse(decodeURIComponent(escape(json))) as Payload
+  } catch {
+    return {}
+  }
+}
+
+/** The token, unless there is none or it has expired. */
+export function currentToken(): string | null {
+  const token = sessionStorage.getItem(TOKEN)
+  if (!token) return null
+  const exp = payload(token).exp
+  if (exp !== undefined && exp * 1000 <= Date.now()) {
+    sessionStorage.removeItem(TOKEN)
+    return null
+  }
+  return token
+}
+
+/** The signed-in person's name, as the token gives it. */
+export function signedInName(): string | null {
+  const token = currentToken()
+  return token ? (payload(token).name ?? null) : null
+}
+
+export function signIn(token: string): void {
+  sessionStorage.setItem(TOKEN, token)
+}
+
+export function signOut(): void {
+  sessionStorage.removeItem(TOKEN)
+}
+
+/** The sign-in page's address, coming back to `returnTo` (a route of this client) afterwards. */
+export function signInRoute(returnTo: string): { path: string; query: { redirect: string } } {
+  return { path: '/signin', query: { redirect: returnTo } }
+}

@@ -1,0 +1,33 @@
+// The manual's words for the API's codes.
+import type { Schemas } from './api/client'
+
+export const PCR_LABELS: Array<{ label: Schemas['PcrLabel']; text: string }> = [
+  { label: '24h', text: '24小时' },
+  { label: '48h', text: '48小时' },
+  { label: '72h', text: '72小时' },
+  { label: 'over_72h', text: '超72小时' },
+  { label: 'never', text: '无检测记录' },
+]
+
+export function pcrLabelText(label: string): string {
+  return PCR_LABELS.find((l) => l.label === label)?.text ?? label
+}
+
+export const SOURCES: Record<Schemas['Source'], string> = {
+  roster: '社保名单',
+  invited: '邀请加入',
+  hand_added: '手动新增',
+}
+
+/** An instant in Shenzhen time, as people there read it. */
+export function shenzhenTime(at: string | null | undefined): string {
+  if (!at) return '—'
+  return new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+  }).format(new Date(at))
+}

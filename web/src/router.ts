@@ -1,0 +1,21 @@
+import { createRouter, createWebHashHistory } from 'vue-router'
+import { currentToken, signInRoute } from './auth'
+
+// Hash routes: the client is one file at `/` beside the API's paths, and a link people are sent
+// (`/#/share/…`, `/#/join/…`) opens it wherever it is served. Each section is its own chunk.
+export const router = createRouter({
+  history: createWebHashHistory(),
+  routes: [
+    { path: '/signin', component: () => import('./pages/SignIn.vue'), meta: { open: true } },
+    { path: '/', component: () => import('./pages/Home.vue'), meta: { open: true } },
+    { path: '/service', component: () => import('./pages/Service.vue') },
+    { path: '/e/:uscc/nucleic', component: () => import('./pages/NucleicOverview.vue') },
+    { path: '/e/:uscc/nucleic/:label', component: () => import('./pages/NucleicList.vue') },
+    { path: '/e/:uscc/nucleic/employees/:employeeId', component: () => import('./pages/NucleicDetail.vue') },
+  ],
+})
+
+// A page that needs a person sends them to sign in first, and back to it afterwards.
+router.beforeEach((to) => {
+  if (!to.meta.open && !currentToken()) return signInRoute(to.fullPath)
+})
