@@ -51,7 +51,13 @@ async fn method_1_share_link_grant() {
         .await;
     assert_eq!(link.status, StatusCode::CREATED, "{link:?}");
     let token = link.body["token"].as_str().unwrap().to_string();
-    assert!(link.body["url"].as_str().unwrap().ends_with(&token));
+    assert!(
+        link.body["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/#/share/{token}")),
+        "the link opens the H5 client's share page"
+    );
     assert_eq!(
         status_of(&app, &c.applicant).await,
         vec![(demo_uscc(), "pending".into())]

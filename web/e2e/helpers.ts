@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type Page } from '@playwright/test'
+import { expect, test, type APIRequestContext, type Browser, type BrowserContextOptions, type Page } from '@playwright/test'
 import AxeBuilder from '@axe-core/playwright'
 import path from 'node:path'
 
@@ -37,4 +37,13 @@ export async function apiGet<T>(request: APIRequestContext, persona: Persona, pa
 export async function signInAs(page: Page, persona: Persona): Promise<void> {
   await expect(page.getByText('选择您的身份')).toBeVisible()
   await page.getByText(persona.name, { exact: true }).click()
+}
+
+/** Another person's phone: a page in a fresh context (no shared sign-in) with the project's
+ * phone settings. */
+export async function anotherPhone(browser: Browser): Promise<Page> {
+  const { baseURL, viewport, deviceScaleFactor, isMobile, hasTouch, locale, timezoneId } = test.info().project.use
+  const options: BrowserContextOptions = { baseURL, viewport, deviceScaleFactor, isMobile, hasTouch, locale, timezoneId }
+  const context = await browser.newContext(options)
+  return context.newPage()
 }

@@ -12,6 +12,7 @@ export {}
 declare module 'vue' {
   export interface GlobalComponents {
     AsyncState: typeof import('./components/AsyncState.vue')['default']
+    EnterpriseLookup: typeof import('./components/EnterpriseLookup.vue')['default']
     ExportSheet: typeof import('./components/ExportSheet.vue')['default']
     FreshnessNote: typeof import('./components/FreshnessNote.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
@@ -25,6 +26,7 @@ declare module 'vue' {
     VanForm: typeof import('vant/es')['Form']
     VanGrid: typeof import('vant/es')['Grid']
     VanGridItem: typeof import('vant/es')['GridItem']
+    VanIcon: typeof import('vant/es')['Icon']
     VanList: typeof import('vant/es')['List']
     VanLoading: typeof import('vant/es')['Loading']
     VanNavBar: typeof import('vant/es')['NavBar']

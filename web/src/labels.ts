@@ -31,3 +31,12 @@ export function shenzhenTime(at: string | null | undefined): string {
     hour12: false,
   }).format(new Date(at))
 }
+
+export const AUTHORIZATION_STATUS: Record<Schemas['EffectiveStatus'], string> = {
+  pending: '待法定代表人审批',
+  active: '已授权',
+  rejected: '已拒绝',
+  revoked: '已撤销',
+  expired: '已过期',
+  lapsed: '已失效',
+}

@@ -9,9 +9,14 @@ export const router = createRouter({
     { path: '/signin', component: () => import('./pages/SignIn.vue'), meta: { open: true } },
     { path: '/', component: () => import('./pages/Home.vue'), meta: { open: true } },
     { path: '/service', component: () => import('./pages/Service.vue') },
+    { path: '/apply', component: () => import('./pages/Apply.vue') },
+    { path: '/me/permissions', component: () => import('./pages/Permissions.vue') },
+    { path: '/share/:token', component: () => import('./pages/ShareLink.vue') },
+    { path: '/legal-rep/pending', component: () => import('./pages/Pending.vue') },
     { path: '/e/:uscc/nucleic', component: () => import('./pages/NucleicOverview.vue') },
     { path: '/e/:uscc/nucleic/:label', component: () => import('./pages/NucleicList.vue') },
     { path: '/e/:uscc/nucleic/employees/:employeeId', component: () => import('./pages/NucleicDetail.vue') },
+    { path: '/:unknown(.*)*', component: () => import('./pages/NotFound.vue'), meta: { open: true } },
   ],
 })
 

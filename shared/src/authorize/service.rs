@@ -250,8 +250,9 @@ pub async fn create_share_link(
         uscc: uscc.clone(),
         exp: expires_at.timestamp(),
     });
+    // A route of the H5 client (web/src/router.ts), which opens the link for the legal rep.
     let url = format!(
-        "{}/authorize/share-links/{token}",
+        "{}/#/share/{token}",
         state.core.settings.public_base_url.trim_end_matches('/')
     );
     Ok(ShareLinkCreated {

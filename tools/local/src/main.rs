@@ -57,7 +57,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Lambda's own event handling, as the SQS integration would.
     let services =
         local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-local-exports").await?;
-    let core = Core::new(dynamodb, TABLE, Settings::default(), Arc::new(SystemClock));
+    // The links the service sends (share links, invitations) open the H5 client this stack serves.
+    let port: u16 = setting("LOCAL_PORT").unwrap_or(3000);
+    let settings = Settings {
+        public_base_url: format!("http://127.0.0.1:{port}"),
+        ..Settings::default()
+    };
+    let core = Core::new(dynamodb, TABLE, settings, Arc::new(SystemClock));
     // The identity provider's JWK set is served here as the provider serves it; the functions
     // read it at start, and the secrets from Secrets Manager on moto, as deployed ones do.
     let state = local::Functions::start(core, services, &aws).await?;
@@ -158,7 +164,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let app = local::api(&state).merge(local::mail_routes(endpoints.others.clone()));
 
-    let port: u16 = setting("LOCAL_PORT").unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     print_welcome(&endpoints, port);
     println!(

@@ -3,17 +3,19 @@
 import createClient, { type Middleware } from 'openapi-fetch'
 import type { components, paths } from './schema'
 import { currentToken, signOut } from '../auth'
+import { messageFor } from './messages'
 
 export type Schemas = components['schemas']
 
-/** A failed call, with the API's own code and message (or the network's). */
+/** A failed call: its status and code, what the person reads (`messages.ts`), and the API's
+ * own message. */
 export class ApiFailure extends Error {
   constructor(
     public status: number,
     public code: string,
-    message: string,
+    public apiMessage: string,
   ) {
-    super(message)
+    super(messageFor(code, apiMessage))
   }
 }
 
@@ -42,7 +44,7 @@ export async function data<T>(
   try {
     result = await call
   } catch {
-    throw new ApiFailure(0, 'network', '网络连接失败，请检查网络后重试')
+    throw new ApiFailure(0, 'network', 'the network failed')
   }
   const { response } = result
   if (response.status === 401) {
