@@ -71,7 +71,7 @@ async fn an_employee_joins_by_invitation_and_is_seen_at_once() {
         made["url"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("/invite/join?token={token}"))
+            .ends_with(&format!("/#/join/{token}"))
     );
     assert_eq!(made["created_by_name"], c.agent.name.as_str());
 

@@ -159,7 +159,7 @@ mod tests {
     fn a_poster_is_a_png_with_the_code_and_the_name() {
         let png = render(
             "深圳市示例科技有限公司（南山分公司）",
-            "https://fangyitong.example.cn/invite/join?token=abc.def",
+            "https://fangyitong.example.cn/#/join/abc.def",
             NaiveDate::from_ymd_opt(2022, 4, 8).unwrap(),
         )
         .unwrap();

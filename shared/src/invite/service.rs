@@ -138,8 +138,9 @@ pub fn link(state: &LinkState, invitation: &Invitation) -> (String, String) {
         uscc: invitation.uscc.clone(),
         exp: invitation.valid_until.timestamp(),
     });
+    // A route of the H5 client (web/src/router.ts), which shows the consent screen and joins.
     let url = format!(
-        "{}/invite/join?token={token}",
+        "{}/#/join/{token}",
         state.core.settings.public_base_url.trim_end_matches('/')
     );
     (url, token)
