@@ -12,6 +12,9 @@ export {}
 declare module 'vue' {
   export interface GlobalComponents {
     AsyncState: typeof import('./components/AsyncState.vue')['default']
+    DoseForm: typeof import('./components/DoseForm.vue')['default']
+    DoseRecords: typeof import('./components/DoseRecords.vue')['default']
+    EmployeeFeed: typeof import('./components/EmployeeFeed.vue')['default']
     EnterpriseLookup: typeof import('./components/EnterpriseLookup.vue')['default']
     ExportSheet: typeof import('./components/ExportSheet.vue')['default']
     FreshnessNote: typeof import('./components/FreshnessNote.vue')['default']

@@ -40,3 +40,20 @@ export const AUTHORIZATION_STATUS: Record<Schemas['EffectiveStatus'], string> = 
   expired: '已过期',
   lapsed: '已失效',
 }
+
+export const VAX_STATES: Array<{ state: Schemas['VaxState']; text: string }> = [
+  { state: 'unvaccinated', text: '未接种' },
+  { state: 'partial', text: '未完成全程接种' },
+  { state: 'primary_complete', text: '已完成全程接种' },
+  { state: 'booster_eligible', text: '符合加强免疫' },
+  { state: 'boosted', text: '完成加强免疫' },
+]
+
+export function vaxStateText(state: string): string {
+  return VAX_STATES.find((s) => s.state === state)?.text ?? state
+}
+
+/** Today in Shenzhen, as a date input's value. */
+export function shenzhenToday(): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date())
+}
