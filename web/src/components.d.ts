@@ -12,6 +12,7 @@ export {}
 declare module 'vue' {
   export interface GlobalComponents {
     AsyncState: typeof import('./components/AsyncState.vue')['default']
+    DistrictPicker: typeof import('./components/DistrictPicker.vue')['default']
     DoseForm: typeof import('./components/DoseForm.vue')['default']
     DoseRecords: typeof import('./components/DoseRecords.vue')['default']
     EmployeeFeed: typeof import('./components/EmployeeFeed.vue')['default']
