@@ -6,7 +6,9 @@ export default defineConfig({
   testDir: 'e2e',
   timeout: 60_000,
   expect: { timeout: 10_000 },
+  // One phone at a time, files in name order: some walks continue what an earlier file did.
   workers: 1,
+  fullyParallel: false,
   reporter: [['list']],
   outputDir: 'test-results',
   use: {

@@ -1033,3 +1033,28 @@ async fn offline_dates_are_checked_and_late_originals_refused() {
         .await;
     assert_eq!(not_offline.status, StatusCode::NOT_FOUND);
 }
+
+/// A legal rep finds the enterprises they represent (their own 防疫通, no authorisation needed);
+/// anyone else finds none.
+#[tokio::test]
+async fn a_legal_rep_lists_the_enterprises_they_represent() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    let mine = app
+        .get("/authorize/legal-rep/enterprises", &c.legal_rep)
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{mine:?}");
+    let usccs: Vec<&str> = mine
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["uscc"].as_str().unwrap())
+        .collect();
+    assert!(
+        usccs.contains(&demo::demo_uscc().to_string().as_str()),
+        "{mine:?}"
+    );
+    let none = app.get("/authorize/legal-rep/enterprises", &c.agent).await;
+    assert_eq!(none.body, serde_json::json!([]));
+}

@@ -57,3 +57,8 @@ export function vaxStateText(state: string): string {
 export function shenzhenToday(): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date())
 }
+
+/** The end of a Shenzhen calendar day (`YYYY-MM-DD`) as an instant; empty: none. */
+export function endOfShenzhenDay(date: string): string | null {
+  return date ? `${date}T23:59:59+08:00` : null
+}

@@ -190,13 +190,33 @@ async fn find_enterprise(
     }
     let found = registry::find_by_name(&state.core.store, name).await?;
     Ok(ApiJson(
-        found
+        found.into_iter().map(EnterpriseSummary::from).collect(),
+    ))
+}
+
+impl From<registry::EnterpriseProfile> for EnterpriseSummary {
+    fn from(e: registry::EnterpriseProfile) -> Self {
+        Self {
+            uscc: e.uscc.to_string(),
+            name: e.name,
+            district: e.district,
+        }
+    }
+}
+
+/// The enterprises whose legal representative the caller is (their own 防疫通 needs no
+/// authorisation: the client lists these beside the ones the caller is an agent of).
+#[utoipa::path(get, path = "/authorize/legal-rep/enterprises", tag = "authorize",
+    responses((status = 200, body = Vec<EnterpriseSummary>)), security(("bearer" = [])))]
+async fn legal_rep_enterprises(
+    axum::extract::State(state): axum::extract::State<LinkState>,
+    identity: Identity,
+) -> Result<ApiJson<Vec<EnterpriseSummary>>, ApiError> {
+    let enterprises = registry::of_legal_rep(&state.core.store, &identity.person).await?;
+    Ok(ApiJson(
+        enterprises
             .into_iter()
-            .map(|e| EnterpriseSummary {
-                uscc: e.uscc.to_string(),
-                name: e.name,
-                district: e.district,
-            })
+            .map(EnterpriseSummary::from)
             .collect(),
     ))
 }
@@ -483,6 +503,7 @@ pub fn routes() -> OpenApiRouter<LinkState> {
         .routes(routes!(decide_share_link))
         .routes(routes!(mine))
         .routes(routes!(pending))
+        .routes(routes!(legal_rep_enterprises))
         .routes(routes!(access))
         .routes(routes!(agents))
         .routes(routes!(decide_application))

@@ -123,6 +123,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/authorize/legal-rep/enterprises": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The enterprises whose legal representative the caller is (their own 防疫通 needs no
+         *     authorisation: the client lists these beside the ones the caller is an agent of).
+         */
+        get: operations["legal_rep_enterprises"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/authorize/legal-rep/pending": {
         parameters: {
             query?: never;
@@ -1973,6 +1993,45 @@ export interface operations {
             };
             /** @description no enterprise with this unified social credit code */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    legal_rep_enterprises: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnterpriseSummary"][];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
