@@ -9,6 +9,10 @@ use std::sync::{Arc, Mutex};
 /// Shenzhen's wall clock.
 pub const BUSINESS_TZ: Tz = chrono_tz::Asia::Shanghai;
 
+/// How far ahead of ours a person's device clock may be when they give a time that cannot lie in
+/// the future (a phone's clock drifts; an operator records "just now").
+pub const DEVICE_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Every instant the service stores is whole seconds: chrono then writes one fixed RFC 3339
 /// shape (`2022-04-01T02:30:00Z`), so stored times sort lexicographically, which conditions and
 /// sort keys rely on.

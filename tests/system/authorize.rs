@@ -472,7 +472,8 @@ async fn offline_batch_grant_lapses_without_originals() {
         .post(
             &format!("/authorize/offline-grants/{foreign}/{agent_id}/originals"),
             &c.operator,
-            json!({"received_at": app.clock.now(), "note": "SF1234567890"}),
+            // "Just now" from a phone whose clock runs a minute ahead.
+            json!({"received_at": app.clock.now() + Duration::minutes(1), "note": "SF1234567890"}),
         )
         .await;
     assert_eq!(originals.status, StatusCode::OK, "{originals:?}");
@@ -978,6 +979,15 @@ async fn offline_dates_are_checked_and_late_originals_refused() {
     old["email_approved_at"] = json!(app.clock.now() - Duration::days(16));
     assert_eq!(
         app.post("/authorize/offline-grants", &c.operator, old)
+            .await
+            .body["code"],
+        "invalid_email_approved_at"
+    );
+    // A device clock a little ahead is tolerated; a time well in the future is not.
+    let mut ahead = offline_body(&app, agents.clone());
+    ahead["email_approved_at"] = json!(app.clock.now() + Duration::minutes(10));
+    assert_eq!(
+        app.post("/authorize/offline-grants", &c.operator, ahead)
             .await
             .body["code"],
         "invalid_email_approved_at"

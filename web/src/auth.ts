@@ -7,6 +7,7 @@ const TOKEN = 'fyt.token'
 interface Payload {
   exp?: number
   name?: string
+  roles?: string[]
 }
 
 function payload(token: string): Payload {
@@ -35,6 +36,13 @@ export function currentToken(): string | null {
 export function signedInName(): string | null {
   const token = currentToken()
   return token ? (payload(token).name ?? null) : null
+}
+
+/** Whether the signed-in person is a platform operator (运营专人); the API decides, this only
+ * chooses what to offer. */
+export function isOperator(): boolean {
+  const token = currentToken()
+  return token ? (payload(token).roles ?? []).includes('operator') : false
 }
 
 export function signIn(token: string): void {

@@ -62,3 +62,13 @@ export function shenzhenToday(): string {
 export function endOfShenzhenDay(date: string): string | null {
   return date ? `${date}T23:59:59+08:00` : null
 }
+
+/** 证件类型, in the order the manual's forms list them. */
+export const ID_TYPES: Array<{ value: Schemas['IdType']; text: string }> = [
+  { value: 'resident_id', text: '居民身份证' },
+  { value: 'hmt_residence_permit', text: '港澳台居民居住证' },
+  { value: 'home_return_permit', text: '港澳居民来往内地通行证' },
+  { value: 'taiwan_compatriot_permit', text: '台湾居民来往大陆通行证' },
+  { value: 'foreign_permanent_residence', text: '外国人永久居留身份证' },
+  { value: 'passport', text: '护照' },
+]

@@ -80,7 +80,7 @@ pub async fn offline_grant(
         return Err(AuthorizeError::MaterialsIncomplete);
     }
     let now = state.core.clock.now();
-    if request.email_approved_at > now {
+    if request.email_approved_at > now + crate::clock::DEVICE_CLOCK_SKEW {
         return Err(AuthorizeError::EmailApprovalInFuture);
     }
     if request.email_approved_at + state.core.settings.offline_originals_due <= now {
@@ -186,7 +186,7 @@ pub async fn record_originals(
     request: OriginalsRequest,
 ) -> Result<Authorization, AuthorizeError> {
     let now = state.core.clock.now();
-    if request.received_at > now {
+    if request.received_at > now + crate::clock::DEVICE_CLOCK_SKEW {
         return Err(AuthorizeError::ReceivedInFuture);
     }
     let auth = load(&state.core.store, uscc, agent)
