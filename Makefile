@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 
-.PHONY: dev dev-clean city test venv lint bench release clean web
+.PHONY: dev dev-clean city test venv lint bench release clean web deploy-web
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ web:
 ## kept in a file of its own.
 city: venv web
 	LOCAL_CITY=1 LOCAL_DATA=.local/city.sqlite cargo run -p local
+
+## Upload the H5 client to a deployed stack (STACK=<name>; the AWS CLI and credentials needed).
+deploy-web:
+	bash scripts/deploy_web.sh $(STACK)
 
 ## Forget the local data: the next `make dev` starts from an empty table.
 dev-clean:

@@ -306,3 +306,43 @@ fn the_alarms_watch_what_the_code_emits() {
         assert_eq!(props["TreatMissingData"].as_str(), Some("breaching"));
     }
 }
+
+/// Every route of the HTTP API is reachable through the distribution that serves the H5 client
+/// (one origin: no CORS), and none of them is cached there.
+#[test]
+fn the_client_distribution_reaches_every_api_route() {
+    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let config = &doc["Resources"]["WebDistribution"]["Properties"]["DistributionConfig"];
+    let behaviours = config["CacheBehaviors"].as_sequence().unwrap();
+    for b in behaviours {
+        assert_eq!(b["TargetOriginId"].as_str(), Some("api"));
+        assert_eq!(
+            b["CachePolicyId"].as_str(),
+            Some("4135ea2d-6df8-44a3-9df3-4b5a84be39ad"),
+            "API answers are never cached"
+        );
+    }
+    let patterns: Vec<&str> = behaviours
+        .iter()
+        .map(|b| b["PathPattern"].as_str().unwrap().trim_end_matches('*'))
+        .collect();
+    let mut routes = 0;
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            routes += 1;
+            let path = event["Properties"]["Path"].as_str().unwrap();
+            assert!(
+                patterns.iter().any(|p| path.starts_with(p)),
+                "{path} is not routed to the API by the distribution"
+            );
+        }
+    }
+    assert!(routes > 30, "the API's routes were found ({routes})");
+}
