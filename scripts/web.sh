@@ -18,6 +18,7 @@ if ! diff -q "$work/schema.d.ts" web/src/api/schema.d.ts >/dev/null; then
         exit 1
     fi
 fi
+(cd web && npm run --silent lint) || { echo "formatting: run (cd web && npm run format)"; exit 1; }
 (cd web && npm run --silent build >"$work/build.log" 2>&1) || { cat "$work/build.log"; exit 1; }
 python3 scripts/web_budget.py web/dist
 cd web && BASE_URL=$base npx playwright test

@@ -6,7 +6,11 @@ import { accessible, anotherPhone, personas, shot, signInAs } from './helpers'
 
 const ENTERPRISE = '深圳市示例科技有限公司'
 
-test('method 1: the applicant shares a link and the legal rep grants through it', async ({ page: applicant, browser, request }) => {
+test('method 1: the applicant shares a link and the legal rep grants through it', async ({
+  page: applicant,
+  browser,
+  request,
+}) => {
   const people = await personas(request)
   await applicant.goto('/#/service')
   await signInAs(applicant, people.applicant)
@@ -41,7 +45,11 @@ test('method 1: the applicant shares a link and the legal rep grants through it'
   await expect(applicant.getByTestId('authorization').filter({ hasText: ENTERPRISE })).toContainText('已授权')
 })
 
-test('method 2: an application from 我的权限, approved in the legal rep’s pending list', async ({ page: applicant, browser, request }) => {
+test('method 2: an application from 我的权限, approved in the legal rep’s pending list', async ({
+  page: applicant,
+  browser,
+  request,
+}) => {
   const people = await personas(request)
   await applicant.goto('/#/me/permissions')
   await signInAs(applicant, people.second_applicant)

@@ -1,4 +1,11 @@
-import { expect, test, type APIRequestContext, type Browser, type BrowserContextOptions, type Page } from '@playwright/test'
+import {
+  expect,
+  test,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContextOptions,
+  type Page,
+} from '@playwright/test'
 import AxeBuilder from '@axe-core/playwright'
 import path from 'node:path'
 
@@ -43,7 +50,15 @@ export async function signInAs(page: Page, persona: Persona): Promise<void> {
  * phone settings. */
 export async function anotherPhone(browser: Browser): Promise<Page> {
   const { baseURL, viewport, deviceScaleFactor, isMobile, hasTouch, locale, timezoneId } = test.info().project.use
-  const options: BrowserContextOptions = { baseURL, viewport, deviceScaleFactor, isMobile, hasTouch, locale, timezoneId }
+  const options: BrowserContextOptions = {
+    baseURL,
+    viewport,
+    deviceScaleFactor,
+    isMobile,
+    hasTouch,
+    locale,
+    timezoneId,
+  }
   const context = await browser.newContext(options)
   return context.newPage()
 }

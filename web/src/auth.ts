@@ -57,3 +57,10 @@ export function signOut(): void {
 export function signInRoute(returnTo: string): { path: string; query: { redirect: string } } {
   return { path: '/signin', query: { redirect: returnTo } }
 }
+
+/** Signs out and asks for a new sign-in (a new face verification), coming back to `returnTo`:
+ * what a grant needs when the verification behind the current sign-in is too old. */
+export function verifyAgainRoute(returnTo: string): { path: string; query: { redirect: string } } {
+  signOut()
+  return signInRoute(returnTo)
+}

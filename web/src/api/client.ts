@@ -37,9 +37,7 @@ export function onUnauthorised(listener: () => void): void {
 }
 
 /** The data of a call, or an `ApiFailure` carrying what went wrong. */
-export async function data<T>(
-  call: Promise<{ data?: T; error?: unknown; response: Response }>,
-): Promise<T> {
+export async function data<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: T; error?: unknown; response: Response }
   try {
     result = await call
