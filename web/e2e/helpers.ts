@@ -62,3 +62,12 @@ export async function anotherPhone(browser: Browser): Promise<Page> {
   const context = await browser.newContext(options)
   return context.newPage()
 }
+
+/** A valid resident ID number (Futian district, GB 11643 check character), never a real
+ * person's: born on `birth` (YYYYMMDD), with `sequence` (0-999). */
+export function residentId(birth: string, sequence: number): string {
+  const first17 = `440304${birth}${String(sequence).padStart(3, '0')}`
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+  const sum = [...first17].reduce((s, c, i) => s + Number(c) * weights[i]!, 0)
+  return first17 + '10X98765432'[sum % 11]
+}

@@ -2,15 +2,7 @@
 // two agents with the e-mailed materials — the paper originals recorded, and the sync runs with
 // their counts.
 import { expect, test } from '@playwright/test'
-import { accessible, personas, shot, signInAs } from './helpers'
-
-/** A valid resident ID number (GB 11643 check character), never a real person's. */
-function residentId(birth: string, sequence: number): string {
-  const first17 = `440304${birth}${String(sequence).padStart(3, '0')}`
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...first17].reduce((s, c, i) => s + Number(c) * weights[i]!, 0)
-  return first17 + '10X98765432'[sum % 11]
-}
+import { accessible, personas, shot, signInAs, residentId } from './helpers'
 
 test('the operator grants two agents offline and records the originals', async ({ page, request }) => {
   const people = await personas(request)

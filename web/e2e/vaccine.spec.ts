@@ -2,15 +2,7 @@
 // included), a state's list, one employee's record with 代员工填写, 手动新增; and the employee's
 // own 个人疫苗接种信息核查 with 修改信息.
 import { expect, test } from '@playwright/test'
-import { accessible, apiGet, personas, shot, signInAs } from './helpers'
-
-/** A valid resident ID number (GB 11643 check character), never a real person's. */
-function residentId(birth: string, sequence: number): string {
-  const first17 = `440305${birth}${String(sequence).padStart(3, '0')}`
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-  const sum = [...first17].reduce((s, c, i) => s + Number(c) * weights[i]!, 0)
-  return first17 + '10X98765432'[sum % 11]
-}
+import { accessible, apiGet, personas, shot, signInAs, residentId } from './helpers'
 
 interface Summary {
   total: number
