@@ -38,6 +38,16 @@ test('an employee joins by the agent’s invitation and can withdraw', async ({ 
   await shot(employee, 'my-enterprises')
   await employment.getByRole('button', { name: '撤回授权' }).click()
   await expect(employee.getByTestId('withdraw-outcome')).toContainText('企业不再能查看您的健康信息')
+
+  // The agent withdraws the invitation (the poster went too far): the link then says so.
+  await agent.reload()
+  const made = agent.getByTestId('invitation').first()
+  await expect(made).toContainText('已使用 1 次')
+  await made.getByRole('button', { name: '撤回' }).click()
+  await expect(agent.getByTestId('invitation').first()).toContainText('已撤回')
+  await employee.goto(url.replace(/^https?:\/\/[^/]+/, ''))
+  await expect(employee.getByTestId('invitation-problem')).toContainText('已被企业撤回')
+  await shot(employee, 'join-revoked-invitation')
 })
 
 test('a broken invitation link says what happened and what to do', async ({ page, request }) => {

@@ -19,6 +19,7 @@ declare module 'vue' {
     EnterpriseLookup: typeof import('./components/EnterpriseLookup.vue')['default']
     ExportSheet: typeof import('./components/ExportSheet.vue')['default']
     FreshnessNote: typeof import('./components/FreshnessNote.vue')['default']
+    InvitationList: typeof import('./components/InvitationList.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
     VanActionSheet: typeof import('vant/es')['ActionSheet']
