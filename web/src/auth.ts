@@ -1,6 +1,5 @@
-// Who is signed in: the bearer token the identity provider issued, kept for this tab only
-// (sessionStorage: closing the tab signs out, nothing lingers on a shared phone).
-// Locally the provider is the local stack's persona picker (`/dev/tokens`).
+// Who is signed in: the bearer token the identity provider issued (`oidc.ts`), kept for this tab
+// only (sessionStorage: closing the tab signs out, nothing lingers on a shared phone).
 
 const TOKEN = 'fyt.token'
 
@@ -53,14 +52,15 @@ export function signOut(): void {
   sessionStorage.removeItem(TOKEN)
 }
 
-/** The sign-in page's address, coming back to `returnTo` (a route of this client) afterwards. */
-export function signInRoute(returnTo: string): { path: string; query: { redirect: string } } {
-  return { path: '/signin', query: { redirect: returnTo } }
+/** The sign-in page's address, coming back to `returnTo` (a route of this client) afterwards;
+ * `fresh` asks the provider for a new face verification. */
+export function signInRoute(returnTo: string, fresh = false): { path: string; query: Record<string, string> } {
+  return { path: '/signin', query: fresh ? { redirect: returnTo, fresh: '1' } : { redirect: returnTo } }
 }
 
 /** Signs out and asks for a new sign-in (a new face verification), coming back to `returnTo`:
  * what a grant needs when the verification behind the current sign-in is too old. */
-export function verifyAgainRoute(returnTo: string): { path: string; query: { redirect: string } } {
+export function verifyAgainRoute(returnTo: string): { path: string; query: Record<string, string> } {
   signOut()
-  return signInRoute(returnTo)
+  return signInRoute(returnTo, true)
 }

@@ -154,6 +154,16 @@ pub fn api(functions: &Functions) -> Router {
             "/openapi.json",
             get(move || std::future::ready(Json(doc.clone()))),
         )
+        // Where the H5 client signs in: the stand-in provider's endpoints (deployed, the same file
+        // is uploaded beside the client by `make deploy-web`).
+        .route(
+            "/client-config.json",
+            get(|| {
+                std::future::ready(Json(
+                    crate::idp::DevIdentityProvider::shared().client_config(),
+                ))
+            }),
+        )
         .route(
             "/dev/tokens",
             get(|| std::future::ready(Json(demo::fresh_tokens(chrono::Utc::now())))),

@@ -1,12 +1,15 @@
-//! The stand-in identity provider's public side: its JWK set, served over HTTP on loopback the
-//! way the 深i企 provider serves its JWKS URL, so the functions read and follow it exactly as
-//! deployed (`JWT_JWKS_URL`). Keys can be published, used for signing and retired while it runs:
-//! that is a key rotation, which the tests walk through.
+//! The stand-in identity provider, served over HTTP on loopback the way the 深i企 provider serves
+//! itself, so that the functions and the H5 client use it exactly as deployed:
+//! - its JWK set (`JWT_JWKS_URL`), whose keys can be published, used for signing and retired while
+//!   it runs: a key rotation, which the tests walk through;
+//! - OpenID Connect's authorization-code flow with PKCE for the H5 client: `/authorize` shows the
+//!   demo personas in place of the face verification, and `/token` exchanges the code (checking
+//!   the verifier) for a token of the chosen persona, face-verified just now.
 
 use crate::demo::{DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_ID, DEV_PRIVATE_KEY};
 use crate::tokens::TokenMinter;
+use axum::Json;
 use axum::routing::get;
-use axum::{Json, Router};
 use fangyitong::app::IdentityConfig;
 use fangyitong::identity::KeySource;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -28,6 +31,16 @@ struct Published {
     keys: Mutex<Vec<PublishedKey>>,
     /// How often the JWK set was read (what a verifier's caching saves).
     reads: AtomicUsize,
+    /// Authorization codes handed out and not yet exchanged.
+    codes: Mutex<std::collections::HashMap<String, Grant>>,
+}
+
+/// What an authorization code stands for until it is exchanged.
+struct Grant {
+    role: String,
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
 }
 
 /// A running provider. It serves on a thread of its own, so it outlives the runtime of whichever
@@ -62,7 +75,7 @@ impl DevIdentityProvider {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let router = Router::new().route(
+                    let router = oidc::routes(served.clone()).route(
                         JWKS_PATH,
                         get(move || std::future::ready(Json(served.jwk_set()))),
                     );
@@ -90,6 +103,16 @@ impl DevIdentityProvider {
 
     pub fn jwks_url(&self) -> &str {
         &self.jwks_url
+    }
+
+    /// Where the H5 client finds this provider: its authorization and token endpoints.
+    pub fn client_config(&self) -> serde_json::Value {
+        let base = self.jwks_url.trim_end_matches(JWKS_PATH);
+        serde_json::json!({
+            "authorizationEndpoint": format!("{base}/authorize"),
+            "tokenEndpoint": format!("{base}/token"),
+            "clientId": oidc::CLIENT_ID,
+        })
     }
 
     /// The configuration a function gets for this provider: its JWKS URL.
@@ -140,6 +163,10 @@ impl DevIdentityProvider {
 }
 
 impl Published {
+    fn codes(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Grant>> {
+        self.codes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PublishedKey>> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -149,5 +176,214 @@ impl Published {
         JwkSet {
             keys: self.lock().iter().map(|k| k.public.clone()).collect(),
         }
+    }
+}
+
+/// The authorization-code flow with PKCE (RFC 7636), as much of it as the H5 client uses.
+mod oidc {
+    use super::{Grant, Published};
+    use crate::demo;
+    use axum::extract::{Form, Query, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::{Html, IntoResponse, Redirect, Response};
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use base64::Engine;
+    use serde::Deserialize;
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+
+    /// The client id the H5 client is registered under.
+    pub const CLIENT_ID: &str = "fangyitong-h5";
+
+    pub fn routes(published: Arc<Published>) -> Router {
+        Router::new()
+            .route("/authorize", get(authorize))
+            .route("/authorize/choose", get(choose))
+            .route("/token", post(token).options(preflight))
+            .with_state(published)
+    }
+
+    #[derive(Deserialize)]
+    struct AuthorizeQuery {
+        response_type: String,
+        client_id: String,
+        redirect_uri: String,
+        state: String,
+        code_challenge: String,
+        code_challenge_method: String,
+    }
+
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+
+    fn refused(why: &str) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            Html(format!("<p>{}</p>", escape(why))),
+        )
+            .into_response()
+    }
+
+    /// The page the provider shows: in place of the face verification, the demo personas.
+    async fn authorize(Query(q): Query<AuthorizeQuery>) -> Response {
+        if q.response_type != "code" || q.code_challenge_method != "S256" {
+            return refused("only response_type=code with code_challenge_method=S256");
+        }
+        if q.client_id != CLIENT_ID {
+            return refused("unknown client_id");
+        }
+        let cast = demo::Cast::new(chrono::Utc::now());
+        let carry = |role: &str| {
+            let pairs = [
+                ("role", role),
+                ("client_id", q.client_id.as_str()),
+                ("redirect_uri", q.redirect_uri.as_str()),
+                ("state", q.state.as_str()),
+                ("code_challenge", q.code_challenge.as_str()),
+            ];
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let items: String = cast
+            .all()
+            .iter()
+            .map(|(role, persona)| {
+                format!(
+                    r#"<li><a href="/authorize/choose?{}">{}</a> <small>{}</small></li>"#,
+                    escape(&carry(role)),
+                    escape(&persona.name),
+                    escape(role)
+                )
+            })
+            .collect();
+        Html(format!(
+            r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>深i企 登录</title>
+<style>body{{font-family:sans-serif;margin:16px}}li{{margin:14px 0;font-size:17px}}a{{color:#1565c0}}small{{color:#646566}}</style></head>
+<body><main><h1>深i企 登录</h1><p>人脸核验（本地演示）：选择您的身份</p><ul>{items}</ul></main></body></html>"#
+        ))
+        .into_response()
+    }
+
+    #[derive(Deserialize)]
+    struct Choice {
+        role: String,
+        client_id: String,
+        redirect_uri: String,
+        state: String,
+        code_challenge: String,
+    }
+
+    /// The person chose (was verified): back to the client with a one-time code.
+    async fn choose(State(published): State<Arc<Published>>, Query(c): Query<Choice>) -> Response {
+        let code = ulid::Ulid::new().to_string();
+        let separator = if c.redirect_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let target = format!(
+            "{}{separator}code={code}&state={}",
+            c.redirect_uri,
+            urlencode(&c.state)
+        );
+        published.codes().insert(
+            code,
+            Grant {
+                role: c.role,
+                client_id: c.client_id,
+                redirect_uri: c.redirect_uri,
+                code_challenge: c.code_challenge,
+            },
+        );
+        Redirect::to(&target).into_response()
+    }
+
+    #[derive(Deserialize)]
+    struct TokenRequest {
+        grant_type: String,
+        code: String,
+        redirect_uri: String,
+        client_id: String,
+        code_verifier: String,
+    }
+
+    /// The client's origin may read the answer (a browser app exchanges the code itself).
+    fn cors(response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::HeaderValue::from_static("*"),
+        );
+        response
+    }
+
+    async fn preflight() -> Response {
+        let mut response = cors(StatusCode::NO_CONTENT);
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("content-type"),
+        );
+        response
+    }
+
+    fn token_error(error: &str) -> Response {
+        cors((
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": error })),
+        ))
+    }
+
+    /// Exchanges a code for a token, once, and only with the verifier whose hash it was issued for.
+    async fn token(
+        State(published): State<Arc<Published>>,
+        Form(t): Form<TokenRequest>,
+    ) -> Response {
+        if t.grant_type != "authorization_code" {
+            return token_error("unsupported_grant_type");
+        }
+        let Some(grant) = published.codes().remove(&t.code) else {
+            return token_error("invalid_grant");
+        };
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(t.code_verifier.as_bytes()));
+        if grant.client_id != t.client_id
+            || grant.redirect_uri != t.redirect_uri
+            || grant.code_challenge != challenge
+        {
+            return token_error("invalid_grant");
+        }
+        let now = chrono::Utc::now();
+        let cast = demo::Cast::new(now);
+        let Some((_, persona)) = cast.all().into_iter().find(|(role, _)| *role == grant.role)
+        else {
+            return token_error("invalid_grant");
+        };
+        let ttl = chrono::Duration::hours(12);
+        let token = demo::minter().mint(persona, now, ttl);
+        cors(Json(serde_json::json!({
+            "access_token": token,
+            "id_token": token,
+            "token_type": "Bearer",
+            "expires_in": ttl.num_seconds(),
+        })))
+    }
+
+    fn urlencode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
     }
 }
