@@ -8,11 +8,11 @@
 //! | limit | value | what it bounds |
 //! |---|---|---|
 //! | [`CONNECT_TIMEOUT`] | 2 s | opening a connection (the SDK's default is 3.1 s) |
-//! | [`OPERATION_ATTEMPT_TIMEOUT`] | 4 s | one attempt, sending the request to the response; a timed-out attempt is retried |
-//! | [`OPERATION_TIMEOUT`] | 8 s | the whole call, retries and backoff included: then a retryable error (503 `unavailable` on the API) |
+//! | [`OPERATION_ATTEMPT_TIMEOUT`] | 3 s | one attempt, sending the request to the response; a timed-out attempt is retried |
+//! | [`OPERATION_TIMEOUT`] | 6 s | the whole call, retries and backoff included: then a retryable error (503 `unavailable` on the API); 3 s below the request deadline, so that a stalled call is reported as what it is even on a busy host |
 //! | [`crate::http::REQUEST_DEADLINE`] | 9 s | a whole HTTP request, however many calls it makes (503 `timeout`) |
 //!
-//! DynamoDB answers in milliseconds; 4 s per attempt only cuts off a stall. Uploads of export
+//! DynamoDB answers in milliseconds; 3 s per attempt only cuts off a stall. Uploads of export
 //! files and the mail carrying them take longer when large: they override the timeouts with
 //! [`transfer_timeouts`] for that call only. Streamed response bodies (sync reading a delivery)
 //! are not covered by the operation timeout, only the wait for the response is.
@@ -22,8 +22,8 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use std::time::Duration;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-pub const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+pub const OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// The timeouts of every SDK call (see the module's table).
 pub fn timeouts() -> TimeoutConfig {

@@ -22,9 +22,14 @@ pub enum StoreError {
     /// A conditional write found the item in another state than required.
     #[error("the item changed or does not exist in the expected state")]
     ConditionFailed,
-    /// Throttling, timeouts, connection or server errors: trying again later may succeed.
+    /// DynamoDB asked to slow down (throttling) or failed on its side: trying again after a
+    /// backoff may succeed.
     #[error("DynamoDB request failed (retryable): {0}")]
     Request(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No answer in time, or no connection, after the SDK's own retries: trying again later may
+    /// succeed, but not at once (the SDK already did).
+    #[error("DynamoDB did not answer (retryable later): {0}")]
+    Unreachable(String, #[source] Box<dyn std::error::Error + Send + Sync>),
     /// DynamoDB refused the request itself (validation, missing table): retrying will not help.
     #[error("DynamoDB refused the request: {0}")]
     Rejected(String, #[source] Box<dyn std::error::Error + Send + Sync>),
@@ -38,8 +43,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether retrying the same request may succeed (throttling, timeouts, 5xx).
+    /// Whether retrying the same request later may succeed (throttling, timeouts, 5xx).
     pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Request(..) | Self::Unreachable(..) | Self::Unprocessed(_)
+        )
+    }
+
+    /// Whether to retry at once, after a backoff: DynamoDB answered "slow down" or failed on its
+    /// side. A call that timed out is not retried again here: the SDK retried it within its
+    /// operation timeout, and retrying once more would multiply the wait of a request whose
+    /// deadline is seconds away.
+    pub fn is_worth_an_immediate_retry(&self) -> bool {
         matches!(self, Self::Request(..) | Self::Unprocessed(_))
     }
 }
@@ -60,18 +76,19 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let message = DisplayErrorContext(&err).to_string();
-    let retryable = match &err {
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|c| RETRYABLE_CODES.contains(&c)),
-        SdkError::ConstructionFailure(_) => false,
-        _ => true,
-    };
-    if retryable {
-        StoreError::Request(message, Box::new(err))
-    } else {
-        StoreError::Rejected(message, Box::new(err))
+    match &err {
+        SdkError::ServiceError(service)
+            if service
+                .err()
+                .code()
+                .is_some_and(|c| RETRYABLE_CODES.contains(&c)) =>
+        {
+            StoreError::Request(message, Box::new(err))
+        }
+        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => {
+            StoreError::Rejected(message, Box::new(err))
+        }
+        _ => StoreError::Unreachable(message, Box::new(err)),
     }
 }
 
@@ -627,7 +644,8 @@ where
                     answered.extend(out);
                     batch = unprocessed;
                 }
-                Err(e) if e.is_retryable() && attempt + 1 < BATCH_WRITE_ATTEMPTS => {}
+                Err(e) if e.is_worth_an_immediate_retry() && attempt + 1 < BATCH_WRITE_ATTEMPTS => {
+                }
                 Err(e) => return Err(e),
             }
             if !batch.is_empty() {
