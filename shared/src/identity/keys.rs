@@ -38,8 +38,6 @@ pub enum IdentityConfigError {
     Jwks(String),
     #[error("the JWK set at {url} could not be read: {why}")]
     JwksUnreachable { url: String, why: String },
-    #[error("set JWT_JWKS_URL, JWT_JWKS or JWT_PUBLIC_KEY_PEM")]
-    NoKey,
 }
 
 /// Where the provider's verification keys come from.

@@ -1,7 +1,8 @@
 //! Who is calling: bearer JWTs issued by the 深i企 identity provider after face verification,
 //! verified on every request (signature, issuer, audience, expiry against the injected clock)
 //! into a typed [`Identity`]. The token carries the person's ID document; it is hashed into a
-//! [`PersonKey`] and masked here, and the raw number goes no further.
+//! [`PersonKey`] and masked here, and the raw number goes no further. The provider's keys, and
+//! how they follow its rotations, are [`keys`].
 
 use crate::app::Core;
 use crate::http::ApiError;
