@@ -1,7 +1,7 @@
 """Each function's artefact in a `sam build` output directory (default .aws-sam/build): the
 bootstrap binary's size and the size of the zip SAM uploads (deflate, as `sam deploy` zips it).
-The goal is at most 6 MB zipped; it fails on a binary that is not arm64 (what template.yaml
-deploys) and on a zip over the goal."""
+The goal is at most 6 MB zipped (a zip over it is marked; Lambda's own limit is 50 MB); it fails
+on a binary that is not arm64, which is what template.yaml deploys."""
 
 import io
 import pathlib
@@ -30,8 +30,7 @@ def main() -> int:
             notes.append("NOT arm64")
             failed = True
         if zipped > LIMIT:
-            notes.append("over 6 MB zipped")
-            failed = True
+            notes.append("over the 6 MB goal (docs/build.md)")
         name = bootstrap.parent.name
         print(f"{name:<24} {len(data) / 1e6:>9.1f} MB {zipped / 1e6:>9.1f} MB  {' '.join(notes)}")
     if not found:
