@@ -52,7 +52,6 @@ const FIRST_EVENTS: &[(&str, &str)] = &[
 ];
 
 /// What the emulator saw of one start.
-#[derive(Debug)]
 enum Outcome {
     Response { at: Duration, body: String },
     Error { body: String },
@@ -369,7 +368,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     figures.init.push(first_next.unwrap_or(at));
                     figures.first.push(at);
                 }
-                Ok(Ok(other)) => return Err(format!("{function}: {other:?}").into()),
+                Ok(Ok(Outcome::Error { body })) => {
+                    return Err(format!("{function}: the invocation failed: {body}").into());
+                }
+                Ok(Ok(Outcome::InitError { body })) => {
+                    return Err(format!("{function}: init failed: {body}").into());
+                }
                 Ok(Err(_)) | Err(_) => {
                     return Err(format!("{function}: no answer in 20 s").into());
                 }
