@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 
-.PHONY: dev dev-clean city test venv lint bench release clean web deploy-web
+.PHONY: dev dev-clean city test venv venv-package lint bench release package coldstart clean web deploy-web
 
 venv: $(VENV)/.installed
 
@@ -56,11 +56,44 @@ bench: venv
 	for n in 10000 100000 1000000; do $(BENCH) pages $$n || exit 1; done
 	for n in 10000 100000; do $(BENCH) export $$n || exit 1; done
 
-## Release builds of the Lambda binaries for this machine (`sam build` builds them for
-## provided.al2023/arm64 through cargo-lambda: `pip install cargo-lambda` brings it and zig).
+## Release builds of the Lambda binaries for this machine (x86_64; `make package` builds the
+## deployed ones).
+FUNCTIONS := authorize query-nucleic query-vaccine query-sites invite-join export sync relabel
 release:
-	cargo build --release -p authorize -p query-nucleic -p query-vaccine -p query-sites -p invite-join -p export -p sync -p relabel
+	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+
+## The deployment artefacts: `sam validate --lint`, then `sam build` (cargo-lambda with zig, no
+## Docker) of every function for provided.al2023 on arm64 into .aws-sam/build, each one's size
+## and zipped size printed. Its own target directory (target/lambda-build), so it never waits on
+## another build's lock. Not part of `make test`: from nothing it takes about half an hour
+## (docs/build.md).
+venv-package: $(VENV)/.installed-package
+
+$(VENV)/.installed-package: $(VENV)/.installed requirements-package.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-package.txt
+	touch $@
+
+PACKAGE_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" CARGO_TARGET_DIR="$(CURDIR)/target/lambda-build" \
+	AWS_DEFAULT_REGION=ap-southeast-1 SAM_CLI_TELEMETRY=0
+package: venv-package
+	rustup target add aarch64-unknown-linux-gnu
+	$(PACKAGE_ENV) sam validate --lint
+	@# One cargo-lambda build of every function first: cargo then links two at a time (SAM builds
+	@# them one by one), and SAM's per-function builds below find them fresh.
+	time $(PACKAGE_ENV) cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+	time $(PACKAGE_ENV) sam build --beta-features
+	python3 scripts/package-sizes.py .aws-sam/build
+
+## Cold starts of every function and the baseline under a Runtime API emulator on loopback,
+## against the local stack (figures and how to read them: docs/build.md). Builds the release
+## binaries first (for this machine, x86_64); the harness is built with the same profile, so it
+## shares their dependencies.
+COLDSTART_RUNS ?= 30
+coldstart: venv
+	cargo build --release $(addprefix -p ,$(FUNCTIONS)) -p coldstart-baseline
+	cargo build --release -p local --bin coldstart
+	target/release/coldstart $(COLDSTART_RUNS)
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .aws-sam

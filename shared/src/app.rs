@@ -142,21 +142,43 @@ pub struct VerifiedState {
 impl VerifiedState {
     /// The core and a verifier of `identity`'s tokens (reading its JWKS URL, if it has one).
     pub async fn new(core: Core, identity: IdentityConfig) -> Result<Self, InitError> {
+        Self::load(core, identity, false).await
+    }
+
+    /// [`Self::new`], opening the DynamoDB connection ([`Store::warm_up`]) while the provider's
+    /// keys are read when `warm_up`.
+    async fn load(core: Core, identity: IdentityConfig, warm_up: bool) -> Result<Self, InitError> {
         let now = core.clock.now();
-        let verifier =
-            IdentityVerifier::load(identity.issuer, identity.audience, identity.keys, now)
-                .await?
-                .with_leeway(identity.leeway);
+        let warming = async {
+            if warm_up {
+                core.store.warm_up().await;
+            }
+        };
+        let (verifier, ()) = tokio::join!(
+            IdentityVerifier::load(identity.issuer, identity.audience, identity.keys, now),
+            warming
+        );
         Ok(Self {
+            verifier: Arc::new(verifier?.with_leeway(identity.leeway)),
             core,
-            verifier: Arc::new(verifier),
         })
     }
 
     /// Everything from the environment, as a Lambda's init does it.
     pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
-        Self::new(Core::from_env(aws, env)?, IdentityConfig::from_env(env)?).await
+        Self::load(
+            Core::from_env(aws, env)?,
+            IdentityConfig::from_env(env)?,
+            warm_up(env),
+        )
+        .await
     }
+}
+
+/// Whether an HTTP function's init opens its DynamoDB connection (`DYNAMODB_WARM_UP`, on unless
+/// `0`; off only to measure what it saves: `make coldstart`, docs/build.md).
+fn warm_up(env: &dyn Vars) -> bool {
+    config::optional(env, "DYNAMODB_WARM_UP").as_deref() != Some("0")
 }
 
 /// The state of the functions that answer for people and enterprises (query-nucleic,
@@ -182,14 +204,21 @@ impl ApiState {
         })
     }
 
-    /// Everything from the environment, as a Lambda's init does it.
+    /// Everything from the environment, as a Lambda's init does it: the provider's keys, the
+    /// person-key secret and the DynamoDB warm-up at once (each is a round trip; deployed, a TLS
+    /// handshake too).
     pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
-        Self::new(
-            Core::from_env(aws, env)?,
-            IdentityConfig::from_env(env)?,
-            person_keyer_from_env(aws, env).await?,
-        )
-        .await
+        let core = Core::from_env(aws, env)?;
+        let identity = IdentityConfig::from_env(env)?;
+        let (verified, keyer) = tokio::try_join!(
+            VerifiedState::load(core, identity, warm_up(env)),
+            person_keyer_from_env(aws, env)
+        )?;
+        Ok(Self {
+            core: verified.core,
+            verifier: verified.verifier,
+            keyer,
+        })
     }
 }
 
@@ -217,10 +246,11 @@ impl LinkState {
 
     /// Everything from the environment, as a Lambda's init does it.
     pub async fn from_env(aws: &aws_config::SdkConfig, env: &dyn Vars) -> Result<Self, InitError> {
-        Self::new(
-            ApiState::from_env(aws, env).await?,
-            &crate::secrets::read(aws, env, "LINK_SIGNING_SECRET_ARN").await?,
-        )
+        let (api, link_secret) = tokio::try_join!(
+            ApiState::from_env(aws, env),
+            crate::secrets::read(aws, env, "LINK_SIGNING_SECRET_ARN")
+        )?;
+        Self::new(api, &link_secret)
     }
 }
 

@@ -53,11 +53,16 @@
 //! | a person's consents | 1 Query `PER#…` begins_with `CONSENT#` |
 //! | join, hand-add | 1 BatchGetItem (membership + health) + 1 TransactWriteItems |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
+//! | an HTTP function's init: open the connection | 1 GetItem of [`WARM_UP`] (no item has it) |
 
 use crate::ids::{PersonKey, Uscc};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
+
+/// The key (`PK` and `SK`) an HTTP function's init reads to open its DynamoDB connection
+/// ([`crate::store::Store::warm_up`]); no item is ever written under it.
+pub const WARM_UP: &str = "WARMUP";
 
 /// The global secondary indexes (their access patterns are listed above). A query names one of
 /// these, never a string, so an index that does not exist cannot be asked for.

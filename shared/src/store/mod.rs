@@ -247,6 +247,24 @@ impl Store {
         &self.table
     }
 
+    /// Opens the connection to DynamoDB during a function's init: one GetItem of
+    /// [`keys::WARM_UP`], which no item has, so the first request finds the connection (TCP and,
+    /// deployed, TLS) and the SDK's first-call set-up already done. The HTTP functions run it
+    /// beside their other init reads (docs/build.md has the measurements); a failure only loses
+    /// the head start.
+    pub async fn warm_up(&self) {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(Self::key(keys::WARM_UP, keys::WARM_UP)))
+            .send()
+            .await;
+        if let Err(e) = read {
+            tracing::debug!(error = %DisplayErrorContext(&e), "DynamoDB warm-up read failed");
+        }
+    }
+
     pub fn key(pk: &str, sk: &str) -> Item {
         HashMap::from([
             (keys::PK.to_string(), AttributeValue::S(pk.to_string())),
