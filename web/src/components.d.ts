@@ -20,6 +20,8 @@ declare module 'vue' {
     ExportSheet: typeof import('./components/ExportSheet.vue')['default']
     FreshnessNote: typeof import('./components/FreshnessNote.vue')['default']
     InvitationList: typeof import('./components/InvitationList.vue')['default']
+    LinkProblem: typeof import('./components/LinkProblem.vue')['default']
+    PagedList: typeof import('./components/PagedList.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
     VanActionSheet: typeof import('vant/es')['ActionSheet']

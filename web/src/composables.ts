@@ -32,12 +32,23 @@ export function useLoad<T>(read: () => Promise<T>, initial: T | null = null): Lo
   return { value, loading, error, reload }
 }
 
+/** A paged list's state and its two moves (what `PagedList` shows). */
+export interface Paged<R> {
+  items: Ref<R[]>
+  loading: Ref<boolean>
+  finished: Ref<boolean>
+  error: Ref<boolean>
+  errorText: Ref<string>
+  more: () => Promise<void>
+  restart: () => void
+}
+
 /** Pages of `fetch(cursor)` appended as `van-list` asks for more (`more`); `restart` begins again
  * (after a filter changed). `last` is the latest page, for what it says besides its items. */
 export function usePaged<P extends { next_cursor?: string | null }, R>(
   fetch: (cursor: string | undefined) => Promise<P>,
   itemsOf: (page: P) => R[],
-) {
+): Paged<R> & { last: Ref<P | null> } {
   const items = ref([]) as Ref<R[]>
   const last = ref(null) as Ref<P | null>
   const loading = ref(false)
