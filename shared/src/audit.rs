@@ -34,6 +34,11 @@ pub enum AuditAction {
     ExportRequested,
     /// The export was mailed: rows, file hashes, recipient.
     ExportSent,
+    /// The legal rep or an agent opened one employee's details (PCR or vaccination).
+    DetailViewed,
+    /// The employee asked for their data to be deleted: what this enterprise held without
+    /// another legal ground is gone.
+    DataErased,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -40,8 +40,8 @@ impl Default for Settings {
             face_verification_window: Duration::minutes(5),
             share_link_ttl: Duration::hours(72),
             offline_originals_due: Duration::days(15),
-            audit_retention: Duration::days(3 * 365),
-            decided_retention: Duration::days(365),
+            audit_retention: crate::retention::AUDIT_RECORD.period(),
+            decided_retention: crate::retention::DECIDED_AUTHORISATION.period(),
             public_base_url: "https://fangyitong.example.cn".into(),
             health_rules: crate::health::HealthRules::default(),
         }

@@ -251,6 +251,13 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     employers_listed: bool,
     pub version: u64,
+    /// TTL ([`crate::retention::PERSON_HEALTH`]): moved on by every change of the facts.
+    #[serde(
+        rename = "expires_at",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    retention_until: Option<i64>,
 }
 
 impl Health {
@@ -273,7 +280,19 @@ impl Health {
             employers: BTreeSet::new(),
             employers_listed: false,
             version: 0,
+            retention_until: None,
         }
+    }
+
+    /// The TTL (epoch seconds).
+    pub fn retention_until(&self) -> Option<i64> {
+        self.retention_until
+    }
+
+    /// The facts changed at `now` (a sync merged a record): the item is kept a retention period
+    /// from now.
+    pub fn facts_changed(&mut self, now: DateTime<Utc>) {
+        self.retention_until = Some(crate::retention::PERSON_HEALTH.until(now));
     }
 
     /// The enterprises the person is an employee of, if known to be complete.

@@ -25,6 +25,7 @@
 //! | vaccination report | `PER#{person}` | `VAXREPORT#{at}#{ulid}` | — | — |
 //! | invitation | `ENT#{uscc}` | `INVITE#{ulid}` | — | — |
 //! | consent (employee → enterprise) | `PER#{person}` | `CONSENT#{uscc}` | — | — |
+//! | detail view (the viewed person's copy) | `PER#{person}` | `VIEW#{at}#{ulid}` | — | — |
 //! | export job | `ENT#{uscc}` | `EXPORT#{job_id}` | — | — |
 //! | export quota (per day) | `ENT#{uscc}` | `EXPORTQUOTA#{YYYY-MM-DD}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
@@ -51,6 +52,9 @@
 //! | a person's vaccination reports | 1 Query `PER#…` begins_with `VAXREPORT#` |
 //! | an enterprise's invitations / export jobs | 1 Query `ENT#…` begins_with `INVITE#` / `EXPORT#` per page |
 //! | a person's consents | 1 Query `PER#…` begins_with `CONSENT#` |
+//! | who viewed a person's details | 1 Query `PER#…` begins_with `VIEW#` per page, newest first |
+//! | one employee's detail, audited | + 1 TransactWriteItems (the person's view record + the enterprise's audit record) |
+//! | everything held about a person (`GET /me/data`) | 1 GetItem + 5 Queries + 1 BatchGetItem (enterprise names), concurrently |
 //! | join, hand-add | 1 BatchGetItem (membership + health) + 1 TransactWriteItems |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 //! | an HTTP function's init: open the connection | 1 GetItem of [`WARM_UP`] (no item has it) |
@@ -128,6 +132,7 @@ pub const EMPLOYEE_PREFIX: &str = "EMP#";
 /// GSI1 sort-key prefix of a person's memberships.
 pub const EMPLOYMENT_PREFIX: &str = "EMPAT#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub const DETAIL_VIEW_PREFIX: &str = "VIEW#";
 pub const AUTH_PREFIX: &str = "AUTH#";
 pub const ENT_PREFIX: &str = "ENT#";
 
@@ -222,6 +227,11 @@ pub fn employment_at(uscc: &Uscc) -> String {
 
 pub fn audit(at: &str, id: &str) -> String {
     format!("{AUDIT_PREFIX}{at}#{id}")
+}
+
+/// A person's copy of one view of their details by an enterprise (under `PER#{person}`).
+pub fn detail_view(at: &str, id: &str) -> String {
+    format!("{DETAIL_VIEW_PREFIX}{at}#{id}")
 }
 
 /// The transition-index partition of a person: a stable function of the person key.

@@ -26,7 +26,9 @@
 //! | [`sync`] | applying upstream deliveries from S3: streaming, validation, quarantine, resumable |
 //! | [`summary`] | per-enterprise counters, one read per overview |
 //! | [`relabel`] | recomputing labels at cost proportional to what changes |
+//! | [`retention`] | how long each kind of record is kept: the one policy every `expires_at` comes from |
 //! | [`sites`] | sampling-site and control-zone snapshots, switched atomically |
+//! | [`subject`] | the data subject's rights: everything held about a person, who viewed it, deletion |
 //! | [`roster`] | employees of an enterprise and where they came from |
 //! | [`authorize`] | agent authorisation: share links, applications, offline grants, audit |
 //! | [`ops`] | operator routes: sync runs and freshness |
@@ -61,10 +63,12 @@ pub mod query_sites;
 pub mod query_vaccine;
 pub mod registry;
 pub mod relabel;
+pub mod retention;
 pub mod roster;
 pub mod secrets;
 pub mod sites;
 pub mod store;
+pub mod subject;
 pub mod summary;
 pub mod sync;
 pub mod table;

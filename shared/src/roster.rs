@@ -14,6 +14,7 @@ use crate::attr;
 use crate::health::{Derived, Health};
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
+use crate::retention;
 use crate::store::{self, ItemUpdate, Store, StoreError};
 use crate::summary;
 use chrono::{DateTime, Utc};
@@ -125,6 +126,13 @@ pub struct Membership {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     health_withheld: bool,
     pub version: u64,
+    /// TTL: set when the employee leaves, cleared when they come back ([`retention::LEFT_MEMBERSHIP`]).
+    #[serde(
+        rename = "expires_at",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    retention_until: Option<i64>,
 }
 
 impl Membership {
@@ -163,6 +171,7 @@ impl Membership {
             removed_by: None,
             health_withheld: false,
             version: 0,
+            retention_until: None,
         }
     }
 
@@ -216,6 +225,11 @@ impl Membership {
         self.derived.as_ref()
     }
 
+    /// The TTL (epoch seconds), once the employee has left.
+    pub fn retention_until(&self) -> Option<i64> {
+        self.retention_until
+    }
+
     pub fn is_current(&self) -> bool {
         self.left_at.is_none()
     }
@@ -228,6 +242,7 @@ impl Membership {
     /// Marks the employee as left at `at` (kept, with the date).
     pub fn leave(&mut self, at: DateTime<Utc>) {
         self.left_at = Some(at);
+        self.retention_until = Some(retention::LEFT_MEMBERSHIP.until(at));
         self.reindex();
     }
 
@@ -235,6 +250,7 @@ impl Membership {
     pub fn rejoin(&mut self) {
         self.left_at = None;
         self.removed_by = None;
+        self.retention_until = None;
         self.reindex();
     }
 
@@ -420,7 +436,9 @@ pub async fn admit(
     next.version = read_version.map_or(0, |v| v + 1);
     let mut parts = vec![store::put_if_version(store.table(), &next, read_version)?];
     if !health.employed_by(admission.uscc) {
-        parts.push(note_employer(admission.person, admission.uscc).into_transact(store.table())?);
+        parts.push(
+            note_employer(admission.person, admission.uscc, now).into_transact(store.table())?,
+        );
     }
     delta.0.retain(|_, v| *v != 0);
     if !delta.is_empty() {
@@ -484,7 +502,7 @@ pub async fn mark_due(
     let Some((due_pk, due_sk)) = due.due_keys() else {
         return Ok(());
     };
-    let update = note_employer(person, uscc)
+    let update = note_employer(person, uscc, now)
         .set(keys::GSI3PK, due_pk)
         .set(keys::GSI3SK, due_sk);
     store.update(update).await?;
@@ -494,9 +512,11 @@ pub async fn mark_due(
 /// Adds `uscc` to the person's enterprises on their health item (creating a bare item if there is
 /// none yet) and moves its version, so a relabel that read the item before writes nothing back
 /// (its versioned put fails and it reads again) — the list never loses an enterprise.
-fn note_employer(person: &PersonKey, uscc: &Uscc) -> ItemUpdate {
+fn note_employer(person: &PersonKey, uscc: &Uscc, now: DateTime<Utc>) -> ItemUpdate {
     ItemUpdate::at(&keys::person(person), keys::HEALTH)
         .set_if_absent(attr!(Health, person), person)
+        // A bare item (no facts synced yet) is kept as if created now; facts move it on.
+        .set_if_absent(keys::TTL, retention::PERSON_HEALTH.until(now))
         .add_to_set(attr!(Health, employers), &[uscc.as_str()])
         .add(attr!(Health, version), 1)
 }

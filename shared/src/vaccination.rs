@@ -11,12 +11,10 @@ use crate::http::ApiError;
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
 use crate::store::{QuerySpec, Store, StoreError};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// How long a report is kept.
-pub const REPORT_RETENTION_DAYS: i64 = 365;
 /// No COVID-19 vaccine was given in China before emergency use began (July 2020).
 const EARLIEST_DOSE: (i32, u32, u32) = (2020, 7, 1);
 const MAX_DOSE: u8 = 5;
@@ -171,6 +169,10 @@ impl From<&VaccinationReport> for ReportView {
 }
 
 impl VaccinationReport {
+    pub fn key(&self) -> (String, String) {
+        (self.pk.clone(), self.sk.clone())
+    }
+
     /// Validates `report` and stamps it; `today` is the business date.
     pub fn new(
         person: &PersonKey,
@@ -193,7 +195,7 @@ impl VaccinationReport {
             note,
             reporter,
             reported_at: now,
-            retention_until: (now + Duration::days(REPORT_RETENTION_DAYS)).timestamp(),
+            retention_until: crate::retention::VACCINATION_REPORT.until(now),
         })
     }
 

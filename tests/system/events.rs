@@ -70,6 +70,10 @@ const INVITE_JOIN: &[(&str, u16)] = &[
     ("13-revoke-invitation.json", 200),
     ("14-open-revoked.json", 410),
     ("15-create-invitation-stranger.json", 403),
+    ("16-my-data.json", 200),
+    ("17-my-data-views.json", 200),
+    ("18-deletion-unconfirmed.json", 422),
+    ("19-deletion.json", 200),
 ];
 
 /// HTTP events answer with their status; queue events with 200 when no message is to be

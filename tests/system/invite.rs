@@ -13,7 +13,7 @@ fn u() -> String {
     demo::demo_uscc().to_string()
 }
 
-async fn invitation(app: &TestApp) -> Value {
+pub(crate) async fn invitation(app: &TestApp) -> Value {
     let made = app
         .post(
             &format!("/invite/enterprises/{}/invitations", u()),
@@ -25,7 +25,7 @@ async fn invitation(app: &TestApp) -> Value {
     made.body
 }
 
-async fn join(app: &TestApp, token: &str) -> system_tests::Reply {
+pub(crate) async fn join(app: &TestApp, token: &str) -> system_tests::Reply {
     app.post(
         "/invite/join",
         &app.cast.employee,
@@ -34,7 +34,7 @@ async fn join(app: &TestApp, token: &str) -> system_tests::Reply {
     .await
 }
 
-async fn summary(app: &TestApp) -> Value {
+pub(crate) async fn summary(app: &TestApp) -> Value {
     app.get(
         &format!("/nucleic/enterprises/{}/summary", u()),
         &app.cast.agent,
@@ -45,7 +45,7 @@ async fn summary(app: &TestApp) -> Value {
 
 /// The agent, and the employee's official record synced (two doses, a PCR test 3 h ago) — but
 /// the employee on no roster of the demo enterprise.
-async fn app_with_synced_employee() -> TestApp {
+pub(crate) async fn app_with_synced_employee() -> TestApp {
     let app = spawn_app().await;
     demo::seed_agent(&app.state, &app.cast).await.unwrap();
     let c = &app.cast;

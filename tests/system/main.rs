@@ -13,6 +13,8 @@ mod openapi;
 mod pipeline;
 mod queries;
 mod query_sites;
+mod retention;
 mod scheduled;
 mod store;
+mod subject;
 mod template;

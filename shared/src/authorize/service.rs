@@ -220,7 +220,7 @@ pub async fn create_share_link(
         created_at: now,
         link_expires_at: expires_at,
         used_at: None,
-        retention_until: (expires_at + chrono::Duration::days(30)).timestamp(),
+        retention_until: crate::retention::SHARE_LINK.until(expires_at),
     };
     let audit = AuditEntry {
         uscc,

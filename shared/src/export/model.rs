@@ -7,12 +7,9 @@ use crate::ids::{Email, PersonKey, Uscc};
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams, Status};
 use crate::roster::Source;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// How long a job item (and its files' record) is kept.
-const JOB_RETENTION_DAYS: i64 = 90;
 
 /// An export job's id: 24 hex characters (derived from the request, see
 /// [`super::service::job_id`]).
@@ -227,7 +224,7 @@ impl ExportJob {
             rows: None,
             delivery: None,
             files: Vec::new(),
-            retention_until: (now + Duration::days(JOB_RETENTION_DAYS)).timestamp(),
+            retention_until: crate::retention::EXPORT_JOB.until(now),
         }
     }
 

@@ -182,7 +182,7 @@ impl DailyQuota {
             .add(exports, 1)
             .set(
                 attr!(DailyQuota, expires_at),
-                (now + Duration::days(2)).timestamp(),
+                crate::retention::EXPORT_QUOTA.until(now),
             )
             .when(Condition::absent(exports).or(Condition::below(exports, limit)))
     }

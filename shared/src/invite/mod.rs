@@ -16,4 +16,5 @@ mod repo;
 pub mod routes;
 pub mod service;
 
+pub use repo::Consents;
 pub use routes::routes;

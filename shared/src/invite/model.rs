@@ -25,9 +25,6 @@ pub const NOTICE: &str = "企业的法定代表人及其授权的经办人将可
 epidemic prevention only. You may withdraw your consent at any time; the enterprise then no \
 longer sees your health data.)";
 
-/// How long an invitation item is kept after it stops being valid.
-const INVITATION_RETENTION_DAYS: i64 = 30;
-
 /// An invitation's id as a URL carries it: a ULID, 26 letters and digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationId(String);
@@ -92,7 +89,7 @@ impl Invitation {
             revoked_at: None,
             revoked_by: None,
             uses: 0,
-            retention_until: (valid_until + Duration::days(INVITATION_RETENTION_DAYS)).timestamp(),
+            retention_until: crate::retention::INVITATION.until(valid_until),
         }
     }
 
@@ -137,9 +134,25 @@ pub struct Consent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub version: u64,
+    /// TTL: none while given; [`crate::retention::WITHDRAWN_CONSENT`] from the withdrawal.
+    #[serde(
+        rename = "expires_at",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    retention_until: Option<i64>,
 }
 
 impl Consent {
+    pub fn key(&self) -> (String, String) {
+        (self.pk.clone(), self.sk.clone())
+    }
+
+    /// The TTL (epoch seconds), once withdrawn.
+    pub fn retention_until(&self) -> Option<i64> {
+        self.retention_until
+    }
+
     pub fn given(
         person: &PersonKey,
         uscc: &Uscc,
@@ -160,6 +173,17 @@ impl Consent {
             invitation_id: invitation_id.to_string(),
             withdrawn_at: None,
             version: previous.map_or(0, |p| p.version + 1),
+            retention_until: None,
+        }
+    }
+
+    /// The consent, withdrawn at `now` (the next version).
+    pub fn withdrawn(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            withdrawn_at: Some(now),
+            version: self.version + 1,
+            retention_until: Some(crate::retention::WITHDRAWN_CONSENT.until(now)),
+            ..self.clone()
         }
     }
 

@@ -480,4 +480,6 @@ pub fn routes() -> OpenApiRouter<LinkState> {
         .routes(routes!(withdraw))
         .routes(routes!(add_by_hand))
         .routes(routes!(remove))
+        // The data subject's rights live with the consents and memberships they act on.
+        .merge(crate::subject::routes())
 }

@@ -406,9 +406,7 @@ pub async fn withdraw(
         .filter(Consent::is_active)
         .ok_or(InviteError::NoConsent)?;
     let table = store.table();
-    let mut withdrawn = consent.clone();
-    withdrawn.withdrawn_at = Some(now);
-    withdrawn.version += 1;
+    let withdrawn = consent.withdrawn(now);
     let employee_id = EmployeeId::of(&uscc, person);
     let mut parts = vec![
         store::put_if_version(table, &withdrawn, Some(consent.version))?,

@@ -147,7 +147,7 @@ pub struct NucleicDetail {
     pub freshness: Freshness,
 }
 
-/// One employee's PCR picture.
+/// One employee's PCR picture; the view is recorded for the employee ([`crate::subject`]).
 pub async fn detail(
     state: &Core,
     access: &TenantAccess,
@@ -155,6 +155,7 @@ pub async fn detail(
 ) -> Result<NucleicDetail, ApiError> {
     let (m, health) =
         roster::employee_with_health(&state.store, &access.enterprise.uscc, employee_id).await?;
+    crate::subject::record_view(state, access, &m, crate::subject::Section::Nucleic).await?;
     let derived = m.derived();
     Ok(NucleicDetail {
         employee_id: m.employee_id.clone(),

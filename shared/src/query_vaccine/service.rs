@@ -165,7 +165,8 @@ async fn detail_of(
     })
 }
 
-/// One employee's vaccination record as the enterprise sees it.
+/// One employee's vaccination record as the enterprise sees it; the view is recorded for the
+/// employee ([`crate::subject`]).
 pub async fn detail(
     state: &Core,
     access: &TenantAccess,
@@ -173,6 +174,7 @@ pub async fn detail(
 ) -> Result<VaccineDetail, ApiError> {
     let (m, health) =
         roster::employee_with_health(&state.store, &access.enterprise.uscc, employee_id).await?;
+    crate::subject::record_view(state, access, &m, crate::subject::Section::Vaccine).await?;
     detail_of(state, access, m, health).await
 }
 

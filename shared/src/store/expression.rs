@@ -6,7 +6,9 @@
 
 use super::{Item, Store, StoreError};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -292,6 +294,26 @@ pub fn put_when(
         .build()
         .map_err(|e| StoreError::Malformed(e.to_string()))?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A conditional-delete transaction part: delete the item at `key` only if `condition` holds.
+pub fn delete_when(
+    table: &str,
+    key: Item,
+    condition: Condition,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut placeholders = Placeholders::default();
+    let rendered = placeholders.render(&condition);
+    let Bound { names, values } = placeholders.finish()?;
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(rendered)
+        .set_expression_attribute_names(names)
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Malformed(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// A condition as a query's `FilterExpression`, with its placeholders.

@@ -4,7 +4,7 @@
 
 mod expression;
 
-pub use expression::{Applied, Condition, ItemUpdate, put_when};
+pub use expression::{Applied, Condition, ItemUpdate, delete_when, put_when};
 
 use crate::keys;
 use aws_sdk_dynamodb::Client;

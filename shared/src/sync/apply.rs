@@ -127,6 +127,7 @@ async fn merge_person<R>(
         if changed == 0 {
             return Ok((0, total));
         }
+        health.facts_changed(now);
         health.set_due(Some(now));
         match health::save(store, health).await {
             Ok(()) => return Ok((changed, total - changed)),

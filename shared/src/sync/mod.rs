@@ -118,6 +118,10 @@ struct LedgerItem {
     sk: String,
     #[serde(flatten)]
     report: DeliveryReport,
+    /// Outlives the delivery itself (the inbound prefix keeps deliveries 30 days), so a
+    /// delivery is never applied twice.
+    #[serde(rename = "expires_at", default)]
+    retention_until: i64,
 }
 
 /// The stored run record (a year's retention).
@@ -193,7 +197,7 @@ async fn finish_run(
                 started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
             record: record.clone(),
-            retention_until: (finished_at + chrono::Duration::days(365)).timestamp(),
+            retention_until: crate::retention::SYNC_RUN.until(finished_at),
         })
         .await?;
     crate::freshness::record_sync(&ctx.store, finished_at).await?;
@@ -263,6 +267,7 @@ async fn checkpoint(ctx: &SyncContext, report: &DeliveryReport) -> Result<(), St
             pk: LEDGER_PK.into(),
             sk: report.key.clone(),
             report: report.clone(),
+            retention_until: crate::retention::SYNC_LEDGER.until(ctx.clock.now()),
         })
         .await
 }
