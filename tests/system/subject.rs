@@ -186,6 +186,7 @@ async fn a_deletion_removes_what_no_ground_keeps_and_says_what_stays() {
         kept.iter().any(|k| k.starts_with("person health")),
         "{kept:?}"
     );
+    assert_eq!(r.body["kept"][0]["kind"], "health_record");
     assert!(kept.iter().any(|k| k.starts_with("membership")), "{kept:?}");
 
     // Gone from the enterprise: not counted, not found; the deletion is in its audit trail.

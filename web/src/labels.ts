@@ -32,6 +32,16 @@ export function shenzhenTime(at: string | null | undefined): string {
   }).format(new Date(at))
 }
 
+/** A day in Shenzhen time, with its year (for dates a year or more away). */
+export function shenzhenDate(at: string): string {
+  return new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+  }).format(new Date(at))
+}
+
 export const AUTHORIZATION_STATUS: Record<Schemas['EffectiveStatus'], string> = {
   pending: '待法定代表人审批',
   active: '已授权',

@@ -27,6 +27,7 @@ export const router = createRouter({
     { path: '/zones', component: () => import('./pages/Zones.vue') },
     { path: '/join/:token', component: () => import('./pages/Join.vue') },
     { path: '/me/enterprises', component: () => import('./pages/MyEnterprises.vue') },
+    { path: '/me/data', component: () => import('./pages/MyData.vue') },
     { path: '/e/:uscc/nucleic', component: () => import('./pages/NucleicOverview.vue') },
     { path: '/e/:uscc/nucleic/:label', component: () => import('./pages/NucleicList.vue') },
     { path: '/e/:uscc/nucleic/employees/:employeeId', component: () => import('./pages/NucleicDetail.vue') },

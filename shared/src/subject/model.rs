@@ -278,9 +278,20 @@ pub struct Deleted {
     pub views: u32,
 }
 
+/// What stays after a deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptKind {
+    HealthRecord,
+    RosterMembership,
+    AuditRecords,
+    AgentAuthorisations,
+}
+
 /// A kind of record that stays, and the ground it stays on.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Kept {
+    pub kind: KeptKind,
     pub record: String,
     pub why: String,
     /// How long, from the retention policy.

@@ -23,6 +23,7 @@ async fn my_data(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ViewsQuery {
     /// The `views_next_cursor` of `/me/data`, or the `next_cursor` of the previous page.

@@ -2,7 +2,7 @@
 //! legal ground keeps.
 
 use super::model::{
-    Deleted, Deletion, DetailView, Kept, MyAuthorisation, MyConsent, MyData, MyHealth,
+    Deleted, Deletion, DetailView, Kept, KeptKind, MyAuthorisation, MyConsent, MyData, MyHealth,
     MyMembership, Section, ViewEntry,
 };
 use crate::app::{Core, LinkState};
@@ -269,8 +269,9 @@ fn erase_membership(
     Ok((parts, removed))
 }
 
-fn kept_because(rule: &Rule, why: &str) -> Kept {
+fn kept_because(kind: KeptKind, rule: &Rule, why: &str) -> Kept {
     Kept {
+        kind,
         record: rule.record.to_string(),
         why: why.to_string(),
         retention: format!("{}, counted from {}", rule.kept(), rule.counted_from),
@@ -281,18 +282,22 @@ fn kept_because(rule: &Rule, why: &str) -> Kept {
 fn kept() -> Vec<Kept> {
     vec![
         kept_because(
+            KeptKind::HealthRecord,
             &retention::PERSON_HEALTH,
             "the health commission's official record; the service keeps its copy for epidemic prevention as the city requires (PIPL Art. 13(3), (5))",
         ),
         kept_because(
+            KeptKind::RosterMembership,
             &retention::CURRENT_MEMBERSHIP,
             "memberships from the social-insurance roster your employer reports (PIPL Art. 13(2)); after you withdrew your consent the enterprise no longer sees your health data",
         ),
         kept_because(
+            KeptKind::AuditRecords,
             &retention::AUDIT_RECORD,
             "the enterprises' audit records of what was done with your data, including this deletion (PIPL Art. 54-55)",
         ),
         kept_because(
+            KeptKind::AgentAuthorisations,
             &retention::ACTIVE_AUTHORISATION,
             "authorisations you hold as an agent: the enterprise's record of who may see its employees' data; its legal representative revokes them",
         ),

@@ -457,6 +457,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything this service holds about you: health facts, memberships and their sources,
+         *     consents, reports, authorisations, and who opened your details.
+         */
+        get: operations["my_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/data/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deletes what no legal ground keeps: your consents are withdrawn, then memberships from
+         *     invitations and hand-adds, your reports, consents and viewing history are deleted. Answers
+         *     what was deleted, what stays and why (e.g. the social-insurance roster).
+         */
+        post: operations["delete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/data/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who opened your details (legal representatives and agents, which enterprise, when), newest
+         *     first.
+         */
+        get: operations["views"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/nucleic/enterprises/{uscc}/employees/{employee_id}": {
         parameters: {
             query?: never;
@@ -744,7 +805,7 @@ export interface components {
             uscc: string;
         };
         /** @enum {string} */
-        AuditAction: "applied" | "share_link_created" | "granted" | "rejected" | "revoked" | "offline_granted" | "originals_received" | "vaccination_entered" | "invitation_created" | "invitation_revoked" | "employee_joined" | "consent_withdrawn" | "employee_added" | "employee_removed" | "export_requested" | "export_sent";
+        AuditAction: "applied" | "share_link_created" | "granted" | "rejected" | "revoked" | "offline_granted" | "originals_received" | "vaccination_entered" | "invitation_created" | "invitation_revoked" | "employee_joined" | "consent_withdrawn" | "employee_added" | "employee_removed" | "export_requested" | "export_sent" | "detail_viewed" | "data_erased";
         AuditList: {
             items: components["schemas"]["AuditView"][];
             next_cursor?: string | null;
@@ -814,6 +875,39 @@ export interface components {
              * @description Optional end of the authorisation; absent means until revoked.
              */
             valid_until?: string | null;
+        };
+        /** @description What a deletion removed. */
+        Deleted: {
+            /** Format: int32 */
+            consents: number;
+            /**
+             * Format: int32
+             * @description Consents withdrawn first (each enterprise stops seeing your health data).
+             */
+            consents_withdrawn: number;
+            /**
+             * Format: int32
+             * @description Memberships that rested only on your invitation or an agent's hand-add.
+             */
+            memberships: number;
+            /**
+             * Format: int32
+             * @description Memberships kept (on a roster) but without the invitation or hand-add source.
+             */
+            memberships_narrowed: number;
+            /** Format: int32 */
+            reports: number;
+            /** Format: int32 */
+            views: number;
+        };
+        Deletion: {
+            deleted: components["schemas"]["Deleted"];
+            kept: components["schemas"]["Kept"][];
+        };
+        /** @description A deletion request, confirmed. */
+        DeletionRequest: {
+            /** @description Must be `true`: deletion cannot be undone. */
+            confirm: boolean;
         };
         /**
          * @description How the files reached the recipient.
@@ -1049,6 +1143,19 @@ export interface components {
             sources: components["schemas"]["Source"][];
             uscc: string;
         };
+        /** @description A kind of record that stays, and the ground it stays on. */
+        Kept: {
+            kind: components["schemas"]["KeptKind"];
+            record: string;
+            /** @description How long, from the retention policy. */
+            retention: string;
+            why: string;
+        };
+        /**
+         * @description What stays after a deletion.
+         * @enum {string}
+         */
+        KeptKind: "health_record" | "roster_membership" | "audit_records" | "agent_authorisations";
         /**
          * @description Which list.
          * @enum {string}
@@ -1072,6 +1179,46 @@ export interface components {
          * @enum {string}
          */
         Method: "share_link" | "application" | "offline";
+        /** @description An authorisation you hold or asked for, as an agent of an enterprise. */
+        MyAuthorisation: {
+            /** Format: date-time */
+            applied_at: string;
+            enterprise_name: string;
+            status: components["schemas"]["EffectiveStatus"];
+            uscc: string;
+            /** Format: date-time */
+            valid_until?: string | null;
+        };
+        /** @description A consent you gave, and its withdrawal. */
+        MyConsent: {
+            enterprise_name: string;
+            /** Format: date-time */
+            given_at: string;
+            /** Format: date-time */
+            kept_until?: string | null;
+            notice_version: string;
+            /** @description What the enterprise sees under it. */
+            shared: string[];
+            uscc: string;
+            /** Format: date-time */
+            withdrawn_at?: string | null;
+        };
+        /** @description Everything this service holds about you. */
+        MyData: {
+            authorisations: components["schemas"]["MyAuthorisation"][];
+            consents: components["schemas"]["MyConsent"][];
+            /** Format: date-time */
+            data_synced_at?: string | null;
+            health: components["schemas"]["MyHealth"];
+            masked_id: string;
+            memberships: components["schemas"]["MyMembership"][];
+            name: string;
+            /** @description Your correction requests and the doses agents entered for you. */
+            reports: components["schemas"]["ReportView"][];
+            /** @description Who opened your details, newest first; more through `GET /me/data/views`. */
+            views: components["schemas"]["ViewEntry"][];
+            views_next_cursor?: string | null;
+        };
         MyEmployment: {
             consent?: null | components["schemas"]["ConsentView"];
             current: boolean;
@@ -1084,6 +1231,53 @@ export interface components {
         };
         MyEmployments: {
             items: components["schemas"]["MyEmployment"][];
+        };
+        /** @description The health commission's facts about you, as synced, and what is derived from them. */
+        MyHealth: {
+            doses: components["schemas"]["Dose"][];
+            in_shenzhen?: boolean | null;
+            /**
+             * Format: date-time
+             * @description When this record leaves the service unless new facts arrive (`null`: none held).
+             */
+            kept_until?: string | null;
+            label?: null | components["schemas"]["PcrLabel"];
+            pcr_result?: null | components["schemas"]["PcrOutcome"];
+            /** Format: date-time */
+            pcr_result_at?: string | null;
+            /** Format: date-time */
+            pcr_sampled_at?: string | null;
+            pcr_site?: string | null;
+            /**
+             * Format: date-time
+             * @description Your latest sampling in Shenzhen (the 14-day "in Shenzhen" rule counts from it).
+             */
+            shenzhen_sampled_at?: string | null;
+            shenzhen_site?: string | null;
+            vax?: null | components["schemas"]["VaxState"];
+        };
+        /** @description You as an employee of one enterprise, exactly as the enterprise holds it. */
+        MyMembership: {
+            /** @description How this enterprise names you in its lists. */
+            employee_id: components["schemas"]["EmployeeId"];
+            enterprise_name?: string | null;
+            /** @description Whether the enterprise sees your health state (not after you withdrew your consent). */
+            health_shared: boolean;
+            /**
+             * Format: date-time
+             * @description When this record leaves the service (`null`: while you are an employee).
+             */
+            kept_until?: string | null;
+            /** Format: date-time */
+            left_at?: string | null;
+            masked_id: string;
+            masked_phone?: string | null;
+            name: string;
+            /** Format: date-time */
+            since: string;
+            /** @description Where the enterprise has you from: `roster` (social insurance), `invited`, `hand_added`. */
+            sources: components["schemas"]["Source"][];
+            uscc: string;
         };
         /** @description A person's own vaccination record (manual §6 个人疫苗接种核查). */
         MyVaccination: {
@@ -1291,6 +1485,11 @@ export interface components {
             sampled_at: string;
             site?: string | null;
         };
+        /**
+         * @description Which of an employee's details an enterprise opened.
+         * @enum {string}
+         */
+        Section: "nucleic" | "vaccine";
         ShareLinkCreated: {
             /** Format: date-time */
             expires_at: string;
@@ -1423,6 +1622,21 @@ export interface components {
          * @enum {string}
          */
         VaxState: "unvaccinated" | "partial" | "primary_complete" | "booster_eligible" | "boosted";
+        /** @description One view of your details, as you read it. */
+        ViewEntry: {
+            /** Format: date-time */
+            at: string;
+            enterprise_name: string;
+            section: components["schemas"]["Section"];
+            uscc: string;
+            viewer_name: string;
+            /** @description `legal_rep` or `agent`. */
+            viewer_role: components["schemas"]["ActorRole"];
+        };
+        ViewList: {
+            items: components["schemas"]["ViewEntry"][];
+            next_cursor?: string | null;
+        };
         Withdrawn: {
             /**
              * @description Other grounds you remain an employee on (e.g. the social-insurance roster). Either way
@@ -3571,6 +3785,184 @@ export interface operations {
                 };
             };
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyData"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeletionRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            /** @description the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description your record changed meanwhile: ask again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `confirm` is not `true` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    views: {
+        parameters: {
+            query?: {
+                /** @description The `views_next_cursor` of `/me/data`, or the `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewList"];
+                };
+            };
+            /** @description a path or query parameter is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
