@@ -30,6 +30,8 @@
 //! | export quota (per day) | `ENT#{uscc}` | `EXPORTQUOTA#{YYYY-MM-DD}` | — | — |
 //! | audit record | `ENT#{uscc}` | `AUDIT#{at}#{ulid}` | — | — |
 //! | share link | `LINK#{id}` | `LINK` | — | — |
+//! | sunset run (the city ended the service) | `SUNSET` | `RUN` | — | — |
+//! | sunset progress of one scan segment in one pass | `SUNSET` | `SEGMENT#{pass}#{segment}` | — | — |
 //!
 //! # Access patterns and their cost
 //!
@@ -58,6 +60,8 @@
 //! | join, hand-add | 1 BatchGetItem (membership + health) + 1 TransactWriteItems |
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 //! | an HTTP function's init: open the connection | 1 GetItem of [`WARM_UP`] (no item has it) |
+//! | has the service been sunset? (each sync and relabel run) | 1 GetItem `SUNSET` / `RUN` |
+//! | sunset: stamp every item | 1 Scan page per 1,000 items per segment + 1 UpdateItem per item not yet stamped + 1 PutItem of progress per page |
 
 use crate::ids::{PersonKey, Uscc};
 
@@ -242,6 +246,20 @@ pub fn due_shard(person: &PersonKey) -> String {
 
 pub fn due_partition(shard: u32) -> String {
     format!("DUE#{shard:02}")
+}
+
+/// The sunset job's items: its run and its progress, never stamped with a TTL themselves (so the
+/// schedules stay stopped after the data is gone).
+pub const SUNSET: &str = "SUNSET";
+pub const SUNSET_RUN: &str = "RUN";
+
+/// The sort-key prefix of one pass's segments.
+pub fn sunset_pass(pass: u32) -> String {
+    format!("SEGMENT#{pass:03}#")
+}
+
+pub fn sunset_segment(pass: u32, segment: u32) -> String {
+    format!("{}{segment:03}", sunset_pass(pass))
 }
 
 pub fn share_link(id: &str) -> String {

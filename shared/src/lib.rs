@@ -25,6 +25,7 @@
 //! | [`health`] | a person's PCR and vaccination facts and what is derived from them |
 //! | [`sync`] | applying upstream deliveries from S3: streaming, validation, quarantine, resumable |
 //! | [`summary`] | per-enterprise counters, one read per overview |
+//! | [`sunset`] | ending the service: the schedules stop, every item gets its deadline, the inbound deliveries go |
 //! | [`relabel`] | recomputing labels at cost proportional to what changes |
 //! | [`retention`] | how long each kind of record is kept: the one policy every `expires_at` comes from |
 //! | [`sites`] | sampling-site and control-zone snapshots, switched atomically |
@@ -70,6 +71,7 @@ pub mod sites;
 pub mod store;
 pub mod subject;
 pub mod summary;
+pub mod sunset;
 pub mod sync;
 pub mod table;
 pub mod tenancy;

@@ -45,6 +45,17 @@ async fn sync_runs(
     }))
 }
 
+/// The sunset's run and its current pass (operators only); `null` while the service runs.
+#[utoipa::path(get, path = "/ops/sunset", tag = "operations",
+    responses((status = 200, body = Option<crate::sunset::SunsetStatus>), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn sunset(
+    axum::extract::State(state): axum::extract::State<Core>,
+    _operator: OperatorAccess,
+) -> Result<ApiJson<Option<crate::sunset::SunsetStatus>>, ApiError> {
+    Ok(ApiJson(crate::sunset::current(&state.store).await?))
+}
+
 /// Mounted on the authorize function's state; generic, since they need only the core, the
 /// verifier and the keyer.
 pub fn routes<S>() -> OpenApiRouter<S>
@@ -52,5 +63,7 @@ where
     S: PersonState + Clone + 'static,
     Core: FromRef<S>,
 {
-    OpenApiRouter::new().routes(routes!(sync_runs))
+    OpenApiRouter::new()
+        .routes(routes!(sync_runs))
+        .routes(routes!(sunset))
 }

@@ -65,6 +65,9 @@ pub struct RelabelReport {
     /// Persons whose writes kept losing races (new facts synced, a membership edited, another
     /// transaction on a summary); they stay due for the next run.
     pub persons_deferred: u64,
+    /// The service was sunset ([`crate::sunset`]): nothing was relabelled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_by_sunset: bool,
     /// Updates of enterprise summaries written: one per enterprise per transaction, carrying
     /// the folded changes of every membership of that enterprise it moved.
     pub summary_updates: u64,
@@ -515,6 +518,12 @@ pub async fn handle(
     rules: &HealthRules,
     request: RelabelRequest,
 ) -> Result<RelabelReport, StoreError> {
+    if crate::sunset::has_begun(store).await? {
+        return Ok(RelabelReport {
+            stopped_by_sunset: true,
+            ..Default::default()
+        });
+    }
     let as_of = request
         .as_of
         .map(crate::clock::whole_seconds)

@@ -17,4 +17,5 @@ mod retention;
 mod scheduled;
 mod store;
 mod subject;
+mod sunset;
 mod template;

@@ -116,6 +116,9 @@ async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
         "export" => ExportState::from_env(&aws, env).await.map(drop),
         "sync" => SyncContext::from_env(&aws, env).await.map(drop),
         "relabel" => Core::from_env(&aws, env).map(drop),
+        "sunset" => fangyitong::sunset::SunsetContext::from_env(&aws, env)
+            .map(drop)
+            .map_err(Into::into),
         other => panic!("a function this test does not know: {other}"),
     };
     result.map_err(|e| e.to_string())
@@ -130,6 +133,7 @@ fn init_call(binary: &str) -> &'static str {
         "export" => "ExportState::from_env(&aws, &ProcessEnv).await",
         "sync" => "SyncContext::from_env(&aws, &ProcessEnv).await",
         "relabel" => "Core::from_env(&aws, &ProcessEnv)",
+        "sunset" => "SunsetContext::from_env(&aws, &ProcessEnv)",
         other => panic!("a function this test does not know: {other}"),
     }
 }
@@ -223,7 +227,7 @@ async fn each_function_gets_only_the_variables_it_reads() {
             assert!(error.contains(secret.as_str()), "{binary}: {error}");
         }
     }
-    assert_eq!(functions, 8, "every function is checked");
+    assert_eq!(functions, 9, "every function is checked");
 }
 
 /// The request deadline answers before Lambda would cut a function off: every function API

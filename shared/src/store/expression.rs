@@ -69,6 +69,9 @@ impl Condition {
     pub fn below(attribute: &str, value: impl Serialize) -> Self {
         Self::Compare(attribute.into(), "<", Value::of(value))
     }
+    pub fn above(attribute: &str, value: impl Serialize) -> Self {
+        Self::Compare(attribute.into(), ">", Value::of(value))
+    }
     pub fn contains(attribute: &str, value: impl Serialize) -> Self {
         Self::Contains(attribute.into(), Value::of(value))
     }

@@ -307,6 +307,34 @@ impl Store {
         Ok(batch_get(self, self.table(), keys_).await?.0)
     }
 
+    /// One page of one segment of a parallel Scan of the whole table: each item's key and TTL
+    /// only (the sunset job, the one reader of everything). Answers the items and the key the
+    /// next page starts after (`None`: the segment is done).
+    pub async fn scan_keys(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        start_after: Option<Item>,
+        limit: i32,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(self.table())
+            .segment(segment as i32)
+            .total_segments(total_segments as i32)
+            .set_exclusive_start_key(start_after)
+            .limit(limit)
+            .projection_expression("#pk, #sk, #ttl")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .send()
+            .await
+            .map_err(request_error)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
     pub async fn put<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -628,8 +628,14 @@ pub struct FeedPlan {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SyncOutput {
-    Plan { feeds: Vec<FeedPlan> },
+    Plan {
+        feeds: Vec<FeedPlan>,
+    },
     Run(Box<RunRecord>),
+    /// The service was sunset ([`crate::sunset`]): nothing is synced any more.
+    Stopped {
+        stopped: String,
+    },
 }
 
 /// Every feed's pending deliveries, in the order they must be applied. The state machine applies
@@ -656,6 +662,16 @@ pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutpu
         Some(at) => format!("{} ({at})", request.trigger),
         None => request.trigger.clone(),
     };
+    if crate::sunset::has_begun(&ctx.store).await? {
+        // Planned as nothing to do, so the state machine ends quietly.
+        return Ok(if request.plan {
+            SyncOutput::Plan { feeds: Vec::new() }
+        } else {
+            SyncOutput::Stopped {
+                stopped: "the service was sunset".into(),
+            }
+        });
+    }
     if request.plan {
         return Ok(SyncOutput::Plan {
             feeds: plan(ctx).await?,
