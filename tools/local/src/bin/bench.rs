@@ -8,6 +8,9 @@
 //!   bench pages N          an enterprise of N labelled employees: DynamoDB requests and the
 //!                          handler's own time (wall time minus time waiting for DynamoDB) per
 //!                          summary, list page, filtered page and detail, through the API router
+//!   bench sunset N         the sunset over N employees (a membership and a health item each):
+//!                          a pass cut half-way and resumed, then a second pass; time, items/s,
+//!                          DynamoDB requests, and what it would cost on AWS
 //!   bench export N         export the 24 h list of an enterprise of N employees: the worker's
 //!                          time and peak RSS (in a child process of its own), the mail
 //!
@@ -369,6 +372,142 @@ async fn relabel(n: usize, k: usize) {
     );
 }
 
+/// How many items the table holds, the sunset's own excepted.
+async fn count_items(store: &Store) -> u64 {
+    let mut pages = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .filter_expression("PK <> :sunset")
+        .expression_attribute_values(
+            ":sunset",
+            aws_sdk_dynamodb::types::AttributeValue::S(fangyitong::keys::SUNSET.into()),
+        )
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        count += page.unwrap().count as u64;
+    }
+    count
+}
+
+/// Every segment of the current pass stamped at once (the state machine's Map, 16 wide), each
+/// at `pace`; answers the pass's status once all have stopped.
+async fn stamp_all(
+    ctx: &fangyitong::sunset::SunsetContext,
+    segments: u32,
+    pace: fangyitong::sunset::Pace,
+) -> fangyitong::sunset::SunsetStatus {
+    for stamped in futures::future::join_all(
+        (0..segments).map(|segment| fangyitong::sunset::stamp(ctx, segment, pace)),
+    )
+    .await
+    {
+        stamped.expect("stamp");
+    }
+    fangyitong::sunset::current(&ctx.store)
+        .await
+        .unwrap()
+        .expect("begun")
+}
+
+async fn sunset(n: usize) {
+    use fangyitong::sunset::{self, Pace, SunsetContext, SunsetOptions, SunsetRequest};
+    let counter = RequestCounter::default();
+    let (stack, state, aws) = stack(&counter).await;
+    let now = state.core.clock.now();
+    let uscc = demo::demo_uscc();
+    let rules = HealthRules::default();
+    seed_people(&state.core.store, n, |_, p| {
+        let mut m = roster_member(&state, &uscc, p, None, now);
+        let mut h = Health::new(m.person.clone());
+        h.facts_changed(now);
+        let (derived, _) = h.derive(now, &rules);
+        m.set_derived(derived, now);
+        vec![Store::to_item(&m).unwrap(), Store::to_item(&h).unwrap()]
+    })
+    .await;
+    let bucket = format!(
+        "bench-data-{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let s3 = local::s3_client(&aws);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let ctx = SunsetContext {
+        store: state.core.store.clone(),
+        s3,
+        bucket,
+        clock: state.core.clock.clone(),
+    };
+    let segments = sunset::DEFAULT_SEGMENTS;
+    let begin = || SunsetRequest::Begin {
+        options: SunsetOptions {
+            grace_days: Some(30),
+            segments: Some(segments),
+        },
+    };
+    // Counted apart from the job (a plain COUNT Scan): generated people may share an ID.
+    let items = count_items(&state.core.store).await;
+    println!("sunset: {n} employees ({items} items), {segments} segments in parallel");
+    println!(
+        "| pass | items scanned | stamped | already leaving | time | items/s | DynamoDB requests |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let report = |pass: &str, status: &sunset::SunsetStatus, elapsed: std::time::Duration| {
+        let t = &status.totals;
+        println!(
+            "| {pass} | {} | {} | {} | {:.1} s | {:.0} | {:?} |",
+            t.scanned,
+            t.stamped,
+            t.already,
+            elapsed.as_secs_f64(),
+            t.scanned as f64 / elapsed.as_secs_f64(),
+            counter.snapshot()
+        );
+    };
+    // Pass 1, cut: every segment stops after half its pages; a new execution resumes it.
+    counter.reset();
+    let started = Instant::now();
+    sunset::handle(&ctx, begin()).await.unwrap();
+    let half = (2 * n)
+        .div_ceil(segments as usize * sunset::PAGE as usize * 2)
+        .max(1);
+    let cut = stamp_all(
+        &ctx,
+        segments,
+        Pace {
+            max_pages: half,
+            ..Pace::default()
+        },
+    )
+    .await;
+    report("1, cut after half the pages", &cut, started.elapsed());
+    sunset::handle(&ctx, begin()).await.unwrap();
+    stamp_all(&ctx, segments, Pace::default()).await;
+    sunset::handle(&ctx, SunsetRequest::EmptyInbound)
+        .await
+        .unwrap();
+    let first = sunset::handle(&ctx, SunsetRequest::Finish).await.unwrap();
+    report("1, resumed to the end", &first, started.elapsed());
+    assert_eq!(first.totals.scanned, items, "every item once");
+    assert_eq!(
+        first.totals.stamped + first.totals.already,
+        first.totals.scanned
+    );
+    // Pass 2: nothing left to stamp.
+    counter.reset();
+    let started = Instant::now();
+    sunset::handle(&ctx, begin()).await.unwrap();
+    stamp_all(&ctx, segments, Pace::default()).await;
+    let second = sunset::handle(&ctx, SunsetRequest::Finish).await.unwrap();
+    report("2 (again)", &second, started.elapsed());
+    assert_eq!(second.totals.stamped, 0);
+    println!("peak RSS {:.1} MB", peak_rss_mb());
+    drop(stack);
+}
+
 /// One API call through the local router: status, DynamoDB requests, wall and own time.
 async fn timed_call(
     router: &axum::Router,
@@ -671,10 +810,11 @@ async fn main() {
         Some("relabel") => relabel(arg(2, 100_000), arg(3, 1_000)).await,
         Some("pages") => pages(arg(2, 100_000)).await,
         Some("export") => export(arg(2, 100_000)).await,
+        Some("sunset") => sunset(arg(2, 100_000)).await,
         Some("export-worker") => export_worker().await,
         Some("engine") => engine(),
         _ => eprintln!(
-            "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N"
+            "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N | bench sunset N"
         ),
     }
 }
