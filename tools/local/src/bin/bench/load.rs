@@ -344,6 +344,9 @@ async fn run_jobs(
         requests: sync_counter.snapshot(),
     };
 
+    // Progress on stderr: under load, the jobs take minutes.
+    eprintln!("sync done in {:.0} s", sync_run.took.as_secs_f64());
+
     let relabel_counter = RequestCounter::default();
     let relabel_started = load_started.elapsed();
     let report = fangyitong::relabel::run(
@@ -360,6 +363,7 @@ async fn run_jobs(
         outcome: relabel_outcome(&report),
         requests: relabel_counter.snapshot(),
     };
+    eprintln!("relabel done in {:.0} s", relabel_run.took.as_secs_f64());
     vec![sync_run, relabel_run]
 }
 
