@@ -89,7 +89,6 @@ pub async fn run(size: Size) {
     let http: HttpClient =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
-    let tenants: Vec<Arc<Tenant>> = tenants.into_iter().map(Arc::new).collect();
 
     reset_peak_rss();
     counter.reset();
@@ -107,7 +106,7 @@ pub async fn run(size: Size) {
     let agents: Vec<_> =
         (0..size.agents)
             .map(|n| {
-                let tenant = tenants[n % tenants.len()].clone();
+                let tenant = &tenants[n % tenants.len()];
                 let token = tenant.tokens[(n / tenants.len()) % tenant.tokens.len()].clone();
                 let agent = Agent {
                     number: n,
@@ -805,12 +804,7 @@ fn print_report(
 
 /// After a last relabel, every enterprise's summary counts per label and per vaccination state
 /// against the rows of the matching list, paged to its end.
-async fn check_consistency(
-    state: &Functions,
-    http: &HttpClient,
-    base: &str,
-    tenants: &[Arc<Tenant>],
-) {
+async fn check_consistency(state: &Functions, http: &HttpClient, base: &str, tenants: &[Tenant]) {
     let report = fangyitong::relabel::run(
         &state.core.store,
         state.core.clock.now(),
