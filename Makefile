@@ -55,6 +55,7 @@ bench: venv
 	$(BENCH) relabel 10000 1000
 	for n in 10000 100000 1000000; do $(BENCH) pages $$n || exit 1; done
 	for n in 10000 100000; do $(BENCH) export $$n || exit 1; done
+	$(BENCH) load
 
 ## Release builds of the Lambda binaries for this machine (x86_64; `make package` builds the
 ## deployed ones).

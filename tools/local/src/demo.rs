@@ -288,6 +288,17 @@ pub async fn seed_employees(
 /// The demo agent applies and the legal rep approves — through the real flows, so the seed
 /// leaves the same records (and audit trail) a person would. Harmless when already done.
 pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong::http::ApiError> {
+    authorize_agent(state, &demo_uscc(), &cast.agent, &cast.legal_rep).await
+}
+
+/// `agent` applies to act for `uscc` and its `legal_rep` approves, through the same flows as
+/// [`seed_agent`]. Harmless when already done.
+pub async fn authorize_agent(
+    state: &Functions,
+    uscc: &Uscc,
+    agent: &Persona,
+    legal_rep: &Persona,
+) -> Result<(), fangyitong::http::ApiError> {
     let now = state.core.clock.now();
     let minter = minter();
     let token = |p: &Persona| {
@@ -298,24 +309,23 @@ pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong
         minter.mint(&face, now, Duration::minutes(1))
     };
     let agent = (state.verifier)
-        .identify(&token(&cast.agent), now, &state.keyer)
+        .identify(&token(agent), now, &state.keyer)
         .await?;
     let legal_rep = (state.verifier)
-        .identify(&token(&cast.legal_rep), now, &state.keyer)
+        .identify(&token(legal_rep), now, &state.keyer)
         .await?;
-    let uscc = demo_uscc();
     let linking = state.link_state();
     match authorize::apply(
         &linking,
         &agent,
-        &uscc,
+        uscc,
         Method::Application,
         Some("负责公司防疫工作".into()),
     )
     .await
     {
         Ok(_) => {
-            let access = tenancy::guard(&state.core, legal_rep, &uscc).await?;
+            let access = tenancy::guard(&state.core, legal_rep, uscc).await?;
             let grant = DecisionRequest {
                 decision: Decision::Grant,
                 valid_until: None,
@@ -323,7 +333,7 @@ pub async fn seed_agent(state: &Functions, cast: &Cast) -> Result<(), fangyitong
             authorize::decide_application(
                 &linking,
                 &access,
-                &authorize::AgentId::of(&uscc, &agent.person),
+                &authorize::AgentId::of(uscc, &agent.person),
                 grant,
             )
             .await?;

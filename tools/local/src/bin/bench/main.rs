@@ -11,6 +11,10 @@
 //!   bench sunset N         the sunset over N employees (a membership and a health item each):
 //!                          a pass cut half-way and resumed, then a second pass; time, items/s,
 //!                          DynamoDB requests, and what it would cost on AWS
+//!   bench load [S] [A] [E] [R]  A agents over E enterprises of 1,000 employees for S seconds
+//!                          over real HTTP, while a sync of R PCR records and a relabel run:
+//!                          latency per route, statuses, throughput, requests; then a check
+//!                          that every summary equals its lists (`load.rs`)
 //!   bench export N         export the 24 h list of an enterprise of N employees: the worker's
 //!                          time and peak RSS (in a child process of its own), the mail
 //!
@@ -31,6 +35,8 @@ use local::requests::RequestCounter;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+mod load;
 
 /// A memory figure of this process from /proc/self/status (`VmHWM` peak, `VmRSS` current), in MB.
 fn status_mb(field: &str) -> f64 {
@@ -253,23 +259,26 @@ async fn sync(n: usize) {
     }
 }
 
-/// Writes the items `item_of(i, person)` makes for the first `n` people of a synthetic
-/// population, 1,000 people at a time with 4 batch writers in flight, so the benchmark's own
-/// memory stays small at a million people. Returns how long it took.
-async fn seed_people(
-    store: &Store,
-    n: usize,
-    item_of: impl Fn(usize, &generate::Person) -> Vec<fangyitong::store::Item>,
-) -> std::time::Duration {
-    use futures::StreamExt;
-    let started = Instant::now();
-    let population = population_for(n);
-    let people: Vec<&generate::Person> = population
+/// The first `n` people of a population, in order.
+fn first_people(population: &Population, n: usize) -> Vec<&generate::Person> {
+    population
         .enterprises
         .iter()
         .flat_map(|e| e.employees.iter())
         .take(n)
-        .collect();
+        .collect()
+}
+
+/// Writes the items `item_of(i, person)` makes for every one of `people`, 1,000 at a time with
+/// 4 batch writers in flight, so the benchmark's own memory stays small at a million people.
+/// Returns how long it took.
+async fn seed_people<P: Sync>(
+    store: &Store,
+    people: &[P],
+    item_of: impl Fn(usize, &P) -> Vec<fangyitong::store::Item>,
+) -> std::time::Duration {
+    use futures::StreamExt;
+    let started = Instant::now();
     let batches = people.chunks(1_000).enumerate().map(|(c, chunk)| {
         let items: Vec<_> = chunk
             .iter()
@@ -287,8 +296,63 @@ async fn seed_people(
         .for_each(|_| async {})
         .await;
     let elapsed = started.elapsed();
-    eprintln!("seeded {n} people in {:.0} s", elapsed.as_secs_f64());
+    eprintln!(
+        "seeded {} people in {:.0} s",
+        people.len(),
+        elapsed.as_secs_f64()
+    );
     elapsed
+}
+
+/// The summary counters of seeded memberships, per enterprise, written once seeding is done
+/// (the seed writes memberships directly, not through the relabel that keeps them in step).
+#[derive(Default)]
+struct SeededCounts(std::cell::RefCell<HashMap<fangyitong::ids::Uscc, fangyitong::summary::Delta>>);
+
+impl SeededCounts {
+    /// One more current employee of `uscc`, labelled `derived`.
+    fn count(&self, uscc: &fangyitong::ids::Uscc, derived: &fangyitong::health::Derived) {
+        let mut deltas = self.0.borrow_mut();
+        let delta = deltas.entry(uscc.clone()).or_default();
+        delta.add(fangyitong::summary::TOTAL, 1);
+        delta.absorb(&fangyitong::summary::Delta::relabel(None, derived));
+    }
+
+    /// Writes every enterprise's counters, and marks the data synced and labelled as of `now`.
+    async fn write(self, store: &Store, now: chrono::DateTime<Utc>) {
+        for (uscc, delta) in self.0.into_inner() {
+            store.update(delta.item_update(&uscc, now)).await.unwrap();
+        }
+        fangyitong::freshness::record_sync(store, now)
+            .await
+            .unwrap();
+        fangyitong::freshness::record_relabel(store, now)
+            .await
+            .unwrap();
+    }
+}
+
+/// Person `i`'s PCR label in a population spread like a working week: most tested within
+/// 48 h, some lapsed, a few never.
+fn spread_label(i: usize) -> fangyitong::health::PcrLabel {
+    fangyitong::health::PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]]
+}
+
+/// How long before now person `i` with `label` was sampled (none when never tested).
+fn hours_since_sampling(label: fangyitong::health::PcrLabel, i: usize) -> Option<i64> {
+    use fangyitong::health::PcrLabel;
+    match label {
+        PcrLabel::Within24h => Some(2 + (i % 20) as i64),
+        PcrLabel::Within48h => Some(30),
+        PcrLabel::Within72h => Some(54),
+        PcrLabel::Never => None,
+        _ => Some(100),
+    }
+}
+
+/// Person `i`'s vaccination state in the same spread: most vaccinated.
+fn spread_vax(i: usize) -> fangyitong::health::VaxState {
+    fangyitong::health::VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]]
 }
 
 /// `person` on the roster of `uscc` since `now`.
@@ -324,7 +388,8 @@ async fn relabel(n: usize, k: usize) {
     let rules = HealthRules::default();
     let uscc = demo::demo_uscc();
     // N employees labelled as of now; K of them sampled 23 h 30 min ago, the rest 2 h ago.
-    seed_people(&state.core.store, n, |i, p| {
+    let population = population_for(n);
+    seed_people(&state.core.store, &first_people(&population, n), |i, p| {
         let mut m = roster_member(&state, &uscc, p, None, now);
         let mut h = Health::new(m.person.clone());
         let sampled = if i < k {
@@ -420,7 +485,8 @@ async fn sunset(n: usize) {
     let now = state.core.clock.now();
     let uscc = demo::demo_uscc();
     let rules = HealthRules::default();
-    seed_people(&state.core.store, n, |_, p| {
+    let population = population_for(n);
+    seed_people(&state.core.store, &first_people(&population, n), |_, p| {
         let mut m = roster_member(&state, &uscc, p, None, now);
         let mut h = Health::new(m.person.clone());
         h.facts_changed(now);
@@ -552,62 +618,32 @@ async fn timed_call(
 /// benchmark's own memory stays small. With `spread`, labels spread like a working week;
 /// without, everyone is in the 24 h list (an export of all of them).
 async fn seed_labelled_enterprise(state: &Functions, n: usize, spread: bool) {
-    use fangyitong::health::{Derived, PcrLabel, VaxState};
+    use fangyitong::health::{Derived, PcrLabel};
     let now = state.core.clock.now();
     let uscc = demo::demo_uscc();
-    let counts: std::cell::RefCell<HashMap<String, i64>> = Default::default();
-    seed_people(&state.core.store, n, |i, p| {
+    let counts = SeededCounts::default();
+    let population = population_for(n);
+    seed_people(&state.core.store, &first_people(&population, n), |i, p| {
         let phone = fangyitong::ids::Phone::parse(&format!("139{i:08}")).ok();
         let mut m = roster_member(state, &uscc, p, phone, now);
-        // Most tested within 48 h, some lapsed, a few never; most vaccinated.
         let label = if spread {
-            PcrLabel::ALL[[0, 0, 0, 0, 1, 1, 1, 2, 3, 4][i % 10]]
+            spread_label(i)
         } else {
             PcrLabel::Within24h
         };
-        let vax = VaxState::ALL[[4, 4, 4, 3, 3, 2, 1, 0][i % 8]];
-        let hours_ago = match label {
-            PcrLabel::Within24h => 2 + (i % 20) as i64,
-            PcrLabel::Within48h => 30,
-            PcrLabel::Within72h => 54,
-            _ => 100,
-        };
-        let sampled_at = (label != PcrLabel::Never).then(|| now - Duration::hours(hours_ago));
         let derived = Derived {
             label,
             in_shenzhen: i % 7 != 0,
-            vax,
-            sampled_at,
+            vax: spread_vax(i),
+            sampled_at: hours_since_sampling(label, i).map(|h| now - Duration::hours(h)),
             result_pending: false,
         };
         m.set_derived(derived, now);
-        let mut counts = counts.borrow_mut();
-        *counts
-            .entry(fangyitong::summary::label_counter(label))
-            .or_default() += 1;
-        *counts
-            .entry(fangyitong::summary::vax_counter(vax))
-            .or_default() += 1;
+        counts.count(&uscc, &derived);
         vec![Store::to_item(&m).unwrap()]
     })
     .await;
-    let mut delta = fangyitong::summary::Delta::default();
-    delta.add(fangyitong::summary::TOTAL, n as i64);
-    for (counter_name, by) in counts.into_inner() {
-        delta.add(counter_name, by);
-    }
-    state
-        .core
-        .store
-        .update(delta.item_update(&uscc, now))
-        .await
-        .unwrap();
-    fangyitong::freshness::record_sync(&state.core.store, now)
-        .await
-        .unwrap();
-    fangyitong::freshness::record_relabel(&state.core.store, now)
-        .await
-        .unwrap();
+    counts.write(&state.core.store, now).await;
 }
 
 /// An export of the 24 h list of an enterprise of `n` employees. The worker runs in a child
@@ -812,9 +848,19 @@ async fn main() {
         Some("export") => export(arg(2, 100_000)).await,
         Some("sunset") => sunset(arg(2, 100_000)).await,
         Some("export-worker") => export_worker().await,
+        Some("load") => {
+            load::run(load::Size {
+                seconds: arg(2, 60) as u64,
+                agents: arg(3, 200),
+                enterprises: arg(4, 100),
+                pcr_records: arg(5, 100_000),
+            })
+            .await
+        }
         Some("engine") => engine(),
         _ => eprintln!(
-            "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N | bench sunset N"
+            "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N \
+             | bench sunset N | bench load [SECONDS] [AGENTS] [ENTERPRISES] [PCR_RECORDS]"
         ),
     }
 }
