@@ -56,6 +56,7 @@ bench: venv
 	for n in 10000 100000 1000000; do $(BENCH) pages $$n || exit 1; done
 	for n in 10000 100000; do $(BENCH) export $$n || exit 1; done
 	$(BENCH) load
+	$(BENCH) sunset 100000
 
 ## Release builds of the Lambda binaries for this machine (x86_64; `make package` builds the
 ## deployed ones).

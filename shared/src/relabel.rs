@@ -47,7 +47,7 @@ use crate::health::{self, Health, HealthRules};
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
 use crate::roster::{self, Membership};
-use crate::store::{Cancelled, Item, QuerySpec, Store, StoreError};
+use crate::store::{Cancelled, Item, QuerySpec, Store, StoreError, TRANSACTION_MAX};
 use crate::summary::Delta;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
@@ -88,8 +88,6 @@ const PAGE: i32 = 100;
 /// transitions of one large enterprise share a transaction and its one summary update (the
 /// index is sharded by person, so a page mixes enterprises city-wide). A plan is a few KB.
 const WINDOW: usize = 1_000;
-/// DynamoDB's limit of items in one TransactWriteItems.
-const TRANSACT_MAX: usize = 100;
 /// How often persons whose part of a batch lost a race (an edit of a membership, new facts, a
 /// concurrent transaction on a summary) are read afresh and tried again before they are left due
 /// for the next run.
@@ -420,7 +418,7 @@ async fn commit(
     ))
 }
 
-/// The plans' items in transactions of up to [`TRANSACT_MAX`] items, counting one summary
+/// The plans' items in transactions of up to [`TRANSACTION_MAX`] items, counting one summary
 /// update per enterprise moved; a person's items stay in one transaction whenever they fit in one.
 fn pack(plans: &[Plan]) -> Vec<Vec<Unit>> {
     let mut transactions: Vec<Vec<Unit>> = Vec::new();
@@ -430,8 +428,8 @@ fn pack(plans: &[Plan]) -> Vec<Vec<Unit>> {
     for (p, plan) in plans.iter().enumerate() {
         let own: HashSet<&Uscc> = plan.moves.iter().map(|m| &m.uscc).collect();
         let whole = plan.moves.len() + 1 + own.difference(&enterprises).count();
-        let fits_alone = plan.moves.len() + 1 + own.len() <= TRANSACT_MAX;
-        if current.len() + enterprises.len() + whole > TRANSACT_MAX && fits_alone {
+        let fits_alone = plan.moves.len() + 1 + own.len() <= TRANSACTION_MAX;
+        if current.len() + enterprises.len() + whole > TRANSACTION_MAX && fits_alone {
             transactions.push(std::mem::take(&mut current));
             enterprises.clear();
         }
@@ -445,7 +443,7 @@ fn pack(plans: &[Plan]) -> Vec<Vec<Unit>> {
         for unit in units {
             let uscc = unit.mv.map(|m| &plan.moves[m].uscc);
             let cost = 1 + usize::from(uscc.is_some_and(|u| !enterprises.contains(u)));
-            if current.len() + enterprises.len() + cost > TRANSACT_MAX {
+            if current.len() + enterprises.len() + cost > TRANSACTION_MAX {
                 transactions.push(std::mem::take(&mut current));
                 enterprises.clear();
             }
@@ -598,7 +596,11 @@ mod tests {
         // 49 persons × (membership + health item) + 1 summary = 99 items.
         let persons: Vec<usize> = transactions.iter().map(|t| t.len() / 2).collect();
         assert_eq!(persons, vec![49, 49, 2]);
-        assert!(transactions.iter().all(|t| size(&plans, t) <= TRANSACT_MAX));
+        assert!(
+            transactions
+                .iter()
+                .all(|t| size(&plans, t) <= TRANSACTION_MAX)
+        );
     }
 
     #[test]
@@ -606,7 +608,11 @@ mod tests {
         let many: Vec<usize> = (0..60).collect();
         let plans = vec![plan(0, &[1]), plan(1, &many), plan(2, &[1])];
         let transactions: Vec<_> = pack(&plans).into_iter().filter(|t| !t.is_empty()).collect();
-        assert!(transactions.iter().all(|t| size(&plans, t) <= TRANSACT_MAX));
+        assert!(
+            transactions
+                .iter()
+                .all(|t| size(&plans, t) <= TRANSACTION_MAX)
+        );
         let of_large: Vec<(usize, &Unit)> = transactions
             .iter()
             .enumerate()

@@ -449,42 +449,66 @@ pub async fn admit(
     Ok((next, admitted, record))
 }
 
-/// Adds new memberships in bulk (the demo seed, a new enterprise's first roster): batch writes of
-/// the memberships, one summary update per enterprise for the new totals, and each person's
-/// health item put in the transition index, with the enterprise noted among theirs, so the next
-/// relabel labels them. Members already present are left alone. (A run stopped between the
-/// memberships and the health items is healed when the roster line comes again: the sync notes
-/// a never-labelled member again.)
+/// Adds the memberships that are not there yet, counted in their enterprise's summary in the
+/// same transaction (each put conditional on the item being absent, at most 99 to a
+/// transaction): written and counted together or not at all. A request sent again after its
+/// answer was lost, or a delivery run again, finds them present and counts nobody twice. Then
+/// notes each on the person's health item. Returns how many this call added.
 pub async fn add_new(
     store: &Store,
     members: &[Membership],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let keys_: Vec<_> = members.iter().map(|m| Store::key(&m.pk, &m.sk)).collect();
-    let mut existing = std::collections::HashSet::new();
-    for chunk in keys_.chunks(100) {
-        existing.extend(store.get_many(chunk.to_vec()).await?.into_keys());
+    let mut added = Vec::new();
+    let mut per_enterprise: HashMap<&Uscc, Vec<&Membership>> = HashMap::new();
+    for m in absent(store, members.iter().collect()).await? {
+        per_enterprise.entry(&m.uscc).or_default().push(m);
     }
-    let fresh: Vec<&Membership> = members
-        .iter()
-        .filter(|m| !existing.contains(&(m.pk.clone(), m.sk.clone())))
-        .collect();
-    let items = fresh
-        .iter()
-        .map(|m| Store::to_item(*m))
-        .collect::<Result<Vec<_>, _>>()?;
-    store::batch_put(store, store.table(), items).await?;
-    let mut per_enterprise: HashMap<&Uscc, i64> = HashMap::new();
-    for m in &fresh {
-        *per_enterprise.entry(&m.uscc).or_default() += 1;
+    for (uscc, fresh) in per_enterprise {
+        for chunk in fresh.chunks(store::TRANSACTION_MAX - 1) {
+            let mut pending = chunk.to_vec();
+            while !pending.is_empty() {
+                let mut delta = summary::Delta::default();
+                delta.add(summary::TOTAL, pending.len() as i64);
+                let mut parts = pending
+                    .iter()
+                    .map(|m| store::put_new(store.table(), Store::to_item(*m)?))
+                    .collect::<Result<Vec<_>, _>>()?;
+                parts.push(delta.update(store.table(), uscc, now)?);
+                match store.transact(parts).await {
+                    Ok(()) => {
+                        added.append(&mut pending);
+                    }
+                    // Some are there already (an earlier attempt whose answer was lost, another
+                    // writer): add the others.
+                    Err(StoreError::ConditionFailed) => {
+                        pending = absent(store, pending).await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
     }
-    for (uscc, added) in per_enterprise {
-        summary::add_members(store, uscc, added, now).await?;
-    }
-    for m in &fresh {
+    for m in &added {
         mark_due(store, &m.person, &m.uscc, now).await?;
     }
-    Ok(fresh.len())
+    Ok(added.len())
+}
+
+/// Those of `members` whose item is not in the table (one BatchGetItem per 100).
+async fn absent<'m>(
+    store: &Store,
+    members: Vec<&'m Membership>,
+) -> Result<Vec<&'m Membership>, StoreError> {
+    let mut present = std::collections::HashSet::new();
+    for chunk in members.chunks(100) {
+        let keys_ = chunk.iter().map(|m| Store::key(&m.pk, &m.sk)).collect();
+        present.extend(store.get_many(keys_).await?.into_keys());
+    }
+    Ok(members
+        .into_iter()
+        .filter(|m| !present.contains(&(m.pk.clone(), m.sk.clone())))
+        .collect())
 }
 
 /// Puts a person's health item in the transition index now (creating a bare one if the person

@@ -26,6 +26,7 @@ const AUTHORIZE: &[(&str, u16)] = &[
     ("14-apply-invalid-uscc.json", 422),
     ("15-offline-grant-not-operator.json", 403),
     ("16-sync-runs.json", 200),
+    ("17-sunset.json", 200),
 ];
 
 const QUERY_NUCLEIC: &[(&str, u16)] = &[

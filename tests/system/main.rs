@@ -5,6 +5,7 @@ mod authorize;
 mod edge;
 mod events;
 mod export;
+mod faults;
 mod identity;
 mod invite;
 mod local_stack;

@@ -510,6 +510,8 @@ impl Store {
 pub const BATCH_WRITE_MAX: usize = 25;
 /// BatchGetItem's limit.
 pub const BATCH_GET_MAX: usize = 100;
+/// TransactWriteItems' limit.
+pub const TRANSACTION_MAX: usize = 100;
 /// How often unprocessed items or keys, or throttling, are retried before a batch fails
 /// (retryably).
 pub const BATCH_WRITE_ATTEMPTS: u32 = 8;

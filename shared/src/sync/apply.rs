@@ -262,7 +262,10 @@ pub async fn roster_lines(
             }
         }
     }
-    out.applied += roster::add_new(store, &fresh, now).await? as u64;
+    // Lines whose membership an earlier attempt already wrote (its answer lost) are unchanged.
+    let added = roster::add_new(store, &fresh, now).await?;
+    out.applied += added as u64;
+    out.unchanged += (fresh.len() - added) as u64;
     Ok(out)
 }
 

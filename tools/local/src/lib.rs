@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod demo;
 pub mod dynamo;
 pub mod exports;
+pub mod faults;
 pub mod functions;
 pub mod generate;
 pub mod idp;

@@ -1,0 +1,233 @@
+//! Faults injected into DynamoDB's answers (`local::faults`): after a request reached the engine,
+//! its answer is replaced by a 500 or throttling — alone, so the SDK sends a write that happened
+//! again, and in bursts longer than the SDK's own retries, so the code under test meets failures
+//! whose writes may or may not have happened. Sync, relabel
+//! and the sunset are run under them, each started again after a failure as its state machine
+//! would, and the table they leave must equal the one a fault-free twin leaves: nothing lost,
+//! nothing doubled.
+
+use fangyitong::clock::Clock;
+use fangyitong::store::Store;
+use fangyitong::sunset::{self, Pace, SunsetContext, SunsetOptions, SunsetRequest};
+use local::faults::FaultInjector;
+use local::generate::{Population, jsonl};
+use std::collections::BTreeMap;
+use system_tests::{TestApp, deliver, spawn_app};
+
+/// How many times a job is started again after a failure before the test gives up.
+const ATTEMPTS: usize = 40;
+
+/// Three enterprises of 60 employees: registry, roster, a day of PCR results and the doses,
+/// delivered into the app's sync bucket.
+async fn deliveries(app: &TestApp) -> fangyitong::sync::SyncContext {
+    let ctx = app.sync_context().await;
+    let now = app.clock.now();
+    let mut population = Population::synthetic(11, 3, 60, None);
+    let month = now.format("%Y-%m").to_string();
+    let feeds = [
+        ("registry", jsonl(population.registry_lines())),
+        ("roster", jsonl(population.roster_lines(&month))),
+        (
+            "pcr",
+            jsonl(population.pcr_lines(150, now, chrono::Duration::hours(60))),
+        ),
+        ("vaccination", jsonl(population.vaccination_lines())),
+    ];
+    for (feed, body) in feeds {
+        deliver(
+            &ctx,
+            &format!("inbound/{feed}/20220401T020000Z-0001.jsonl"),
+            body,
+        )
+        .await;
+    }
+    ctx
+}
+
+/// Everything in the table but the sync's own run records (their ids and durations differ),
+/// as JSON, without the attributes that count writes rather than describe the data.
+async fn table(app: &TestApp) -> BTreeMap<(String, String), serde_json::Value> {
+    let store = &app.state.core.store;
+    let mut pages = store
+        .client()
+        .scan()
+        .table_name(store.table())
+        .into_paginator()
+        .send();
+    let mut items = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        for item in page.unwrap().items.unwrap_or_default() {
+            let mut value: serde_json::Value = serde_dynamo::from_item(item).unwrap();
+            let key = (
+                value["PK"].as_str().unwrap().to_string(),
+                value["SK"].as_str().unwrap().to_string(),
+            );
+            if key.0 == "SYNC#RUN" {
+                continue;
+            }
+            for volatile in ["version", "duration_ms", "run_id"] {
+                value.as_object_mut().unwrap().remove(volatile);
+            }
+            // A delivery's report may count as unchanged a line whose write happened in an
+            // attempt whose answer was lost; its counts must still balance and read every line.
+            if key.0 == "SYNC#DELIVERY" {
+                let counts = value.as_object_mut().unwrap().remove("counts").unwrap();
+                let n = |c: &str| counts[c].as_u64().unwrap();
+                assert_eq!(
+                    n("read"),
+                    n("applied") + n("unchanged") + n("rejected"),
+                    "{key:?}"
+                );
+                value["lines_read"] = counts["read"].clone();
+                value["lines_rejected"] = counts["rejected"].clone();
+            }
+            items.insert(key, value);
+        }
+    }
+    items
+}
+
+/// Sync everything, then relabel until nothing is due, starting each again after a failure.
+async fn sync_and_relabel(app: &TestApp, ctx: &fangyitong::sync::SyncContext, store: &Store) {
+    let now = app.clock.now();
+    let mut failures = 0;
+    loop {
+        match fangyitong::sync::run(ctx, "test").await {
+            Ok(run) if run.deliveries.iter().all(|d| d.done) => break,
+            Ok(run) => {
+                eprintln!(
+                    "sync: {:?}",
+                    run.deliveries
+                        .iter()
+                        .map(|d| (&d.key, d.done, &d.error, d.lines_done))
+                        .collect::<Vec<_>>()
+                );
+                failures += 1
+            }
+            Err(e) => {
+                eprintln!("sync failed: {e}");
+                failures += 1
+            }
+        }
+        assert!(failures < ATTEMPTS, "sync never finished");
+    }
+    let rules = &app.state.core.settings.health_rules;
+    loop {
+        match fangyitong::relabel::run(store, now, rules).await {
+            Ok(report) if report.persons_due == 0 => break,
+            Ok(_) | Err(_) => failures += 1,
+        }
+        assert!(failures < 2 * ATTEMPTS, "relabel never settled");
+    }
+}
+
+#[tokio::test]
+async fn sync_and_relabel_under_dynamodb_faults_leave_what_a_clean_run_leaves() {
+    let twin = spawn_app().await;
+    let ctx = deliveries(&twin).await;
+    sync_and_relabel(&twin, &ctx, &twin.state.core.store).await;
+    let expected = table(&twin).await;
+
+    let app = spawn_app().await;
+    // One response in 7 fails alone (the SDK sends the request again); a burst of 3 every 400
+    // reaches the job, which starts again from its last checkpoint.
+    let faults = FaultInjector::new(7, 400, 3);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let faulty = Store::new(faults.client(&aws), app.state.core.store.table());
+    let mut ctx = deliveries(&app).await;
+    ctx.store = faulty.clone();
+    sync_and_relabel(&app, &ctx, &faulty).await;
+    faults.arm(false);
+    assert!(
+        faults.injected() > 20,
+        "faults were injected: {}",
+        faults.injected()
+    );
+    let found = table(&app).await;
+
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !found.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = found
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (key, value) in &expected {
+        assert_eq!(&found[key], value, "{key:?} differs after faults");
+    }
+}
+
+#[tokio::test]
+async fn the_sunset_under_dynamodb_faults_stamps_every_item_once() {
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(200).await;
+    let before = table(&app).await.len() as u64;
+    let faults = FaultInjector::new(7, 150, 3);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let sync_ctx = app.sync_context().await;
+    let ctx = SunsetContext {
+        store: Store::new(faults.client(&aws), app.state.core.store.table()),
+        s3: sync_ctx.s3,
+        bucket: sync_ctx.bucket,
+        clock: app.state.core.clock.clone(),
+    };
+    let begin = || SunsetRequest::Begin {
+        options: SunsetOptions {
+            grace_days: Some(30),
+            segments: Some(4),
+        },
+    };
+    let pace = Pace {
+        page_size: 25,
+        ..Pace::default()
+    };
+    let mut failures = 0;
+    let mut retry = |ok: bool| {
+        failures += usize::from(!ok);
+        assert!(failures < ATTEMPTS, "the sunset never finished");
+    };
+    while sunset::handle(&ctx, begin()).await.is_err() {
+        retry(false);
+    }
+    for segment in 0..4 {
+        loop {
+            match sunset::stamp(&ctx, segment, pace).await {
+                Ok(status) if status.done => break,
+                Ok(_) => {}
+                Err(_) => retry(false),
+            }
+        }
+    }
+    let finished = loop {
+        match sunset::handle(&ctx, SunsetRequest::Finish).await {
+            Ok(status) => break status,
+            Err(_) => retry(false),
+        }
+    };
+    faults.arm(false);
+    assert!(
+        faults.injected() > 10,
+        "faults were injected: {}",
+        faults.injected()
+    );
+    assert_eq!(finished.totals.scanned, before, "every item once");
+    assert_eq!(
+        finished.totals.stamped + finished.totals.already,
+        finished.totals.scanned
+    );
+    let deadline = finished.run.deadline.timestamp();
+    for (key, item) in table(&app).await {
+        if key.0 == fangyitong::keys::SUNSET {
+            continue;
+        }
+        assert!(
+            item["expires_at"].as_i64().is_some_and(|t| t <= deadline),
+            "{key:?}"
+        );
+    }
+}
