@@ -80,7 +80,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FaultInjector {
             return Ok(());
         }
         let injected = self.injected.fetch_add(1, Ordering::Relaxed);
-        let (status, kind) = if injected % 2 == 0 {
+        let (status, kind) = if injected.is_multiple_of(2) {
             (500, "InternalServerError")
         } else {
             (400, "ThrottlingException")
