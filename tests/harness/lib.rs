@@ -22,8 +22,12 @@ static LOCAL_AWS: OnceLock<Result<local::LocalAws, String>> = OnceLock::new();
 /// The AWS-API endpoints of this test binary: the ones the standard variables name, else a
 /// local DynamoDB (in memory) and a moto server started on first use and kept until the binary
 /// exits. Every test makes its own table, bucket and queue on them, so tests run in parallel.
+/// The engine never sweeps expired items: the tests' clock stands in 2022 ([`start_time`]), so
+/// the TTLs they write lie in the real past (`local_stack.rs` tests the sweep on its own engine).
 pub fn endpoints() -> &'static local::Endpoints {
-    match LOCAL_AWS.get_or_init(|| local::LocalAws::start(&local::dynamo::Storage::Memory, 0)) {
+    match LOCAL_AWS
+        .get_or_init(|| local::LocalAws::start_sweeping(&local::dynamo::Storage::Memory, 0, None))
+    {
         Ok(aws) => &aws.endpoints,
         Err(e) => panic!("{e}"),
     }

@@ -44,9 +44,29 @@ async fn deliveries(app: &TestApp) -> fangyitong::sync::SyncContext {
     ctx
 }
 
+type Table = BTreeMap<(String, String), serde_json::Value>;
+
+fn assert_same(expected: &Table, found: &Table) {
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !found.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = found
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (key, value) in expected {
+        assert_eq!(&found[key], value, "{key:?} differs after faults");
+    }
+}
+
 /// Everything in the table but the sync's own run records (their ids and durations differ),
 /// as JSON, without the attributes that count writes rather than describe the data.
-async fn table(app: &TestApp) -> BTreeMap<(String, String), serde_json::Value> {
+async fn table(app: &TestApp) -> Table {
     let store = &app.state.core.store;
     let mut pages = store
         .client()
@@ -87,35 +107,48 @@ async fn table(app: &TestApp) -> BTreeMap<(String, String), serde_json::Value> {
     items
 }
 
+/// How long the `attempt`-th run of a job may last before it is cut (a Lambda timing out, its
+/// process gone mid-request): 3 ms, then twice as long each time, so a job cut at ever later
+/// points finally finishes. `None`: never cut.
+type Cut = Option<fn(usize) -> std::time::Duration>;
+
+fn growing(attempt: usize) -> std::time::Duration {
+    std::time::Duration::from_millis(3 << attempt.min(12))
+}
+
+/// `job`, cut after `cut(attempt)` if a cut is given (a cut run is a failed one).
+async fn run<T, E>(
+    cut: Cut,
+    attempt: usize,
+    job: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
+    match cut {
+        Some(after) => tokio::time::timeout(after(attempt), job).await.ok()?.ok(),
+        None => job.await.ok(),
+    }
+}
+
 /// Sync everything, then relabel until nothing is due, starting each again after a failure.
-async fn sync_and_relabel(app: &TestApp, ctx: &fangyitong::sync::SyncContext, store: &Store) {
+async fn sync_and_relabel(
+    app: &TestApp,
+    ctx: &fangyitong::sync::SyncContext,
+    store: &Store,
+    cut: Cut,
+) {
     let now = app.clock.now();
     let mut failures = 0;
     loop {
-        match fangyitong::sync::run(ctx, "test").await {
-            Ok(run) if run.deliveries.iter().all(|d| d.done) => break,
-            Ok(run) => {
-                eprintln!(
-                    "sync: {:?}",
-                    run.deliveries
-                        .iter()
-                        .map(|d| (&d.key, d.done, &d.error, d.lines_done))
-                        .collect::<Vec<_>>()
-                );
-                failures += 1
-            }
-            Err(e) => {
-                eprintln!("sync failed: {e}");
-                failures += 1
-            }
+        match run(cut, failures, fangyitong::sync::run(ctx, "test")).await {
+            Some(run) if run.deliveries.iter().all(|d| d.done) => break,
+            _ => failures += 1,
         }
         assert!(failures < ATTEMPTS, "sync never finished");
     }
     let rules = &app.state.core.settings.health_rules;
     loop {
-        match fangyitong::relabel::run(store, now, rules).await {
-            Ok(report) if report.persons_due == 0 => break,
-            Ok(_) | Err(_) => failures += 1,
+        match run(cut, failures, fangyitong::relabel::run(store, now, rules)).await {
+            Some(report) if report.persons_due == 0 => break,
+            _ => failures += 1,
         }
         assert!(failures < 2 * ATTEMPTS, "relabel never settled");
     }
@@ -125,7 +158,7 @@ async fn sync_and_relabel(app: &TestApp, ctx: &fangyitong::sync::SyncContext, st
 async fn sync_and_relabel_under_dynamodb_faults_leave_what_a_clean_run_leaves() {
     let twin = spawn_app().await;
     let ctx = deliveries(&twin).await;
-    sync_and_relabel(&twin, &ctx, &twin.state.core.store).await;
+    sync_and_relabel(&twin, &ctx, &twin.state.core.store, None).await;
     let expected = table(&twin).await;
 
     let app = spawn_app().await;
@@ -136,30 +169,34 @@ async fn sync_and_relabel_under_dynamodb_faults_leave_what_a_clean_run_leaves() 
     let faulty = Store::new(faults.client(&aws), app.state.core.store.table());
     let mut ctx = deliveries(&app).await;
     ctx.store = faulty.clone();
-    sync_and_relabel(&app, &ctx, &faulty).await;
+    sync_and_relabel(&app, &ctx, &faulty, None).await;
     faults.arm(false);
     assert!(
         faults.injected() > 20,
         "faults were injected: {}",
         faults.injected()
     );
-    let found = table(&app).await;
+    assert_same(&expected, &table(&app).await);
+}
 
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|k| !found.contains_key(*k))
-        .collect();
-    let extra: Vec<_> = found
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
-    for (key, value) in &expected {
-        assert_eq!(&found[key], value, "{key:?} differs after faults");
-    }
+/// The jobs cut at ever later points (a Lambda timing out mid-request) and started again, with
+/// faults on top: the table is the clean run's.
+#[tokio::test]
+async fn sync_and_relabel_cut_at_random_points_leave_what_a_clean_run_leaves() {
+    let twin = spawn_app().await;
+    let ctx = deliveries(&twin).await;
+    sync_and_relabel(&twin, &ctx, &twin.state.core.store, None).await;
+    let expected = table(&twin).await;
+
+    let app = spawn_app().await;
+    let faults = FaultInjector::new(11, 500, 3);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let faulty = Store::new(faults.client(&aws), app.state.core.store.table());
+    let mut ctx = deliveries(&app).await;
+    ctx.store = faulty.clone();
+    sync_and_relabel(&app, &ctx, &faulty, Some(growing)).await;
+    faults.arm(false);
+    assert_same(&expected, &table(&app).await);
 }
 
 #[tokio::test]

@@ -74,9 +74,11 @@ async fn a_file_backed_engine_keeps_its_tables_across_a_restart() {
 
 #[tokio::test]
 async fn the_engine_deletes_expired_items_as_dynamodb_ttl_does() {
-    let server =
-        LocalDynamo::start_sweeping_every(&Storage::Memory, std::time::Duration::from_millis(100))
-            .expect("start");
+    let server = LocalDynamo::start_sweeping_every(
+        &Storage::Memory,
+        Some(std::time::Duration::from_millis(100)),
+    )
+    .expect("start");
     let client = dynamodb_at(&server.endpoint).await;
     let table = "expiring";
     local::ensure_table(&client, table).await.unwrap();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How often expired items are deleted.
-const TTL_SWEEP_EVERY: Duration = Duration::from_secs(60);
+pub const TTL_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Where the tables live.
 #[derive(Debug, Clone)]
@@ -35,13 +35,15 @@ pub struct DynamoError(String);
 impl LocalDynamo {
     /// Opens the storage and serves it on a free loopback port.
     pub fn start(storage: &Storage) -> Result<Self, DynamoError> {
-        Self::start_sweeping_every(storage, TTL_SWEEP_EVERY)
+        Self::start_sweeping_every(storage, Some(TTL_SWEEP_EVERY))
     }
 
-    /// The same, deleting expired items every `sweep_every` (a test need not wait a minute).
+    /// The same, deleting expired items every `sweep_every` (a test need not wait a minute), or
+    /// never (`None`: the system tests, whose clock stands in 2022, so every TTL they write is
+    /// in the real past and a sweep would delete their data mid-test).
     pub fn start_sweeping_every(
         storage: &Storage,
-        sweep_every: Duration,
+        sweep_every: Option<Duration>,
     ) -> Result<Self, DynamoError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| DynamoError(format!("{what}: {e}"));
         let db = match storage {
@@ -79,7 +81,8 @@ impl LocalDynamo {
                         Ok(l) => l,
                         Err(e) => return tracing::error!(error = %e, "local DynamoDB listener"),
                     };
-                    let sweeper = tokio::spawn(sweep_expired(db.clone(), sweep_every));
+                    let sweeper =
+                        sweep_every.map(|every| tokio::spawn(sweep_expired(db.clone(), every)));
                     let stopped = async {
                         let _ = stopped.await;
                     };
@@ -88,7 +91,9 @@ impl LocalDynamo {
                     {
                         tracing::error!(error = %e, "local DynamoDB");
                     }
-                    sweeper.abort();
+                    if let Some(sweeper) = sweeper {
+                        sweeper.abort();
+                    }
                 });
             })
             .map_err(|e| fail("start its thread", &e))?;

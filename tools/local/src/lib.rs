@@ -74,10 +74,20 @@ impl LocalAws {
     /// for the rest); for each one not named, a server started here: the local DynamoDB engine
     /// on `storage`, moto on `moto_port` (0: any free port).
     pub fn start(storage: &dynamo::Storage, moto_port: u16) -> Result<Self, String> {
+        Self::start_sweeping(storage, moto_port, Some(dynamo::TTL_SWEEP_EVERY))
+    }
+
+    /// The same, the local engine deleting expired items every `sweep_every`, or never.
+    pub fn start_sweeping(
+        storage: &dynamo::Storage,
+        moto_port: u16,
+        sweep_every: Option<std::time::Duration>,
+    ) -> Result<Self, String> {
         let (dynamodb, local_dynamodb) = match named_endpoint("AWS_ENDPOINT_URL_DYNAMODB") {
             Some(endpoint) => (endpoint, None),
             None => {
-                let server = dynamo::LocalDynamo::start(storage).map_err(|e| e.to_string())?;
+                let server = dynamo::LocalDynamo::start_sweeping_every(storage, sweep_every)
+                    .map_err(|e| e.to_string())?;
                 (server.endpoint.clone(), Some(server))
             }
         };
