@@ -571,6 +571,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ops/sunset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The sunset's run and its current pass (operators only); `null` while the service runs. */
+        get: operations["sunset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ops/sync-runs": {
         parameters: {
             query?: never;
@@ -1490,6 +1507,25 @@ export interface components {
          * @enum {string}
          */
         Section: "nucleic" | "vaccine";
+        /** @description One segment's progress in one pass (`SUNSET` / `SEGMENT#{pass}#{segment}`). */
+        SegmentProgress: {
+            /** Format: int64 */
+            already: number;
+            done: boolean;
+            /** Format: int64 */
+            pages: number;
+            /** Format: int32 */
+            pass: number;
+            /**
+             * Format: int64
+             * @description Items read (the sunset's own excepted) = stamped + already leaving by the deadline.
+             */
+            scanned: number;
+            /** Format: int32 */
+            segment: number;
+            /** Format: int64 */
+            stamped: number;
+        };
         ShareLinkCreated: {
             /** Format: date-time */
             expires_at: string;
@@ -1549,6 +1585,53 @@ export interface components {
          * @enum {string}
          */
         Status: "current" | "left";
+        /** @description The run (`SUNSET` / `RUN`). */
+        SunsetRun: {
+            /** Format: date-time */
+            begun_at: string;
+            /**
+             * Format: date-time
+             * @description Every item leaves the table by then (DynamoDB deletes expired items within days).
+             */
+            deadline: string;
+            /**
+             * Format: int64
+             * @description Deliveries deleted from `inbound/`, over every pass.
+             */
+            inbound_deleted: number;
+            /**
+             * Format: int32
+             * @description Executions so far; the current one is `pass`.
+             */
+            pass: number;
+            /** Format: date-time */
+            pass_finished_at?: string | null;
+            /** Format: date-time */
+            pass_started_at: string;
+            /** Format: int32 */
+            segments: number;
+        };
+        /** @description What each step answers (the state machine reads `segments` and `done`). */
+        SunsetStatus: {
+            /** @description For a stamp step: whether its segment is done. */
+            done: boolean;
+            progress: components["schemas"]["SegmentProgress"][];
+            run: components["schemas"]["SunsetRun"];
+            /** @description The segments to stamp (the Map's items). */
+            segments: number[];
+            totals: components["schemas"]["SunsetTotals"];
+        };
+        /** @description A pass's totals over its segments. */
+        SunsetTotals: {
+            /** Format: int64 */
+            already: number;
+            /** Format: int64 */
+            scanned: number;
+            /** Format: int32 */
+            segments_done: number;
+            /** Format: int64 */
+            stamped: number;
+        };
         SyncRuns: {
             freshness: components["schemas"]["Freshness"];
             next_cursor?: string | null;
@@ -4181,6 +4264,53 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sunset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null | components["schemas"]["SunsetStatus"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
