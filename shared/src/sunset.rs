@@ -95,15 +95,9 @@ pub struct SunsetOptions {
     pub segments: Option<u32>,
 }
 
-/// The run (`SUNSET` / `RUN`).
+/// The run, as operators read it (stored as [`RunItem`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SunsetRun {
-    #[serde(rename = "PK")]
-    #[schema(ignore)]
-    pk: String,
-    #[serde(rename = "SK")]
-    #[schema(ignore)]
-    sk: String,
     pub begun_at: DateTime<Utc>,
     /// Every item leaves the table by then (DynamoDB deletes expired items within days).
     pub deadline: DateTime<Utc>,
@@ -116,21 +110,11 @@ pub struct SunsetRun {
     pub inbound_deleted: u64,
 }
 
-/// One segment's progress in one pass (`SUNSET` / `SEGMENT#{pass}#{segment}`).
+/// One segment's progress in one pass, as operators read it (stored as [`SegmentItem`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SegmentProgress {
-    #[serde(rename = "PK")]
-    #[schema(ignore)]
-    pk: String,
-    #[serde(rename = "SK")]
-    #[schema(ignore)]
-    sk: String,
     pub pass: u32,
     pub segment: u32,
-    /// The key the next page starts after (`None` before the first page and once done).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(ignore)]
-    start_after: Option<BTreeMap<String, String>>,
     pub pages: u64,
     /// Items read (the sunset's own excepted) = stamped + already leaving by the deadline.
     pub scanned: u64,
@@ -139,17 +123,58 @@ pub struct SegmentProgress {
     pub done: bool,
 }
 
-impl SegmentProgress {
+/// The stored run (`SUNSET` / `RUN`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    run: SunsetRun,
+}
+
+impl RunItem {
+    fn of(run: &SunsetRun) -> Self {
+        Self {
+            pk: keys::SUNSET.into(),
+            sk: keys::SUNSET_RUN.into(),
+            run: run.clone(),
+        }
+    }
+}
+
+/// The stored progress (`SUNSET` / `SEGMENT#{pass}#{segment}`), with where the segment's next
+/// page starts: the key of the last item read, which only the job needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SegmentItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    progress: SegmentProgress,
+    /// `None` before the first page and once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start_after: Option<BTreeMap<String, String>>,
+}
+
+impl SegmentItem {
     fn new(pass: u32, segment: u32) -> Self {
         Self {
             pk: keys::SUNSET.into(),
             sk: keys::sunset_segment(pass, segment),
-            pass,
-            segment,
-            ..Default::default()
+            progress: SegmentProgress {
+                pass,
+                segment,
+                ..Default::default()
+            },
+            start_after: None,
         }
     }
+}
 
+impl SegmentProgress {
     pub fn balances(&self) -> bool {
         self.scanned == self.stamped + self.already
     }
@@ -209,7 +234,10 @@ pub async fn has_begun(store: &Store) -> Result<bool, StoreError> {
 }
 
 async fn run(store: &Store) -> Result<Option<SunsetRun>, StoreError> {
-    store.get(keys::SUNSET, keys::SUNSET_RUN).await
+    Ok(store
+        .get::<RunItem>(keys::SUNSET, keys::SUNSET_RUN)
+        .await?
+        .map(|item| item.run))
 }
 
 /// Every segment's progress in `pass` (one Query: at most a few hundred small items).
@@ -217,7 +245,12 @@ async fn progress(store: &Store, pass: u32) -> Result<Vec<SegmentProgress>, Stor
     let spec = QuerySpec::table(keys::SUNSET.into())
         .prefix(keys::sunset_pass(pass))
         .limit(1_000);
-    store.query_all(&spec, 10_000).await
+    Ok(store
+        .query_all::<SegmentItem>(&spec, 10_000)
+        .await?
+        .into_iter()
+        .map(|item| item.progress)
+        .collect())
 }
 
 async fn status(store: &Store, run: SunsetRun, done: bool) -> Result<SunsetStatus, StoreError> {
@@ -277,8 +310,6 @@ async fn begin(ctx: &SunsetContext, options: SunsetOptions) -> Result<SunsetStat
     let (next, condition) = match run(&ctx.store).await? {
         None => (
             SunsetRun {
-                pk: keys::SUNSET.into(),
-                sk: keys::SUNSET_RUN.into(),
                 begun_at: now,
                 deadline: now
                     + Duration::days(options.grace_days.unwrap_or(DEFAULT_GRACE_DAYS).max(0)),
@@ -303,7 +334,7 @@ async fn begin(ctx: &SunsetContext, options: SunsetOptions) -> Result<SunsetStat
             Condition::equals("pass", run.pass),
         ),
     };
-    let item = Store::to_item(&next)?;
+    let item = Store::to_item(&RunItem::of(&next))?;
     match ctx
         .store
         .transact(vec![crate::store::put_when(
@@ -354,15 +385,15 @@ pub async fn stamp(
     if segment >= run.segments {
         return Err(SunsetError::NoSuchSegment(segment, run.segments));
     }
-    let mut at = ctx
+    let mut item = ctx
         .store
-        .get::<SegmentProgress>(keys::SUNSET, &keys::sunset_segment(run.pass, segment))
+        .get::<SegmentItem>(keys::SUNSET, &keys::sunset_segment(run.pass, segment))
         .await?
-        .unwrap_or_else(|| SegmentProgress::new(run.pass, segment));
+        .unwrap_or_else(|| SegmentItem::new(run.pass, segment));
     let deadline = run.deadline.timestamp();
     let mut pages = 0;
-    while !at.done && started.elapsed() < pace.budget && pages < pace.max_pages {
-        let start_after = at.start_after.as_ref().map(|key| {
+    while !item.progress.done && started.elapsed() < pace.budget && pages < pace.max_pages {
+        let start_after = item.start_after.as_ref().map(|key| {
             key.iter()
                 .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
                 .collect::<Item>()
@@ -380,6 +411,7 @@ pub async fn stamp(
         .buffer_unordered(UPDATES_IN_FLIGHT)
         .collect()
         .await;
+        let at = &mut item.progress;
         for outcome in outcomes {
             at.scanned += 1;
             match outcome? {
@@ -388,16 +420,16 @@ pub async fn stamp(
             }
         }
         at.pages += 1;
-        at.start_after = last.map(|key| {
+        item.start_after = last.map(|key| {
             key.into_iter()
                 .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
                 .collect()
         });
-        at.done = at.start_after.is_none();
-        ctx.store.put(&at).await?;
+        item.progress.done = item.start_after.is_none();
+        ctx.store.put(&item).await?;
         pages += 1;
     }
-    let done = at.done;
+    let done = item.progress.done;
     Ok(status(&ctx.store, run, done).await?)
 }
 
@@ -507,6 +539,6 @@ async fn finish(ctx: &SunsetContext) -> Result<SunsetStatus, SunsetError> {
         pass_finished_at: Some(run.pass_finished_at.unwrap_or_else(|| ctx.clock.now())),
         ..run
     };
-    ctx.store.put(&finished).await?;
+    ctx.store.put(&RunItem::of(&finished)).await?;
     Ok(status(&ctx.store, finished, true).await?)
 }
