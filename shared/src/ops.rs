@@ -45,15 +45,27 @@ async fn sync_runs(
     }))
 }
 
-/// The sunset's run and its current pass (operators only); `null` while the service runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SunsetState {
+    /// Whether the city ended the service: a sunset has begun, and the jobs no longer run.
+    pub sunset: bool,
+    /// Its run, current pass and each segment's progress, once begun.
+    pub status: Option<crate::sunset::SunsetStatus>,
+}
+
+/// Whether the service was sunset, and how far the sunset is (operators only).
 #[utoipa::path(get, path = "/ops/sunset", tag = "operations",
-    responses((status = 200, body = Option<crate::sunset::SunsetStatus>), (status = 403, body = crate::http::ErrorBody)),
+    responses((status = 200, body = SunsetState), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn sunset(
     axum::extract::State(state): axum::extract::State<Core>,
     _operator: OperatorAccess,
-) -> Result<ApiJson<Option<crate::sunset::SunsetStatus>>, ApiError> {
-    Ok(ApiJson(crate::sunset::current(&state.store).await?))
+) -> Result<ApiJson<SunsetState>, ApiError> {
+    let status = crate::sunset::current(&state.store).await?;
+    Ok(ApiJson(SunsetState {
+        sunset: status.is_some(),
+        status,
+    }))
 }
 
 /// Mounted on the authorize function's state; generic, since they need only the core, the

@@ -180,9 +180,10 @@ async fn the_sunset_gives_every_item_its_deadline_once_even_after_a_cut() {
     // The operator sees it; nobody else does.
     let seen = app.get("/ops/sunset", &app.cast.operator).await;
     assert_eq!(seen.status, axum::http::StatusCode::OK, "{seen:?}");
-    assert_eq!(seen.body["run"]["pass"], 1);
-    assert!(seen.body["run"]["pass_finished_at"].is_string());
-    assert_eq!(seen.body["totals"]["scanned"], totals.scanned);
+    assert_eq!(seen.body["sunset"], true);
+    assert_eq!(seen.body["status"]["run"]["pass"], 1);
+    assert!(seen.body["status"]["run"]["pass_finished_at"].is_string());
+    assert_eq!(seen.body["status"]["totals"]["scanned"], totals.scanned);
     // Progress, never the keys the job keeps (the last item read, a person's key among them).
     assert!(!seen.text().contains("PER#") && !seen.text().contains("start_after"));
     assert_eq!(

@@ -578,7 +578,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The sunset's run and its current pass (operators only); `null` while the service runs. */
+        /** Whether the service was sunset, and how far the sunset is (operators only). */
         get: operations["sunset"];
         put?: never;
         post?: never;
@@ -1507,7 +1507,7 @@ export interface components {
          * @enum {string}
          */
         Section: "nucleic" | "vaccine";
-        /** @description One segment's progress in one pass (`SUNSET` / `SEGMENT#{pass}#{segment}`). */
+        /** @description One segment's progress in one pass, as operators read it (stored as [`SegmentItem`]). */
         SegmentProgress: {
             /** Format: int64 */
             already: number;
@@ -1585,7 +1585,7 @@ export interface components {
          * @enum {string}
          */
         Status: "current" | "left";
-        /** @description The run (`SUNSET` / `RUN`). */
+        /** @description The run, as operators read it (stored as [`RunItem`]). */
         SunsetRun: {
             /** Format: date-time */
             begun_at: string;
@@ -1610,6 +1610,11 @@ export interface components {
             pass_started_at: string;
             /** Format: int32 */
             segments: number;
+        };
+        SunsetState: {
+            status?: null | components["schemas"]["SunsetStatus"];
+            /** @description Whether the city ended the service: a sunset has begun, and the jobs no longer run. */
+            sunset: boolean;
         };
         /** @description What each step answers (the state machine reads `segments` and `done`). */
         SunsetStatus: {
@@ -4298,7 +4303,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": null | components["schemas"]["SunsetStatus"];
+                    "application/json": components["schemas"]["SunsetState"];
                 };
             };
             /** @description no bearer token, or one that does not verify */
