@@ -98,7 +98,8 @@ pub struct DeliveryReport {
     /// Lines read and accounted for; a resumed delivery continues after this.
     pub lines_done: u64,
     pub done: bool,
-    /// The delivery could not be read to its end (e.g. truncated gzip); what was read is applied.
+    /// The delivery itself could not be read to its end (e.g. truncated gzip); what was read is
+    /// applied. (A connection failing mid-stream is not this: the run fails and resumes.)
     pub error: Option<String>,
     pub quarantine_objects: Vec<String>,
     /// Roster deliveries: employees marked as left because this month's roster lacks them.
@@ -284,14 +285,24 @@ async fn open(
         .send()
         .await
         .map_err(s3_error)?;
-    let body = BufReader::new(object.body.into_async_read());
-    Ok(if key.ends_with(".gz") {
+    Ok(decoding(
+        BufReader::new(object.body.into_async_read()),
+        key.ends_with(".gz"),
+    ))
+}
+
+/// The delivery's lines from its bytes, gunzipped if `gzip`.
+fn decoding(
+    body: impl AsyncBufRead + Send + Unpin + 'static,
+    gzip: bool,
+) -> Box<dyn AsyncBufRead + Send + Unpin> {
+    if gzip {
         let mut decoder = async_compression::tokio::bufread::GzipDecoder::new(body);
         decoder.multiple_members(true);
         Box::new(BufReader::new(decoder))
     } else {
         Box::new(body)
-    })
+    }
 }
 
 /// Reads one line into `buf` (without the newline), at most [`MAX_LINE_BYTES`] kept.
@@ -324,6 +335,16 @@ async fn read_line(
             return Ok(Some(too_long));
         }
     }
+}
+
+/// Whether a read error is the delivery's own: its bytes end early or are not what they claim
+/// (a truncated or corrupt gzip). That is final, and what was read is applied. Any other error
+/// is the connection failing (reset, timed out); it must not cost the delivery's remaining lines.
+fn the_delivery_is_damaged(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+    )
 }
 
 /// Applies one delivery, resuming from its checkpoint.
@@ -367,11 +388,18 @@ pub async fn process_delivery(
         let line = match next {
             Ok(Some(too_long)) => too_long,
             Ok(None) => break,
-            Err(e) => {
+            Err(e) if the_delivery_is_damaged(&e) => {
                 report.error = Some(format!(
                     "the delivery could not be read past line {line_no}: {e}"
                 ));
                 break;
+            }
+            // The connection failed, not the delivery: the run fails and is started again,
+            // resuming after the last checkpoint (this chunk's lines are read again).
+            Err(e) => {
+                return Err(SyncError::S3(format!(
+                    "reading {key} failed after line {line_no}: {e}"
+                )));
             }
         };
         line_no += 1;
@@ -712,5 +740,82 @@ impl SyncContext {
             uscc_policy: Arc::new(config::uscc_policy(env)),
             clock: Arc::new(crate::clock::SystemClock),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = async_compression::tokio::bufread::GzipEncoder::new(text.as_bytes());
+        let mut out = Vec::new();
+        encoder.read_to_end(&mut out).await.unwrap();
+        out
+    }
+
+    /// Reads lines until the end or an error.
+    async fn read_all(
+        mut reader: Box<dyn AsyncBufRead + Send + Unpin>,
+    ) -> (u64, Option<std::io::Error>) {
+        let mut buf = Vec::new();
+        let mut lines = 0;
+        loop {
+            match read_line(reader.as_mut(), &mut buf).await {
+                Ok(Some(_)) => lines += 1,
+                Ok(None) => return (lines, None),
+                Err(e) => return (lines, Some(e)),
+            }
+        }
+    }
+
+    /// `bytes`, then the connection resets.
+    struct ThenReset {
+        bytes: Vec<u8>,
+        at: usize,
+    }
+
+    impl tokio::io::AsyncRead for ThenReset {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.at >= self.bytes.len() {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
+            }
+            let (at, n) = (self.at, buf.remaining().min(self.bytes.len() - self.at));
+            buf.put_slice(&self.bytes[at..at + n]);
+            self.at += n;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    fn then_reset(bytes: Vec<u8>) -> impl AsyncBufRead + Send + Unpin + 'static {
+        BufReader::new(ThenReset { bytes, at: 0 })
+    }
+
+    #[tokio::test]
+    async fn a_truncated_gzip_is_the_deliverys_own_damage() {
+        let mut bytes = gzip(&"{}\n".repeat(1_000)).await;
+        bytes.truncate(bytes.len() / 2);
+        let (_, error) =
+            read_all(decoding(BufReader::new(std::io::Cursor::new(bytes)), true)).await;
+        assert!(the_delivery_is_damaged(&error.expect("an error")));
+    }
+
+    #[tokio::test]
+    async fn a_connection_reset_mid_stream_is_not_the_deliverys_damage() {
+        let bytes = gzip(&"{}\n".repeat(1_000)).await;
+        let half = bytes[..bytes.len() / 2].to_vec();
+        for (gzipped, body) in [(true, half), (false, "{}\n{}\n{}".as_bytes().to_vec())] {
+            let (_, error) = read_all(decoding(then_reset(body), gzipped)).await;
+            let error = error.expect("an error");
+            assert!(
+                !the_delivery_is_damaged(&error),
+                "gzip {gzipped}: {error:?}"
+            );
+        }
     }
 }
