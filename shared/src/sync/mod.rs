@@ -98,8 +98,7 @@ pub struct DeliveryReport {
     /// Lines read and accounted for; a resumed delivery continues after this.
     pub lines_done: u64,
     pub done: bool,
-    /// The delivery itself could not be read to its end (e.g. truncated gzip); what was read is
-    /// applied. (A connection failing mid-stream is not this: the run fails and resumes.)
+    /// The delivery could not be read to its end (e.g. truncated gzip); what was read is applied.
     pub error: Option<String>,
     pub quarantine_objects: Vec<String>,
     /// Roster deliveries: employees marked as left because this month's roster lacks them.
