@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use local::demo::{self, Cast};
 use local::tokens::{Persona, TokenMinter};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
@@ -311,19 +312,28 @@ impl TestApp {
         }
     }
 
-    /// How many items the table holds (a Scan: tests only, to prove "nothing written").
-    pub async fn item_count(&self) -> usize {
-        let out = self
-            .state
-            .core
-            .store
+    /// Every item in the table, every page of a Scan (tests only: to prove "nothing written",
+    /// or to check each item the code wrote).
+    pub async fn every_item(
+        &self,
+    ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let store = &self.state.core.store;
+        let mut pages = store
             .client()
             .scan()
-            .table_name(&self.table)
-            .send()
-            .await
-            .expect("scan");
-        out.items().len()
+            .table_name(store.table())
+            .into_paginator()
+            .send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            items.extend(page.expect("scan").items.unwrap_or_default());
+        }
+        items
+    }
+
+    /// How many items the table holds.
+    pub async fn item_count(&self) -> usize {
+        self.every_item().await.len()
     }
 }
 

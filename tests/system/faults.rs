@@ -67,42 +67,33 @@ fn assert_same(expected: &Table, found: &Table) {
 /// Everything in the table but the sync's own run records (their ids and durations differ),
 /// as JSON, without the attributes that count writes rather than describe the data.
 async fn table(app: &TestApp) -> Table {
-    let store = &app.state.core.store;
-    let mut pages = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .into_paginator()
-        .send();
     let mut items = BTreeMap::new();
-    while let Some(page) = pages.next().await {
-        for item in page.unwrap().items.unwrap_or_default() {
-            let mut value: serde_json::Value = serde_dynamo::from_item(item).unwrap();
-            let key = (
-                value["PK"].as_str().unwrap().to_string(),
-                value["SK"].as_str().unwrap().to_string(),
-            );
-            if key.0 == "SYNC#RUN" {
-                continue;
-            }
-            for volatile in ["version", "duration_ms", "run_id"] {
-                value.as_object_mut().unwrap().remove(volatile);
-            }
-            // A delivery's report may count as unchanged a line whose write happened in an
-            // attempt whose answer was lost; its counts must still balance and read every line.
-            if key.0 == "SYNC#DELIVERY" {
-                let counts = value.as_object_mut().unwrap().remove("counts").unwrap();
-                let n = |c: &str| counts[c].as_u64().unwrap();
-                assert_eq!(
-                    n("read"),
-                    n("applied") + n("unchanged") + n("rejected"),
-                    "{key:?}"
-                );
-                value["lines_read"] = counts["read"].clone();
-                value["lines_rejected"] = counts["rejected"].clone();
-            }
-            items.insert(key, value);
+    for item in app.every_item().await {
+        let mut value: serde_json::Value = serde_dynamo::from_item(item).unwrap();
+        let key = (
+            value["PK"].as_str().unwrap().to_string(),
+            value["SK"].as_str().unwrap().to_string(),
+        );
+        if key.0 == "SYNC#RUN" {
+            continue;
         }
+        for volatile in ["version", "duration_ms", "run_id"] {
+            value.as_object_mut().unwrap().remove(volatile);
+        }
+        // A delivery's report may count as unchanged a line whose write happened in an
+        // attempt whose answer was lost; its counts must still balance and read every line.
+        if key.0 == "SYNC#DELIVERY" {
+            let counts = value.as_object_mut().unwrap().remove("counts").unwrap();
+            let n = |c: &str| counts[c].as_u64().unwrap();
+            assert_eq!(
+                n("read"),
+                n("applied") + n("unchanged") + n("rejected"),
+                "{key:?}"
+            );
+            value["lines_read"] = counts["read"].clone();
+            value["lines_rejected"] = counts["rejected"].clone();
+        }
+        items.insert(key, value);
     }
     items
 }

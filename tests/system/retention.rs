@@ -205,28 +205,13 @@ async fn every_kind_of_record() -> TestApp {
     app
 }
 
-async fn every_item(app: &TestApp) -> Vec<Item> {
-    let store = &app.state.core.store;
-    let mut pages = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .into_paginator()
-        .send();
-    let mut items = Vec::new();
-    while let Some(page) = pages.next().await {
-        items.extend(page.expect("scan").items.unwrap_or_default());
-    }
-    items
-}
-
 #[tokio::test]
 async fn every_record_the_service_writes_obeys_the_retention_policy() {
     let started = system_tests::start_time();
     let app = every_kind_of_record().await;
     let now = app.clock.now();
     let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for item in every_item(&app).await {
+    for item in app.every_item().await {
         let key = format!(
             "{}/{}",
             text(&item, "PK").unwrap(),

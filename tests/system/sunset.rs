@@ -25,26 +25,17 @@ fn stamp_event(segment: u32) -> SunsetRequest {
 
 /// Every item outside the sunset's own: its key and TTL.
 async fn items(app: &TestApp) -> Vec<(String, Option<i64>)> {
-    let store = &app.state.core.store;
-    let mut pages = store
-        .client()
-        .scan()
-        .table_name(store.table())
-        .into_paginator()
-        .send();
     let mut found = Vec::new();
-    while let Some(page) = pages.next().await {
-        for item in page.unwrap().items.unwrap_or_default() {
-            let text = |a: &str| item.get(a).and_then(|v| v.as_s().ok()).cloned().unwrap();
-            if text("PK") == fangyitong::keys::SUNSET {
-                continue;
-            }
-            let ttl = item
-                .get(fangyitong::keys::TTL)
-                .and_then(|v: &AttributeValue| v.as_n().ok())
-                .map(|n| n.parse().unwrap());
-            found.push((format!("{}/{}", text("PK"), text("SK")), ttl));
+    for item in app.every_item().await {
+        let text = |a: &str| item.get(a).and_then(|v| v.as_s().ok()).cloned().unwrap();
+        if text("PK") == fangyitong::keys::SUNSET {
+            continue;
         }
+        let ttl = item
+            .get(fangyitong::keys::TTL)
+            .and_then(|v: &AttributeValue| v.as_n().ok())
+            .map(|n| n.parse().unwrap());
+        found.push((format!("{}/{}", text("PK"), text("SK")), ttl));
     }
     found
 }
