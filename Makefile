@@ -57,10 +57,11 @@ bench: venv
 	for n in 10000 100000; do $(BENCH) export $$n || exit 1; done
 	$(BENCH) load
 	$(BENCH) sunset 100000
+	$(BENCH) rekey 100000
 
 ## Release builds of the Lambda binaries for this machine (x86_64; `make package` builds the
 ## deployed ones).
-FUNCTIONS := authorize query-nucleic query-vaccine query-sites invite-join export sync relabel sunset
+FUNCTIONS := authorize query-nucleic query-vaccine query-sites invite-join export sync relabel sunset rekey
 release:
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 

@@ -9,6 +9,7 @@
 //! | [`LinkState`] | the API state, the person keyer and the link signer (the link-signing secret) | authorize, invite-join |
 //! | [`crate::export::ExportState`] | the API state and S3, SQS and SES | export |
 //! | [`crate::sync::SyncContext`] | the core's table and clock, the person keyer, S3 | sync |
+//! | [`crate::rekey::RekeyContext`] | the table, the clock, the person keyer (every generation) | rekey |
 //!
 //! Extractors take the part they need through axum's `FromRef`, so the identity and tenant
 //! guards run on any of these states.
@@ -42,6 +43,8 @@ pub struct Core {
     pub uscc_policy: Arc<UsccPolicy>,
     /// This execution environment's copy of the data's freshness (see [`crate::freshness`]).
     pub freshness: crate::freshness::FreshnessCache,
+    /// This execution environment's copy of the person-key epoch (see [`crate::rekey::epoch`]).
+    pub key_epoch: crate::rekey::EpochCache,
 }
 
 impl Core {
@@ -57,6 +60,7 @@ impl Core {
             settings: Arc::new(settings),
             uscc_policy: Arc::new(UsccPolicy::default()),
             freshness: Default::default(),
+            key_epoch: Default::default(),
         }
     }
 
@@ -128,7 +132,7 @@ pub async fn person_keyer_from_env(
 
 /// The person keyer from the person-key secret's value.
 pub fn person_keyer(secret: &crate::secrets::Secret) -> Result<PersonKeyer, InitError> {
-    PersonKeyer::new(secret.expose().as_bytes()).map_err(|_| InitError::Secret(secret.variable()))
+    PersonKeyer::from_secret(secret.expose()).map_err(|_| InitError::Secret(secret.variable()))
 }
 
 /// The state of the routes open to anyone verified (query-sites): whose token it is matters,

@@ -146,7 +146,7 @@ impl AuditEntry<'_> {
             pk: keys::enterprise(self.uscc),
             sk: keys::audit(
                 &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                &ulid::Ulid::new().to_string(),
+                &keys::sortable_id(),
             ),
             uscc: self.uscc.clone(),
             at,

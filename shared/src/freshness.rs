@@ -6,11 +6,11 @@
 //! is read on every request at city scale.
 
 use crate::attr;
+use crate::cache::TimedCopy;
 use crate::store::{Condition, Item, ItemUpdate, Store, StoreError};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 pub const PK: &str = "SYNC#STATUS";
 pub const SK: &str = "STATUS";
@@ -28,30 +28,23 @@ pub const CACHE_TTL: Duration = Duration::seconds(30);
 
 /// This execution environment's copy of the freshness item, as of when it was read (by the
 /// injected clock). Cloning shares the copy.
-#[derive(Debug, Clone, Default)]
-pub struct FreshnessCache(Arc<Mutex<Option<ReadCopy>>>);
+#[derive(Debug, Clone)]
+pub struct FreshnessCache(TimedCopy<Freshness>);
 
-/// The freshness item as read, and when.
-type ReadCopy = (DateTime<Utc>, Freshness);
+impl Default for FreshnessCache {
+    fn default() -> Self {
+        Self(TimedCopy::new(CACHE_TTL))
+    }
+}
 
 impl FreshnessCache {
     /// The copy, if it was read less than [`CACHE_TTL`] before `now`.
     pub fn current(&self, now: DateTime<Utc>) -> Option<Freshness> {
-        let slot = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slot.as_ref()
-            .filter(|(read_at, _)| now - *read_at < CACHE_TTL && *read_at <= now)
-            .map(|(_, freshness)| freshness.clone())
+        self.0.current(now)
     }
 
     pub fn keep(&self, now: DateTime<Utc>, freshness: &Freshness) {
-        let mut slot = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *slot = Some((now, freshness.clone()));
+        self.0.keep(now, freshness)
     }
 
     /// Reads `keys` in one BatchGetItem, adding the freshness item only when this copy has run

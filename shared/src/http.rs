@@ -73,6 +73,16 @@ impl ApiError {
             source: Some(Box::new(source)),
         }
     }
+    /// A write refused while person keys move to a new generation ([`crate::rekey`]): planned,
+    /// temporary, nothing of the caller's is lost.
+    pub fn rekeying() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rekeying",
+            "planned maintenance: personal data is being re-keyed, and changes wait until it is done; try again later",
+        )
+    }
+
     pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -120,7 +130,7 @@ impl From<crate::store::BadCursorOr> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && self.source.is_some() {
             // Causes are SDK or serde errors: they carry keys (hashes), never raw ID numbers.
             let cause = self.source.as_ref().map(|s| error_chain(s.as_ref()));
             tracing::error!(code = %self.code, cause = cause.as_deref().unwrap_or(""), "request failed");
@@ -128,6 +138,7 @@ impl IntoResponse for ApiError {
             tracing::info!(status = self.status.as_u16(), code = %self.code, "request refused");
         }
         let status = self.status;
+        let code_is_rekeying = self.code == "rekeying";
         let mut response = (
             status,
             Json(ErrorBody {
@@ -145,9 +156,15 @@ impl IntoResponse for ApiError {
         }
         // A 503 is temporary by definition: say when trying again makes sense (RFC 9110 10.2.3).
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A re-key takes hours, not seconds: a client need not knock every few seconds.
+            let wait = if code_is_rekeying {
+                REKEYING_RETRY_AFTER_SECONDS
+            } else {
+                RETRY_AFTER_SECONDS
+            };
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+                axum::http::HeaderValue::from(wait),
             );
         }
         response
@@ -404,6 +421,8 @@ pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs
 
 /// What a 503 tells the client to wait before trying again (`Retry-After`, in seconds).
 pub const RETRY_AFTER_SECONDS: u32 = 5;
+/// The same for a write refused during a re-key.
+pub const REKEYING_RETRY_AFTER_SECONDS: u32 = 600;
 
 /// Answers 503 `timeout` when the rest of the stack has not answered within `deadline`; the
 /// unfinished work (a store call, say) is dropped with the request.

@@ -32,6 +32,8 @@
 //! | share link | `LINK#{id}` | `LINK` | — | — |
 //! | sunset run (the city ended the service) | `SUNSET` | `RUN` | — | — |
 //! | sunset progress of one scan segment in one pass | `SUNSET` | `SEGMENT#{pass}#{segment}` | — | — |
+//! | re-key run (the key epoch) | `REKEY` | `RUN` | — | — |
+//! | re-key progress of one scan segment in one pass | `REKEY` | `SEGMENT#{to}#{pass}#{segment}` | — | — |
 //!
 //! # Access patterns and their cost
 //!
@@ -61,6 +63,8 @@
 //! | decide an application / consume a share link | 1 TransactWriteItems (state change + audit [+ link]) |
 //! | an HTTP function's init: open the connection | 1 GetItem of [`WARM_UP`] (no item has it) |
 //! | has the service been sunset? (each sync and relabel run) | 1 GetItem `SUNSET` / `RUN` |
+//! | the key epoch (per execution environment, at most once per 30 s) | 1 GetItem `REKEY` / `RUN` |
+//! | re-key: rewrite every item | 1 Scan page per 500 items per segment + 1 UpdateItem (in place) or TransactWriteItems (moved) per item naming a person + 1 PutItem of progress per page |
 //! | sunset: stamp every item | 1 Scan page per 1,000 items per segment + 1 UpdateItem per item not yet stamped + 1 PutItem of progress per page |
 
 use crate::ids::{PersonKey, Uscc};
@@ -229,6 +233,22 @@ pub fn employment_at(uscc: &Uscc) -> String {
     format!("{EMPLOYMENT_PREFIX}{uscc}")
 }
 
+/// A unique id that sorts after every one made before it in this process, for the sort keys of
+/// records listed newest first (`AUDIT#`, `VIEW#`, `VAXREPORT#`): two records of one request made
+/// in the same millisecond still list in the order they happened. Across processes they sort by
+/// time to the millisecond.
+pub fn sortable_id() -> String {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .generate()
+        // Only after 2^80 ids in one millisecond.
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}
+
 pub fn audit(at: &str, id: &str) -> String {
     format!("{AUDIT_PREFIX}{at}#{id}")
 }
@@ -251,7 +271,8 @@ pub fn due_partition(shard: u32) -> String {
 /// The sunset job's items: its run and its progress, never stamped with a TTL themselves (so the
 /// schedules stay stopped after the data is gone).
 pub const SUNSET: &str = "SUNSET";
-pub const SUNSET_RUN: &str = "RUN";
+/// The sort key of a job's run (sunset, re-key).
+pub const JOB_RUN: &str = "RUN";
 
 /// The sort-key prefix of one pass's segments.
 pub fn sunset_pass(pass: u32) -> String {
@@ -260,6 +281,18 @@ pub fn sunset_pass(pass: u32) -> String {
 
 pub fn sunset_segment(pass: u32, segment: u32) -> String {
     format!("{}{segment:03}", sunset_pass(pass))
+}
+
+/// The re-key job's items: its run (the key epoch every request reads) and its progress.
+pub const REKEY: &str = "REKEY";
+
+/// The sort-key prefix of one pass's segments of the re-key to generation `to`.
+pub fn rekey_pass(to: u32, pass: u32) -> String {
+    format!("SEGMENT#{to:03}#{pass:03}#")
+}
+
+pub fn rekey_segment(to: u32, pass: u32, segment: u32) -> String {
+    format!("{}{segment:03}", rekey_pass(to, pass))
 }
 
 pub fn share_link(id: &str) -> String {

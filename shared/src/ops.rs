@@ -68,6 +68,33 @@ async fn sunset(
     }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RekeyState {
+    /// The person-key generation new keys are computed at (1 until the first rotation).
+    pub generation: u32,
+    /// Whether a re-key is moving stored keys to it: writes naming a person wait meanwhile.
+    pub migrating: bool,
+    /// The latest re-key's run, current pass and each segment's progress.
+    pub status: Option<crate::rekey::RekeyStatus>,
+}
+
+/// Which person-key generation is in force, and how far a re-key is (operators only).
+#[utoipa::path(get, path = "/ops/rekey", tag = "operations",
+    responses((status = 200, body = RekeyState), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn rekey(
+    axum::extract::State(state): axum::extract::State<Core>,
+    _operator: OperatorAccess,
+) -> Result<ApiJson<RekeyState>, ApiError> {
+    let status = crate::rekey::current(&state.store, state.clock.now()).await?;
+    let epoch = crate::rekey::KeyEpoch::of(status.as_ref().map(|s| &s.run));
+    Ok(ApiJson(RekeyState {
+        generation: epoch.in_force(),
+        migrating: epoch.is_migrating(),
+        status,
+    }))
+}
+
 /// Mounted on the authorize function's state; generic, since they need only the core, the
 /// verifier and the keyer.
 pub fn routes<S>() -> OpenApiRouter<S>
@@ -78,4 +105,5 @@ where
     OpenApiRouter::new()
         .routes(routes!(sync_runs))
         .routes(routes!(sunset))
+        .routes(routes!(rekey))
 }

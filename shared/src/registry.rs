@@ -108,13 +108,17 @@ pub async fn find_by_name(
     Ok(store.first_page(&spec).await?.items)
 }
 
-/// The enterprises whose legal representative is `person` (one GSI2 query).
+/// The enterprises whose legal representative is `identity` (one GSI2 query per key).
 pub async fn of_legal_rep(
     store: &Store,
-    person: &PersonKey,
+    identity: &crate::identity::Identity,
 ) -> Result<Vec<EnterpriseProfile>, StoreError> {
-    let spec = QuerySpec::index(keys::Index::Gsi2, keys::legal_rep(person)).limit(100);
-    store.query_all(&spec, 1_000).await
+    identity
+        .gather(|person| {
+            let spec = QuerySpec::index(keys::Index::Gsi2, keys::legal_rep(person)).limit(100);
+            async move { store.query_all(&spec, 1_000).await }
+        })
+        .await
 }
 
 /// The names of these enterprises (those in the registry), 100 per request.

@@ -68,6 +68,10 @@ pub struct RelabelReport {
     /// The service was sunset ([`crate::sunset`]): nothing was relabelled.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_by_sunset: bool,
+    /// Person keys are being re-keyed ([`crate::rekey`]): nothing was relabelled; the persons
+    /// due stay due for the next run after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_by_rekey: bool,
     /// Updates of enterprise summaries written: one per enterprise per transaction, carrying
     /// the folded changes of every membership of that enterprise it moved.
     pub summary_updates: u64,
@@ -519,6 +523,12 @@ pub async fn handle(
     if crate::sunset::has_begun(store).await? {
         return Ok(RelabelReport {
             stopped_by_sunset: true,
+            ..Default::default()
+        });
+    }
+    if crate::rekey::epoch::read(store).await?.is_migrating() {
+        return Ok(RelabelReport {
+            stopped_by_rekey: true,
             ..Default::default()
         });
     }

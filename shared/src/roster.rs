@@ -133,6 +133,10 @@ pub struct Membership {
         skip_serializing_if = "Option::is_none"
     )]
     retention_until: Option<i64>,
+    /// The key generation a re-key rewrote it to ([`crate::rekey::rewrite::KEY_GENERATION`]):
+    /// what a record made from it during a re-key copies, with its keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_generation: Option<crate::ids::KeyGeneration>,
 }
 
 impl Membership {
@@ -172,6 +176,7 @@ impl Membership {
             health_withheld: false,
             version: 0,
             retention_until: None,
+            key_generation: None,
         }
     }
 

@@ -22,12 +22,13 @@
 
 use crate::clock::SharedClock;
 use crate::keys;
-use crate::store::{Applied, Condition, Item, ItemUpdate, QuerySpec, Store, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::store::{
+    Applied, Condition, Item, ItemUpdate, QuerySpec, ScanPosition, ScanProjection, Store,
+    StoreError,
+};
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// Segments of the parallel Scan (Map iterations), unless the first step asks otherwise.
@@ -138,7 +139,7 @@ impl RunItem {
     fn of(run: &SunsetRun) -> Self {
         Self {
             pk: keys::SUNSET.into(),
-            sk: keys::SUNSET_RUN.into(),
+            sk: keys::JOB_RUN.into(),
             run: run.clone(),
         }
     }
@@ -156,7 +157,7 @@ struct SegmentItem {
     progress: SegmentProgress,
     /// `None` before the first page and once done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    start_after: Option<BTreeMap<String, String>>,
+    start_after: Option<ScanPosition>,
 }
 
 impl SegmentItem {
@@ -235,7 +236,7 @@ pub async fn has_begun(store: &Store) -> Result<bool, StoreError> {
 
 async fn run(store: &Store) -> Result<Option<SunsetRun>, StoreError> {
     Ok(store
-        .get::<RunItem>(keys::SUNSET, keys::SUNSET_RUN)
+        .get::<RunItem>(keys::SUNSET, keys::JOB_RUN)
         .await?
         .map(|item| item.run))
 }
@@ -393,14 +394,15 @@ pub async fn stamp(
     let deadline = run.deadline.timestamp();
     let mut pages = 0;
     while !item.progress.done && started.elapsed() < pace.budget && pages < pace.max_pages {
-        let start_after = item.start_after.as_ref().map(|key| {
-            key.iter()
-                .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
-                .collect::<Item>()
-        });
         let (items, last) = ctx
             .store
-            .scan_keys(segment, run.segments, start_after, pace.page_size)
+            .scan_page(
+                segment,
+                run.segments,
+                item.start_after.as_ref(),
+                pace.page_size,
+                ScanProjection::KeysAndTtl,
+            )
             .await?;
         let outcomes: Vec<Result<Applied, StoreError>> = futures::stream::iter(
             items
@@ -420,11 +422,7 @@ pub async fn stamp(
             }
         }
         at.pages += 1;
-        item.start_after = last.map(|key| {
-            key.into_iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
-                .collect()
-        });
+        item.start_after = last;
         item.progress.done = item.start_after.is_none();
         ctx.store.put(&item).await?;
         pages += 1;
@@ -513,8 +511,7 @@ async fn empty_inbound(ctx: &SunsetContext) -> Result<SunsetStatus, SunsetError>
     if deleted > 0 {
         ctx.store
             .update(
-                ItemUpdate::at(keys::SUNSET, keys::SUNSET_RUN)
-                    .add("inbound_deleted", deleted as i64),
+                ItemUpdate::at(keys::SUNSET, keys::JOB_RUN).add("inbound_deleted", deleted as i64),
             )
             .await?;
     }

@@ -49,13 +49,19 @@ pub async fn guard(
     uscc: &Uscc,
 ) -> Result<TenantAccess, ApiError> {
     let profile_key = Store::key(&keys::enterprise(uscc), keys::PROFILE);
-    let agent_sk = keys::agent(AgentId::of(uscc, &identity.person).as_str());
-    let agent_key = Store::key(&keys::enterprise(uscc), &agent_sk);
+    // The caller's authorisation under each of their keys (two only while a re-key moves them).
+    let agent_sks: Vec<String> = identity
+        .keys()
+        .map(|person| keys::agent(AgentId::of(uscc, person).as_str()))
+        .collect();
+    let mut wanted = vec![profile_key];
+    wanted.extend(
+        agent_sks
+            .iter()
+            .map(|sk| Store::key(&keys::enterprise(uscc), sk)),
+    );
     let now = state.clock.now();
-    let (mut found, freshness) = state
-        .freshness
-        .read_with(&state.store, now, vec![profile_key, agent_key])
-        .await?;
+    let (mut found, freshness) = state.freshness.read_with(&state.store, now, wanted).await?;
     let enterprise: EnterpriseProfile = found
         .remove(&(keys::enterprise(uscc), keys::PROFILE.to_string()))
         .map(Store::from_item)
@@ -66,7 +72,7 @@ pub async fn guard(
                 "no enterprise with this unified social credit code",
             )
         })?;
-    if enterprise.legal_rep == identity.person {
+    if identity.is(&enterprise.legal_rep) {
         return Ok(TenantAccess {
             identity,
             enterprise,
@@ -74,8 +80,9 @@ pub async fn guard(
             freshness,
         });
     }
-    let authorization: Option<Authorization> = found
-        .remove(&(keys::enterprise(uscc), agent_sk))
+    let authorization: Option<Authorization> = agent_sks
+        .into_iter()
+        .find_map(|sk| found.remove(&(keys::enterprise(uscc), sk)))
         .map(Store::from_item)
         .transpose()?;
     let status = authorization.map(|a| a.effective_status(now));

@@ -182,7 +182,7 @@ impl VaccinationReport {
     ) -> Result<Self, ApiError> {
         let today = crate::clock::business_time(now).date_naive();
         let (dose, note) = report.validated(today)?;
-        let id = ulid::Ulid::new().to_string();
+        let id = keys::sortable_id();
         Ok(Self {
             pk: keys::person(person),
             sk: keys::vaccination_report(

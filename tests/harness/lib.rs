@@ -174,6 +174,20 @@ impl TestApp {
         }
     }
 
+    /// The same app with this person keyer (a rotated person-key secret, as functions read it at
+    /// their next cold start).
+    pub fn with_keyer(self, keyer: fangyitong::ids::PersonKeyer) -> Self {
+        let state = local::Functions {
+            keyer,
+            ..self.state.clone()
+        };
+        Self {
+            router: local::api(&state),
+            state,
+            ..self
+        }
+    }
+
     /// The export services this app runs with.
     pub fn exports(&self) -> fangyitong::export::ExportServices {
         self.state.exports.as_ref().clone()

@@ -27,6 +27,7 @@ const AUTHORIZE: &[(&str, u16)] = &[
     ("15-offline-grant-not-operator.json", 403),
     ("16-sync-runs.json", 200),
     ("17-sunset.json", 200),
+    ("18-rekey.json", 200),
 ];
 
 const QUERY_NUCLEIC: &[(&str, u16)] = &[

@@ -1,17 +1,18 @@
 //! Faults injected into DynamoDB's answers (`local::faults`): after a request reached the engine,
 //! its answer is replaced by a 500 or throttling — alone, so the SDK sends a write that happened
 //! again, and in bursts longer than the SDK's own retries, so the code under test meets failures
-//! whose writes may or may not have happened. Sync, relabel
-//! and the sunset are run under them, each started again after a failure as its state machine
+//! whose writes may or may not have happened. Sync, relabel,
+//! the sunset and the re-key are run under them, each started again after a failure as its state machine
 //! would, and the table they leave must equal the one a fault-free twin leaves: nothing lost,
 //! nothing doubled.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use fangyitong::clock::Clock;
 use fangyitong::store::Store;
 use fangyitong::sunset::{self, Pace, SunsetContext, SunsetOptions, SunsetRequest};
 use local::faults::FaultInjector;
 use local::generate::{Population, jsonl};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use system_tests::{TestApp, deliver, spawn_app};
 
 /// How many times a job is started again after a failure before the test gives up.
@@ -67,8 +68,13 @@ fn assert_same(expected: &Table, found: &Table) {
 /// Everything in the table but the sync's own run records (their ids and durations differ),
 /// as JSON, without the attributes that count writes rather than describe the data.
 async fn table(app: &TestApp) -> Table {
-    let mut items = BTreeMap::new();
-    for item in app.every_item().await {
+    normalised(app.every_item().await)
+}
+
+/// `items` as [`table`] shows them.
+fn normalised(items: Vec<HashMap<String, AttributeValue>>) -> Table {
+    let mut table = BTreeMap::new();
+    for item in items {
         let mut value: serde_json::Value = serde_dynamo::from_item(item).unwrap();
         let key = (
             value["PK"].as_str().unwrap().to_string(),
@@ -93,9 +99,9 @@ async fn table(app: &TestApp) -> Table {
             value["lines_read"] = counts["read"].clone();
             value["lines_rejected"] = counts["rejected"].clone();
         }
-        items.insert(key, value);
+        table.insert(key, value);
     }
-    items
+    table
 }
 
 /// How long the `attempt`-th run of a job may last before it is cut (a Lambda timing out, its
@@ -258,4 +264,81 @@ async fn the_sunset_under_dynamodb_faults_stamps_every_item_once() {
             "{key:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_rekey_under_dynamodb_faults_rewrites_every_item_once() {
+    use fangyitong::rekey::rewrite::{Rewrite, plan};
+    use fangyitong::rekey::{self, Pace, RekeyContext, RekeyOptions, RekeyRequest};
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(200).await;
+    let keyer = crate::rekey::rotated();
+    // What the job must leave: each item as its rewrite plans it, once.
+    let expected = normalised(
+        app.every_item()
+            .await
+            .into_iter()
+            .map(|item| match plan(&item, &keyer) {
+                Rewrite::Unchanged => item,
+                Rewrite::InPlace { changed } => item.into_iter().chain(changed).collect(),
+                Rewrite::Moved { item } => item,
+            })
+            .collect(),
+    );
+    let faults = FaultInjector::new(7, 150, 3);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let ctx = RekeyContext {
+        store: Store::new(faults.client(&aws), app.state.core.store.table()),
+        keyer,
+        clock: app.state.core.clock.clone(),
+    };
+    let pace = Pace {
+        page_size: 25,
+        ..Pace::default()
+    };
+    let mut failures = 0;
+    let mut retry = || {
+        failures += 1;
+        assert!(failures < ATTEMPTS, "the re-key never finished");
+    };
+    let begin = || RekeyRequest::Begin {
+        options: RekeyOptions { segments: Some(4) },
+    };
+    while rekey::handle(&ctx, begin()).await.is_err() {
+        retry();
+    }
+    app.clock.advance(rekey::epoch::CACHE_TTL * 2);
+    let mut pass = 1;
+    let settled = loop {
+        for segment in 0..4 {
+            loop {
+                match rekey::rewrite_segment(&ctx, segment, pace).await {
+                    Ok(status) if status.done => break,
+                    Ok(_) => {}
+                    Err(_) => retry(),
+                }
+            }
+        }
+        let finished = loop {
+            match rekey::handle(&ctx, RekeyRequest::Finish { pass: Some(pass) }).await {
+                Ok(status) => break status,
+                Err(_) => retry(),
+            }
+        };
+        if finished.done {
+            break finished;
+        }
+        pass = finished.run.pass;
+        assert!(pass < 4, "passes do not end: {finished:?}");
+    };
+    faults.arm(false);
+    assert!(
+        faults.injected() > 10,
+        "faults were injected: {}",
+        faults.injected()
+    );
+    assert!(settled.run.settled_at.is_some());
+    let mut found = table(&app).await;
+    found.retain(|(pk, _), _| pk != fangyitong::keys::REKEY);
+    assert_same(&expected, &found);
 }

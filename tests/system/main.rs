@@ -14,6 +14,7 @@ mod openapi;
 mod pipeline;
 mod queries;
 mod query_sites;
+mod rekey;
 mod retention;
 mod scheduled;
 mod store;

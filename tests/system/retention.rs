@@ -117,7 +117,7 @@ fn expectation(item: &Item) -> Expect {
 /// Writes every kind of record through the API and the jobs: the demo enterprise and its agent,
 /// a sync, an invitation joined and then withdrawn from, a report, a detail view, a share link,
 /// a rejected application, an offline grant, a removed employee and an export.
-async fn every_kind_of_record() -> TestApp {
+pub(crate) async fn every_kind_of_record() -> TestApp {
     let app = app_with_synced_employee().await;
     app.seed_demo_enterprise(5).await;
     let c = &app.cast;

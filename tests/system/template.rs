@@ -119,6 +119,9 @@ async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
         "sunset" => fangyitong::sunset::SunsetContext::from_env(&aws, env)
             .map(drop)
             .map_err(Into::into),
+        "rekey" => fangyitong::rekey::RekeyContext::from_env(&aws, env)
+            .await
+            .map(drop),
         other => panic!("a function this test does not know: {other}"),
     };
     result.map_err(|e| e.to_string())
@@ -134,6 +137,7 @@ fn init_call(binary: &str) -> &'static str {
         "sync" => "SyncContext::from_env(&aws, &ProcessEnv).await",
         "relabel" => "Core::from_env(&aws, &ProcessEnv)",
         "sunset" => "SunsetContext::from_env(&aws, &ProcessEnv)",
+        "rekey" => "RekeyContext::from_env(&aws, &ProcessEnv).await",
         other => panic!("a function this test does not know: {other}"),
     }
 }
@@ -227,7 +231,7 @@ async fn each_function_gets_only_the_variables_it_reads() {
             assert!(error.contains(secret.as_str()), "{binary}: {error}");
         }
     }
-    assert_eq!(functions, 9, "every function is checked");
+    assert_eq!(functions, 10, "every function is checked");
 }
 
 /// The request deadline answers before Lambda would cut a function off: every function API

@@ -94,7 +94,7 @@ pub async fn offline_grant(
         let document = IdDocument::parse(agent.id_type, &agent.id_number)
             .map_err(|e| AuthorizeError::InvalidIdNumber(index + 1, e))?;
         let name = validate_name(&agent.name, index + 1)?;
-        agents.push((name, state.keyer.key(&document), document.masked()));
+        agents.push((name, operator.keyer.key(&document), document.masked()));
     }
     let enterprise = enterprise(state, &uscc).await?;
     let mut results = Vec::with_capacity(agents.len());

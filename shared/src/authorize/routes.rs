@@ -212,7 +212,7 @@ async fn legal_rep_enterprises(
     axum::extract::State(state): axum::extract::State<LinkState>,
     identity: Identity,
 ) -> Result<ApiJson<Vec<EnterpriseSummary>>, ApiError> {
-    let enterprises = registry::of_legal_rep(&state.core.store, &identity.person).await?;
+    let enterprises = registry::of_legal_rep(&state.core.store, &identity).await?;
     Ok(ApiJson(
         enterprises
             .into_iter()

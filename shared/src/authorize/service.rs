@@ -121,7 +121,7 @@ pub async fn apply(
 ) -> Result<Authorization, AuthorizeError> {
     let reason = validate_reason(reason, method == Method::Application)?;
     let enterprise = enterprise(state, uscc).await?;
-    if enterprise.legal_rep == identity.person {
+    if identity.is(&enterprise.legal_rep) {
         return Err(AuthorizeError::IsLegalRep);
     }
     let now = state.core.clock.now();
@@ -294,7 +294,7 @@ pub async fn open_share_link(
         return Err(AuthorizeError::LinkUsed);
     }
     let enterprise = enterprise(state, &link.uscc).await?;
-    if enterprise.legal_rep != identity.person {
+    if !identity.is(&enterprise.legal_rep) {
         return Err(AuthorizeError::NotTheLegalRep);
     }
     let authorization = load(
@@ -445,15 +445,41 @@ pub async fn revoke(
     commit(state, next, Some(auth.version), audit, None).await
 }
 
-/// A person's own authorisations, across enterprises ("我的权限").
+/// A person's own authorisations, across enterprises ("我的权限"), a page at a time (while a
+/// re-key moves their key: all of them under both keys, in one page).
 pub async fn mine(
     state: &LinkState,
     identity: &Identity,
     cursor: Option<&str>,
 ) -> Result<Page<Authorization>, AuthorizeError> {
-    let spec = QuerySpec::index(keys::Index::Gsi1, keys::person(&identity.person))
-        .prefix(keys::AUTH_PREFIX);
-    Ok(state.core.store.query(&spec, cursor).await?)
+    let store = &state.core.store;
+    if identity.previous.is_some() {
+        return Ok(Page {
+            items: of_person(store, identity).await?,
+            next_cursor: None,
+        });
+    }
+    Ok(store
+        .query(&authorisations_of(&identity.person), cursor)
+        .await?)
+}
+
+fn authorisations_of(person: &PersonKey) -> QuerySpec {
+    QuerySpec::index(keys::Index::Gsi1, keys::person(person)).prefix(keys::AUTH_PREFIX)
+}
+
+/// Every authorisation of a person (a person is an agent of few enterprises), under each of
+/// their keys.
+pub async fn of_person(
+    store: &Store,
+    identity: &Identity,
+) -> Result<Vec<Authorization>, StoreError> {
+    identity
+        .gather(|person| {
+            let spec = authorisations_of(person).limit(100);
+            async move { store.query_all::<Authorization>(&spec, 1_000).await }
+        })
+        .await
 }
 
 /// Every application waiting for this legal rep, across their enterprises.
@@ -463,7 +489,7 @@ pub async fn pending_for_legal_rep(
     identity: &Identity,
 ) -> Result<Vec<Authorization>, AuthorizeError> {
     let mut pending = Vec::new();
-    for enterprise in registry::of_legal_rep(&state.core.store, &identity.person).await? {
+    for enterprise in registry::of_legal_rep(&state.core.store, identity).await? {
         let spec = QuerySpec::index(keys::Index::Gsi2, keys::pending(&enterprise.uscc)).limit(100);
         pending.extend(
             state

@@ -179,6 +179,10 @@ pub struct ExportJob {
     pub files: Vec<ExportFile>,
     #[serde(rename = "expires_at")]
     retention_until: i64,
+    /// The key generation a re-key rewrote it to: the worker's audit record copies it with
+    /// `requested_by_person`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_generation: Option<crate::ids::KeyGeneration>,
 }
 
 /// One produced file.
@@ -225,6 +229,7 @@ impl ExportJob {
             delivery: None,
             files: Vec::new(),
             retention_until: crate::retention::EXPORT_JOB.until(now),
+            key_generation: None,
         }
     }
 

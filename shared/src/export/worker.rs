@@ -74,7 +74,7 @@ pub async fn process(
                 .iter()
                 .map(|f| format!("{} sha256 {}", f.name, f.sha256))
                 .collect();
-            let audit = AuditEntry {
+            let mut audit = AuditEntry {
                 uscc: &job.uscc,
                 actor: &job.requested_by_person,
                 actor_name: &job.requested_by_name,
@@ -91,6 +91,8 @@ pub async fn process(
                 )),
             }
             .into_item(finished, state.settings.audit_retention)?;
+            // It names the requester by the job's key: of the job's generation during a re-key.
+            crate::rekey::rewrite::mark(&mut audit, job.key_generation);
             match store
                 .transact(vec![mark_sent, store::put_new(store.table(), audit)?])
                 .await

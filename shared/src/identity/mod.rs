@@ -7,6 +7,7 @@
 use crate::app::Core;
 use crate::http::ApiError;
 use crate::ids::{IdDocument, IdType, PersonKey, PersonKeyer, PersonName};
+use crate::rekey::KeyEpoch;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
@@ -69,23 +70,43 @@ impl Verified {
         self.document.masked()
     }
 
-    /// The caller as a person of this service: the ID document turned into the person key.
-    pub fn identify(self, keyer: &PersonKeyer) -> Identity {
-        Identity {
-            person: keyer.key(&self.document),
+    /// The caller as a person of this service: the ID document turned into the person key of
+    /// the generation in force (and, during a re-key, of the one being replaced).
+    pub fn identify(self, keyer: &PersonKeyer, epoch: KeyEpoch) -> Result<Identity, ApiError> {
+        let at = |generation| {
+            keyer.at(generation).ok_or_else(|| {
+                ApiError::unavailable(crate::rekey::RekeyError::MissingGeneration(generation))
+            })
+        };
+        let in_force = at(epoch.in_force())?;
+        let previous = match epoch.previous() {
+            Some(generation) => Some(at(generation)?.key(&self.document)),
+            None => None,
+        };
+        Ok(Identity {
+            person: in_force.key(&self.document),
+            previous,
+            keyer: in_force,
             masked_id: self.document.masked(),
             id_type: self.document.id_type(),
             name: self.name,
             face_verified_at: self.face_verified_at,
             operator: self.operator,
-        }
+        })
     }
 }
 
 /// A verified caller.
 #[derive(Debug, Clone)]
 pub struct Identity {
+    /// The person key of the generation in force.
     pub person: PersonKey,
+    /// During a re-key ([`crate::rekey`]): the key of the generation being replaced. The
+    /// person's items may still be under it, so reads of their own look under both
+    /// ([`Identity::keys`]); writes wait until the re-key is done.
+    pub previous: Option<PersonKey>,
+    /// The keyer in force, for the ID numbers this request keys (an employee added by hand).
+    pub keyer: PersonKeyer,
     pub name: String,
     pub id_type: IdType,
     pub masked_id: String,
@@ -94,6 +115,27 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The person's keys: the one in force, then (during a re-key) the one being replaced.
+    pub fn keys(&self) -> impl Iterator<Item = &PersonKey> {
+        std::iter::once(&self.person).chain(self.previous.as_ref())
+    }
+
+    /// What `read` finds under each of the person's keys, together: a person's own items, read
+    /// under both keys while a re-key moves them (the same requests concurrently).
+    pub async fn gather<'a, T, E, F, Fut>(&'a self, read: F) -> Result<Vec<T>, E>
+    where
+        F: Fn(&'a PersonKey) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, E>>,
+    {
+        let found = futures::future::try_join_all(self.keys().map(read)).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Whether `key` is one of this person's.
+    pub fn is(&self, key: &PersonKey) -> bool {
+        self.keys().any(|k| k == key)
+    }
+
     /// Whether the face was verified no longer than `window` before `now` (and not in the future
     /// beyond the skew leeway).
     pub fn face_verified_within(&self, now: DateTime<Utc>, window: Duration) -> bool {
@@ -140,14 +182,16 @@ impl IdentityVerifier {
         Self { leeway, ..self }
     }
 
-    /// Verifies `token` as of `now`, and keys the person it names.
+    /// Verifies `token` as of `now`, and keys the person it names at `keyer`'s generation.
     pub async fn identify(
         &self,
         token: &str,
         now: DateTime<Utc>,
         keyer: &PersonKeyer,
     ) -> Result<Identity, ApiError> {
-        Ok(self.verify(token, now).await?.identify(keyer))
+        self.verify(token, now)
+            .await?
+            .identify(keyer, KeyEpoch::Settled(keyer.in_force()))
     }
 
     /// Verifies `token` as of `now`.
@@ -295,12 +339,20 @@ impl<S: VerifyingState> FromRequestParts<S> for Verified {
     }
 }
 
-/// The caller as a person of this service.
+/// The caller as a person of this service, keyed as the epoch says. During a re-key a request
+/// that would write is refused here (503 `rekeying`): while keys move, only the re-key job and
+/// the records reads leave (a detail view, an export's sending) write items naming a person, and
+/// those copy the key generation of the item they name people from.
 impl<S: PersonState> FromRequestParts<S> for Identity {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verified = Verified::from_request_parts(parts, state).await?;
-        Ok(verified.identify(&state.keyer()))
+        let core = state.core();
+        let epoch = core.key_epoch.read(&core.store, core.clock.now()).await?;
+        if epoch.is_migrating() && !parts.method.is_safe() {
+            return Err(ApiError::rekeying());
+        }
+        verified.identify(&state.keyer(), epoch)
     }
 }

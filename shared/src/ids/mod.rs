@@ -18,7 +18,7 @@ pub use contact::{Email, EmailError, Phone, PhoneError};
 pub use document::{IdDocument, IdError, IdType};
 pub use mask::mask_middle;
 pub use name::{NameError, PersonName, is_forbidden_in_text};
-pub use person_key::{PersonKey, PersonKeyError, PersonKeyer};
+pub use person_key::{KeyGeneration, PersonKey, PersonKeyError, PersonKeyer};
 pub use pseudonym::{AgentId, EmployeeId, PSEUDONYM_PATTERN, is_pseudonym};
 pub use uscc::{USCC_PATTERN, Uscc, UsccError, UsccPolicy};
 

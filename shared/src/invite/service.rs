@@ -368,10 +368,9 @@ pub async fn mine(
     identity: &Identity,
 ) -> Result<Vec<(Membership, Option<String>, Option<Consent>)>, InviteError> {
     let store = &state.core.store;
-    let person = &identity.person;
     let (memberships, consents) = tokio::try_join!(
-        roster::of_person(store, person),
-        Consents::of_person(store, person)
+        identity.gather(|person| roster::of_person(store, person)),
+        identity.gather(|person| Consents::of_person(store, person))
     )?;
     let usccs: Vec<&Uscc> = memberships.iter().map(|m| &m.uscc).collect();
     let mut names: HashMap<Uscc, String> = crate::registry::names(store, &usccs).await?;
@@ -474,7 +473,7 @@ pub async fn add_by_hand(
     let phone = Phone::parse(input.phone).map_err(InviteError::InvalidPhone)?;
     let now = state.core.clock.now();
     let uscc = &access.enterprise.uscc;
-    let person = state.keyer.key(&document);
+    let person = access.identity.keyer.key(&document);
     let employee_id = EmployeeId::of(uscc, &person);
     let agent_id = AgentId::of(uscc, &access.identity.person).to_string();
     let audit = AuditEntry::by(

@@ -229,20 +229,25 @@ pub struct MyVaccination {
 }
 
 pub async fn my_vaccination(state: &Core, identity: &Identity) -> Result<MyVaccination, ApiError> {
-    let person = &identity.person;
     let now = state.clock.now();
-    let health_key = Store::key(&keys::person(person), keys::HEALTH);
+    let health_keys: Vec<(String, String)> = identity
+        .keys()
+        .map(|person| (keys::person(person), keys::HEALTH.to_string()))
+        .collect();
+    let wanted = health_keys
+        .iter()
+        .map(|(pk, sk)| Store::key(pk, sk))
+        .collect();
     let ((mut found, freshness), reports) = tokio::try_join!(
-        state
-            .freshness
-            .read_with(&state.store, now, vec![health_key]),
-        vaccination::of_person(&state.store, person)
+        state.freshness.read_with(&state.store, now, wanted),
+        identity.gather(|person| vaccination::of_person(&state.store, person))
     )?;
-    let health: Health = found
-        .remove(&(keys::person(person), keys::HEALTH.to_string()))
+    let health: Health = health_keys
+        .iter()
+        .find_map(|key| found.remove(key))
         .map(Store::from_item)
         .transpose()?
-        .unwrap_or_else(|| Health::new(person.clone()));
+        .unwrap_or_else(|| Health::new(identity.person.clone()));
     let (derived, _) = health.derive(now, &state.settings.health_rules);
     Ok(MyVaccination {
         state: derived.vax,

@@ -51,6 +51,11 @@ impl Value {
     pub fn of(value: impl Serialize) -> Self {
         Self(serde_dynamo::to_attribute_value(value).map_err(|e| e.to_string()))
     }
+
+    /// A value as stored already (one copied from an item read).
+    pub fn raw(value: AttributeValue) -> Self {
+        Self(Ok(value))
+    }
 }
 
 impl Condition {
@@ -199,9 +204,13 @@ impl ItemUpdate {
         }
     }
 
-    pub fn set(mut self, attribute: &str, value: impl Serialize) -> Self {
+    pub fn set(self, attribute: &str, value: impl Serialize) -> Self {
+        self.set_value(attribute, Value::of(value))
+    }
+
+    pub fn set_value(mut self, attribute: &str, value: Value) -> Self {
         let name = self.placeholders.name(attribute);
-        let value = self.placeholders.value(Value::of(value));
+        let value = self.placeholders.value(value);
         self.set.push(format!("{name} = {value}"));
         self
     }

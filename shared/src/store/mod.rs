@@ -4,7 +4,7 @@
 
 mod expression;
 
-pub use expression::{Applied, Condition, ItemUpdate, delete_when, put_when};
+pub use expression::{Applied, Condition, ItemUpdate, Value, delete_when, put_when};
 
 use crate::keys;
 use aws_sdk_dynamodb::Client;
@@ -102,6 +102,19 @@ fn moved_under_us(code: Option<&str>) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled {
     pub parts: Vec<usize>,
+}
+
+/// Where a segment of a parallel Scan goes on: the key of the last item read (every key here is
+/// made of strings), as a job saves it between pages.
+pub type ScanPosition = std::collections::BTreeMap<String, String>;
+
+/// What a Scan page holds of each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanProjection {
+    /// Its key and TTL (the sunset: all it changes).
+    KeysAndTtl,
+    /// All of it (the re-key: it rewrites items).
+    Whole,
 }
 
 /// One page of a query: items and the opaque cursor to the next page (if any).
@@ -307,32 +320,44 @@ impl Store {
         Ok(batch_get(self, self.table(), keys_).await?.0)
     }
 
-    /// One page of one segment of a parallel Scan of the whole table: each item's key and TTL
-    /// only (the sunset job, the one reader of everything). Answers the items and the key the
-    /// next page starts after (`None`: the segment is done).
-    pub async fn scan_keys(
+    /// One page of one segment of a parallel Scan of the whole table (the sunset and re-key
+    /// jobs, the only readers of everything), starting after `start_after`. Answers the items
+    /// and where the next page starts (`None`: the segment is done).
+    pub async fn scan_page(
         &self,
         segment: u32,
         total_segments: u32,
-        start_after: Option<Item>,
+        start_after: Option<&ScanPosition>,
         limit: i32,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        let out = self
+        projection: ScanProjection,
+    ) -> Result<(Vec<Item>, Option<ScanPosition>), StoreError> {
+        let start_after = start_after.map(|key| {
+            key.iter()
+                .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
+                .collect::<Item>()
+        });
+        let mut scan = self
             .client
             .scan()
             .table_name(self.table())
             .segment(segment as i32)
             .total_segments(total_segments as i32)
             .set_exclusive_start_key(start_after)
-            .limit(limit)
-            .projection_expression("#pk, #sk, #ttl")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_names("#ttl", keys::TTL)
-            .send()
-            .await
-            .map_err(request_error)?;
-        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+            .limit(limit);
+        if projection == ScanProjection::KeysAndTtl {
+            scan = scan
+                .projection_expression("#pk, #sk, #ttl")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_names("#ttl", keys::TTL);
+        }
+        let out = scan.send().await.map_err(request_error)?;
+        let next = out.last_evaluated_key.map(|key| {
+            key.into_iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s.clone())))
+                .collect()
+        });
+        Ok((out.items.unwrap_or_default(), next))
     }
 
     pub async fn put<T: Serialize>(&self, value: &T) -> Result<(), StoreError> {

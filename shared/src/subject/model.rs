@@ -63,7 +63,7 @@ impl DetailView {
             pk: keys::person(viewed),
             sk: keys::detail_view(
                 &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                &ulid::Ulid::new().to_string(),
+                &keys::sortable_id(),
             ),
             uscc: access.enterprise.uscc.clone(),
             enterprise_name: access.enterprise.name.clone(),

@@ -46,7 +46,7 @@ async fn views(
     identity: Identity,
     ApiQuery(query): ApiQuery<ViewsQuery>,
 ) -> Result<ApiJson<ViewList>, ApiError> {
-    let page = service::views(&state.core, &identity.person, query.cursor.as_deref()).await?;
+    let page = service::views(&state.core, &identity, query.cursor.as_deref()).await?;
     Ok(ApiJson(ViewList {
         items: page.items,
         next_cursor: page.next_cursor,

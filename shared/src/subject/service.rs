@@ -7,7 +7,6 @@ use super::model::{
 };
 use crate::app::{Core, LinkState};
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
-use crate::authorize::Authorization;
 use crate::health::Health;
 use crate::http::ApiError;
 use crate::identity::Identity;
@@ -26,9 +25,15 @@ use std::collections::BTreeSet;
 
 /// How many views `GET /me/data` shows before `views_next_cursor`.
 pub const VIEWS_PER_PAGE: i32 = 50;
+/// How many views per key a page shows while a re-key moves the person's key.
+const MAX_VIEWS_DURING_REKEY: usize = 1_000;
 
 /// Records that the caller opened `membership`'s details: the enterprise's audit record and the
 /// person's own copy, in one transaction. A detail is shown only once its view is recorded.
+///
+/// During a re-key both records name people by keys of the membership's generation (the viewer
+/// too) and carry its mark, so the job treats them as it treats the membership: moved along if
+/// it was not yet, left alone if it was.
 pub async fn record_view(
     core: &Core,
     access: &TenantAccess,
@@ -36,21 +41,33 @@ pub async fn record_view(
     section: Section,
 ) -> Result<(), StoreError> {
     let now = core.clock.now();
-    let view = DetailView::new(&membership.person, access, section, now);
-    let audit = AuditEntry::by(
-        access,
-        AuditAction::DetailViewed,
-        format!(
-            "{} detail of employee {}",
-            section.as_str(),
-            membership.employee_id
-        ),
-    )
+    let identity = &access.identity;
+    let rewritten = membership.key_generation == Some(identity.keyer.in_force());
+    let viewer = match &identity.previous {
+        Some(previous) if !rewritten => previous,
+        _ => &identity.person,
+    };
+    let mut view = Store::to_item(&DetailView::new(&membership.person, access, section, now))?;
+    let mut audit = AuditEntry {
+        actor: viewer,
+        ..AuditEntry::by(
+            access,
+            AuditAction::DetailViewed,
+            format!(
+                "{} detail of employee {}",
+                section.as_str(),
+                membership.employee_id
+            ),
+        )
+    }
     .into_item(now, core.settings.audit_retention)?;
+    for item in [&mut view, &mut audit] {
+        crate::rekey::rewrite::mark(item, membership.key_generation);
+    }
     let table = core.store.table();
     core.store
         .transact(vec![
-            store::put_new(table, Store::to_item(&view)?)?,
+            store::put_new(table, view)?,
             store::put_new(table, audit)?,
         ])
         .await
@@ -63,15 +80,33 @@ fn views_spec(person: &PersonKey) -> QuerySpec {
         .limit(VIEWS_PER_PAGE)
 }
 
-/// Who opened the person's details, newest first, a page at a time.
+/// Who opened the person's details, newest first, a page at a time (while a re-key moves
+/// their key: every view under both keys, in one page).
 pub async fn views(
     core: &Core,
-    person: &PersonKey,
+    identity: &Identity,
     cursor: Option<&str>,
 ) -> Result<Page<ViewEntry>, BadCursorOr> {
+    if identity.previous.is_some() {
+        let mut all: Vec<DetailView> = identity
+            .gather(|person| {
+                let spec = views_spec(person);
+                async move {
+                    core.store
+                        .query_all::<DetailView>(&spec, MAX_VIEWS_DURING_REKEY)
+                        .await
+                }
+            })
+            .await?;
+        all.sort_by_key(|view| std::cmp::Reverse(view.at));
+        return Ok(Page {
+            items: all.into_iter().map(ViewEntry::from).collect(),
+            next_cursor: None,
+        });
+    }
     let page = core
         .store
-        .query::<DetailView>(&views_spec(person), cursor)
+        .query::<DetailView>(&views_spec(&identity.person), cursor)
         .await?;
     Ok(Page {
         items: page.items.into_iter().map(ViewEntry::from).collect(),
@@ -83,32 +118,40 @@ pub async fn views(
 /// enterprises' names.
 pub async fn my_data(core: &Core, identity: &Identity) -> Result<MyData, ApiError> {
     let store = &core.store;
-    let person = &identity.person;
     let now = core.clock.now();
-    let health_key = (keys::person(person), keys::HEALTH.to_string());
-    let authorisations_spec = QuerySpec::index(keys::Index::Gsi1, keys::person(person))
-        .prefix(keys::AUTH_PREFIX)
-        .limit(100);
+    let health_keys: Vec<(String, String)> = identity
+        .keys()
+        .map(|person| (keys::person(person), keys::HEALTH.to_string()))
+        .collect();
     let ((mut found, freshness), memberships, consents, reports, authorisations, views) = tokio::try_join!(
         async {
-            Ok::<_, ApiError>(
-                core.freshness
-                    .read_with(store, now, vec![Store::key(&health_key.0, &health_key.1)])
-                    .await?,
-            )
+            let wanted = health_keys
+                .iter()
+                .map(|(pk, sk)| Store::key(pk, sk))
+                .collect();
+            Ok::<_, ApiError>(core.freshness.read_with(store, now, wanted).await?)
         },
-        async { Ok(roster::of_person(store, person).await?) },
-        async { Ok(Consents::of_person(store, person).await?) },
-        async { Ok(vaccination::of_person(store, person).await?) },
         async {
-            Ok(store
-                .query_all::<Authorization>(&authorisations_spec, 1_000)
+            Ok(identity
+                .gather(|person| roster::of_person(store, person))
                 .await?)
         },
-        async { Ok(views(core, person, None).await?) },
+        async {
+            Ok(identity
+                .gather(|person| Consents::of_person(store, person))
+                .await?)
+        },
+        async {
+            Ok(identity
+                .gather(|person| vaccination::of_person(store, person))
+                .await?)
+        },
+        async { Ok(crate::authorize::of_person(store, identity).await?) },
+        async { Ok(views(core, identity, None).await?) },
     )?;
-    let health: Option<Health> = found
-        .remove(&health_key)
+    let health: Option<Health> = health_keys
+        .iter()
+        .find_map(|key| found.remove(key))
         .map(Store::from_item)
         .transpose()?;
     let usccs: Vec<&Uscc> = memberships.iter().map(|m| &m.uscc).collect();

@@ -39,6 +39,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("S3 request failed: {0}")]
     S3(String),
+    #[error(transparent)]
+    Rekey(#[from] crate::rekey::RekeyError),
 }
 
 impl SyncError {
@@ -47,6 +49,7 @@ impl SyncError {
         match self {
             Self::Store(e) => e.is_retryable(),
             Self::S3(_) => true,
+            Self::Rekey(e) => e.is_retryable(),
         }
     }
 }
@@ -659,7 +662,8 @@ pub enum SyncOutput {
         feeds: Vec<FeedPlan>,
     },
     Run(Box<RunRecord>),
-    /// The service was sunset ([`crate::sunset`]): nothing is synced any more.
+    /// The service was sunset ([`crate::sunset`]): nothing is synced any more; or person keys
+    /// are being re-keyed ([`crate::rekey`]): deliveries wait for the next run after it.
     Stopped {
         stopped: String,
     },
@@ -689,16 +693,32 @@ pub async fn handle(ctx: &SyncContext, request: SyncRequest) -> Result<SyncOutpu
         Some(at) => format!("{} ({at})", request.trigger),
         None => request.trigger.clone(),
     };
-    if crate::sunset::has_begun(&ctx.store).await? {
-        // Planned as nothing to do, so the state machine ends quietly.
+    let stopped = if crate::sunset::has_begun(&ctx.store).await? {
+        Some("the service was sunset")
+    } else {
+        None
+    };
+    let epoch = crate::rekey::epoch::read(&ctx.store).await?;
+    if let Some(why) = stopped.or(epoch
+        .is_migrating()
+        .then_some("person keys are being re-keyed"))
+    {
+        // Planned as nothing to do, so the state machine ends quietly; deliveries wait.
         return Ok(if request.plan {
             SyncOutput::Plan { feeds: Vec::new() }
         } else {
             SyncOutput::Stopped {
-                stopped: "the service was sunset".into(),
+                stopped: why.into(),
             }
         });
     }
+    // Keys computed from the deliveries' ID numbers are of the generation in force.
+    let ctx = &SyncContext {
+        keyer: ctx.keyer.at(epoch.in_force()).ok_or(
+            crate::rekey::RekeyError::MissingGeneration(epoch.in_force()),
+        )?,
+        ..ctx.clone()
+    };
     if request.plan {
         return Ok(SyncOutput::Plan {
             feeds: plan(ctx).await?,

@@ -571,6 +571,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ops/rekey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which person-key generation is in force, and how far a re-key is (operators only). */
+        get: operations["rekey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ops/sunset": {
         parameters: {
             query?: never;
@@ -1464,6 +1481,100 @@ export interface components {
          * @enum {string}
          */
         RecordStatus: "attached" | "pending";
+        /** @description One segment's progress in one pass. */
+        RekeyProgress: {
+            done: boolean;
+            /**
+             * Format: int64
+             * @description Moved to a new key.
+             */
+            moved: number;
+            /** Format: int64 */
+            pages: number;
+            /** Format: int32 */
+            pass: number;
+            /**
+             * Format: int64
+             * @description Rewritten where they are.
+             */
+            rewritten: number;
+            /**
+             * Format: int64
+             * @description Items read (the job's own excepted) = rewritten + moved + unchanged.
+             */
+            scanned: number;
+            /** Format: int32 */
+            segment: number;
+            /**
+             * Format: int64
+             * @description Naming nobody, or already of the new generation.
+             */
+            unchanged: number;
+        };
+        /** @description The run, as operators read it (stored under `REKEY` / `RUN`). */
+        RekeyRun: {
+            /** Format: date-time */
+            begun_at: string;
+            from: components["schemas"]["u32"];
+            /** Format: int32 */
+            pass: number;
+            /** Format: date-time */
+            pass_started_at: string;
+            /**
+             * Format: date-time
+             * @description When rewriting may start: every execution environment knows of the migration by then.
+             */
+            rewrite_from: string;
+            /** Format: int32 */
+            segments: number;
+            /**
+             * Format: date-time
+             * @description When a pass found nothing left to rewrite: the new generation is in force.
+             */
+            settled_at?: string | null;
+            to: components["schemas"]["u32"];
+        };
+        RekeyState: {
+            /**
+             * Format: int32
+             * @description The person-key generation new keys are computed at (1 until the first rotation).
+             */
+            generation: number;
+            /** @description Whether a re-key is moving stored keys to it: writes naming a person wait meanwhile. */
+            migrating: boolean;
+            status?: null | components["schemas"]["RekeyStatus"];
+        };
+        /** @description What each step answers (the state machine reads `wait_seconds`, `segments` and `done`). */
+        RekeyStatus: {
+            /**
+             * @description For a rewrite step: whether its segment is done; for finish: whether the epoch settled
+             *     (then `run` is the next pass, and `progress` and `totals` those of the pass it finished).
+             */
+            done: boolean;
+            progress: components["schemas"]["RekeyProgress"][];
+            run: components["schemas"]["RekeyRun"];
+            /** @description The segments to rewrite (the Map's items). */
+            segments: number[];
+            totals: components["schemas"]["RekeyTotals"];
+            /**
+             * Format: int64
+             * @description Seconds until rewriting may start (the state machine's Wait after begin).
+             */
+            wait_seconds: number;
+        };
+        /** @description A pass's totals over its segments. */
+        RekeyTotals: {
+            /** Format: int64 */
+            moved: number;
+            /** Format: int64 */
+            rewritten: number;
+            /** Format: int64 */
+            scanned: number;
+            /** Format: int32 */
+            segments_done: number;
+            /** Format: int64 */
+            unchanged: number;
+        };
         /** @enum {string} */
         ReportKind: "self_reported" | "agent_entered";
         /** @description A report as the API shows it. */
@@ -1765,6 +1876,8 @@ export interface components {
             rules: string;
             street: string;
         };
+        /** Format: int32 */
+        u32: number;
     };
     responses: never;
     parameters: never;
@@ -4269,6 +4382,53 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rekey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RekeyState"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,9 @@
 //!   bench sunset N         the sunset over N employees (a membership and a health item each):
 //!                          a pass cut half-way and resumed, then a second pass; time, items/s,
 //!                          DynamoDB requests, and what it would cost on AWS
+//!   bench rekey N          the re-key over N employees (a membership and a health item each):
+//!                          pass 1 cut half-way and resumed, then the pass that proves it; time,
+//!                          items/s, DynamoDB requests
 //!   bench load [S] [A] [E] [R]  A agents over E enterprises of 1,000 employees for S seconds
 //!                          over real HTTP, while a sync of R PCR records and a relabel run:
 //!                          latency per route, statuses, throughput, requests; then a check
@@ -437,18 +440,17 @@ async fn relabel(n: usize, k: usize) {
     );
 }
 
-/// How many items the table holds, the sunset's own excepted.
+/// How many items the table holds, the jobs' own excepted.
 async fn count_items(store: &Store) -> u64 {
+    let text = |s: &str| aws_sdk_dynamodb::types::AttributeValue::S(s.into());
     let mut pages = store
         .client()
         .scan()
         .table_name(store.table())
         .select(aws_sdk_dynamodb::types::Select::Count)
-        .filter_expression("PK <> :sunset")
-        .expression_attribute_values(
-            ":sunset",
-            aws_sdk_dynamodb::types::AttributeValue::S(fangyitong::keys::SUNSET.into()),
-        )
+        .filter_expression("PK <> :sunset AND PK <> :rekey")
+        .expression_attribute_values(":sunset", text(fangyitong::keys::SUNSET))
+        .expression_attribute_values(":rekey", text(fangyitong::keys::REKEY))
         .into_paginator()
         .send();
     let mut count = 0;
@@ -570,6 +572,125 @@ async fn sunset(n: usize) {
     let second = sunset::handle(&ctx, SunsetRequest::Finish).await.unwrap();
     report("2 (again)", &second, started.elapsed());
     assert_eq!(second.totals.stamped, 0);
+    println!("peak RSS {:.1} MB", peak_rss_mb());
+    drop(stack);
+}
+
+/// Every segment of the current pass rewritten at once (the state machine's Map, 16 wide), each
+/// at `pace`; answers the pass's status once all have stopped.
+async fn rewrite_all(
+    ctx: &fangyitong::rekey::RekeyContext,
+    segments: u32,
+    pace: fangyitong::rekey::Pace,
+) -> fangyitong::rekey::RekeyStatus {
+    for rewritten in futures::future::join_all(
+        (0..segments).map(|segment| fangyitong::rekey::rewrite_segment(ctx, segment, pace)),
+    )
+    .await
+    {
+        rewritten.expect("rewrite");
+    }
+    fangyitong::rekey::current(&ctx.store, ctx.clock.now())
+        .await
+        .unwrap()
+        .expect("begun")
+}
+
+/// The re-key over N employees (a membership and a health item each), as its state machine
+/// runs it: begin, the wait, pass 1 cut after half its pages and resumed, finish, pass 2, finish.
+async fn rekey(n: usize) {
+    use fangyitong::rekey::{self, Pace, RekeyContext, RekeyOptions, RekeyRequest};
+    let counter = RequestCounter::default();
+    let (stack, state, _aws) = stack(&counter).await;
+    let now = state.core.clock.now();
+    let uscc = demo::demo_uscc();
+    let rules = HealthRules::default();
+    let population = population_for(n);
+    seed_people(&state.core.store, &first_people(&population, n), |_, p| {
+        let mut m = roster_member(&state, &uscc, p, None, now);
+        let mut h = Health::new(m.person.clone());
+        h.facts_changed(now);
+        let (derived, _) = h.derive(now, &rules);
+        m.set_derived(derived, now);
+        vec![Store::to_item(&m).unwrap(), Store::to_item(&h).unwrap()]
+    })
+    .await;
+    let secrets = serde_json::json!([
+        demo::DEV_PERSON_KEY_SECRET,
+        "the-second-generation-of-the-person-key-secret"
+    ]);
+    let clock = fangyitong::clock::ManualClock::new(now);
+    let ctx = RekeyContext {
+        store: state.core.store.clone(),
+        keyer: fangyitong::ids::PersonKeyer::from_secret(&secrets.to_string()).unwrap(),
+        clock: Arc::new(clock.clone()),
+    };
+    let segments = rekey::DEFAULT_SEGMENTS;
+    let items = count_items(&state.core.store).await;
+    println!("rekey: {n} employees ({items} items), {segments} segments in parallel");
+    println!(
+        "| pass | items scanned | rewritten in place | moved | unchanged | time | items/s | DynamoDB requests |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let report = |pass: &str, t: &rekey::RekeyTotals, elapsed: std::time::Duration| {
+        println!(
+            "| {pass} | {} | {} | {} | {} | {:.1} s | {:.0} | {:?} |",
+            t.scanned,
+            t.rewritten,
+            t.moved,
+            t.unchanged,
+            elapsed.as_secs_f64(),
+            t.scanned as f64 / elapsed.as_secs_f64(),
+            counter.snapshot()
+        );
+    };
+    let begin = || RekeyRequest::Begin {
+        options: RekeyOptions {
+            segments: Some(segments),
+        },
+    };
+    rekey::handle(&ctx, begin()).await.unwrap();
+    clock.advance(rekey::epoch::CACHE_TTL * 2);
+    // Pass 1, cut: every segment stops after half its pages; a new execution resumes it.
+    counter.reset();
+    let started = Instant::now();
+    let half = (2 * n)
+        .div_ceil(segments as usize * rekey::PAGE as usize * 2)
+        .max(1);
+    let pace = Pace {
+        max_pages: half,
+        ..Pace::default()
+    };
+    let cut = rewrite_all(&ctx, segments, pace).await;
+    report(
+        "1, cut after half the pages",
+        &cut.totals,
+        started.elapsed(),
+    );
+    rekey::handle(&ctx, begin()).await.unwrap();
+    rewrite_all(&ctx, segments, Pace::default()).await;
+    let first = rekey::handle(&ctx, RekeyRequest::Finish { pass: Some(1) })
+        .await
+        .unwrap();
+    report("1, resumed to the end", &first.totals, started.elapsed());
+    assert!(!first.done, "a pass that moved keys is followed by another");
+    assert_eq!(first.totals.scanned, items, "every item once");
+    assert_eq!(first.totals.moved, items, "every item names a person");
+    // Pass 2: nothing left to rewrite; the new generation settles.
+    counter.reset();
+    let started = Instant::now();
+    rewrite_all(&ctx, segments, Pace::default()).await;
+    let second = rekey::handle(&ctx, RekeyRequest::Finish { pass: Some(2) })
+        .await
+        .unwrap();
+    report("2 (proof)", &second.totals, started.elapsed());
+    assert!(second.done, "settled");
+    assert_eq!(second.totals.rewritten + second.totals.moved, 0);
+    assert_eq!(
+        count_items(&state.core.store).await,
+        items,
+        "as many items as before"
+    );
     println!("peak RSS {:.1} MB", peak_rss_mb());
     drop(stack);
 }
@@ -847,6 +968,7 @@ async fn main() {
         Some("pages") => pages(arg(2, 100_000)).await,
         Some("export") => export(arg(2, 100_000)).await,
         Some("sunset") => sunset(arg(2, 100_000)).await,
+        Some("rekey") => rekey(arg(2, 100_000)).await,
         Some("export-worker") => export_worker().await,
         Some("load") => {
             load::run(load::Size {
@@ -860,7 +982,7 @@ async fn main() {
         Some("engine") => engine(),
         _ => eprintln!(
             "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N \
-             | bench sunset N | bench load [SECONDS] [AGENTS] [ENTERPRISES] [PCR_RECORDS]"
+             | bench sunset N | bench rekey N | bench load [SECONDS] [AGENTS] [ENTERPRISES] [PCR_RECORDS]"
         ),
     }
 }
