@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The state machines of template.yaml (sync, relabel, sunset) against the Amazon States Language
+# The state machines of template.yaml (sync, relabel, sunset, rekey) against the Amazon States Language
 # schema, with asl-validator (web/'s npm packages): every definition is taken out of the template,
 # its ${…} substitutions filled with a Lambda ARN of the right shape, and checked, paths included.
 set -euo pipefail
@@ -26,7 +26,7 @@ for name, resource in doc["Resources"].items():
     text = re.sub(r"\$\{\w+\}", arn, json.dumps(resource["Properties"]["Definition"]))
     open(f"{sys.argv[1]}/{name}.json", "w").write(text)
     found += 1
-assert found >= 3, f"only {found} state machines found"
+assert found >= 4, f"only {found} state machines found"
 PY
 args=()
 for definition in "$out"/*.json; do args+=(--json-path "$definition"); done

@@ -34,6 +34,9 @@ pub enum AuditAction {
     ExportRequested,
     /// The export was mailed: rows, file hashes, recipient.
     ExportSent,
+    /// The export's mail may or may not have gone out (its hand-over to SES was cut); it is not
+    /// sent again.
+    ExportUnconfirmed,
     /// The legal rep or an agent opened one employee's details (PCR or vaccination).
     DetailViewed,
     /// The employee asked for their data to be deleted: what this enterprise held without

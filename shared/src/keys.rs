@@ -12,6 +12,7 @@
 //! | `GSI4PK`, `GSI4SK` | GSI4 — PCR lists: an enterprise's labelled employees by label, status, in Shenzhen, name |
 //! | `GSI5PK`, `GSI5SK` | GSI5 — vaccination lists: an enterprise's labelled employees by state, status, name |
 //! | `expires_at` | TTL (epoch seconds): every record has a retention; see `docs/privacy.md` |
+//! | `key_generation` | the person-key generation a re-key rewrote the item to (`rekey::rewrite`) |
 //!
 //! # Items
 //!

@@ -74,6 +74,7 @@ pub mod store;
 pub mod subject;
 pub mod summary;
 pub mod sunset;
+pub mod sweep;
 pub mod sync;
 pub mod table;
 pub mod tenancy;

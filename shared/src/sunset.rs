@@ -22,12 +22,9 @@
 
 use crate::clock::SharedClock;
 use crate::keys;
-use crate::store::{
-    Applied, Condition, Item, ItemUpdate, QuerySpec, ScanPosition, ScanProjection, Store,
-    StoreError,
-};
+use crate::store::{Applied, Condition, Item, ItemUpdate, ScanProjection, Store, StoreError};
+pub use crate::sweep::Pace;
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,12 +32,8 @@ use utoipa::ToSchema;
 pub const DEFAULT_SEGMENTS: u32 = 16;
 /// Days between the sunset and the deadline every item is stamped with.
 pub const DEFAULT_GRACE_DAYS: i64 = 30;
-/// How long one stamp invocation works before it hands back (the Lambda's timeout is 15 min);
-/// the state machine calls it again until its segment is done.
-pub const DEFAULT_BUDGET_SECONDS: u64 = 600;
 /// Items per Scan page; the segment's position is saved after each.
 pub const PAGE: i32 = 1_000;
-const UPDATES_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SunsetError {
@@ -111,7 +104,8 @@ pub struct SunsetRun {
     pub inbound_deleted: u64,
 }
 
-/// One segment's progress in one pass, as operators read it (stored as [`SegmentItem`]).
+/// One segment's progress in one pass, as operators read it (stored under `SUNSET` /
+/// `SEGMENT#{pass}#{segment}` by [`crate::sweep`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SegmentProgress {
     pub pass: u32,
@@ -145,39 +139,31 @@ impl RunItem {
     }
 }
 
-/// The stored progress (`SUNSET` / `SEGMENT#{pass}#{segment}`), with where the segment's next
-/// page starts: the key of the last item read, which only the job needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SegmentItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(flatten)]
-    progress: SegmentProgress,
-    /// `None` before the first page and once done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    start_after: Option<ScanPosition>,
-}
-
-impl SegmentItem {
-    fn new(pass: u32, segment: u32) -> Self {
-        Self {
-            pk: keys::SUNSET.into(),
-            sk: keys::sunset_segment(pass, segment),
-            progress: SegmentProgress {
-                pass,
-                segment,
-                ..Default::default()
-            },
-            start_after: None,
-        }
-    }
-}
-
 impl SegmentProgress {
     pub fn balances(&self) -> bool {
         self.scanned == self.stamped + self.already
+    }
+}
+
+impl crate::sweep::Progress for SegmentProgress {
+    /// Stamped now, or already leaving by the deadline.
+    type Outcome = Applied;
+
+    fn count(&mut self, outcome: Applied) {
+        self.scanned += 1;
+        match outcome {
+            Applied::Yes => self.stamped += 1,
+            Applied::ConditionFailed => self.already += 1,
+        }
+    }
+
+    fn page(&mut self, done: bool) {
+        self.pages += 1;
+        self.done = done;
+    }
+
+    fn done(&self) -> bool {
+        self.done
     }
 }
 
@@ -241,17 +227,9 @@ async fn run(store: &Store) -> Result<Option<SunsetRun>, StoreError> {
         .map(|item| item.run))
 }
 
-/// Every segment's progress in `pass` (one Query: at most a few hundred small items).
+/// Every segment's progress in `pass`.
 async fn progress(store: &Store, pass: u32) -> Result<Vec<SegmentProgress>, StoreError> {
-    let spec = QuerySpec::table(keys::SUNSET.into())
-        .prefix(keys::sunset_pass(pass))
-        .limit(1_000);
-    Ok(store
-        .query_all::<SegmentItem>(&spec, 10_000)
-        .await?
-        .into_iter()
-        .map(|item| item.progress)
-        .collect())
+    crate::sweep::progress(store, keys::SUNSET, keys::sunset_pass(pass)).await
 }
 
 async fn status(store: &Store, run: SunsetRun, done: bool) -> Result<SunsetStatus, StoreError> {
@@ -290,15 +268,7 @@ pub async fn handle(
         SunsetRequest::Stamp {
             segment,
             budget_seconds,
-        } => {
-            let pace = Pace {
-                budget: std::time::Duration::from_secs(
-                    budget_seconds.unwrap_or(DEFAULT_BUDGET_SECONDS),
-                ),
-                ..Pace::default()
-            };
-            stamp(ctx, segment, pace).await
-        }
+        } => stamp(ctx, segment, Pace::pages_of(PAGE).within(budget_seconds)).await,
         SunsetRequest::EmptyInbound => empty_inbound(ctx).await,
         SunsetRequest::Finish => finish(ctx).await,
     }
@@ -332,7 +302,7 @@ async fn begin(ctx: &SunsetContext, options: SunsetOptions) -> Result<SunsetStat
                 pass_finished_at: None,
                 ..run.clone()
             },
-            Condition::equals("pass", run.pass),
+            Condition::equals(crate::attr!(SunsetRun, pass), run.pass),
         ),
     };
     let item = Store::to_item(&RunItem::of(&next))?;
@@ -355,25 +325,6 @@ async fn begin(ctx: &SunsetContext, options: SunsetOptions) -> Result<SunsetStat
     }
 }
 
-/// How one stamp invocation works: for how long, how many pages at most (a test's cut), how
-/// large a page.
-#[derive(Debug, Clone, Copy)]
-pub struct Pace {
-    pub budget: std::time::Duration,
-    pub max_pages: usize,
-    pub page_size: i32,
-}
-
-impl Default for Pace {
-    fn default() -> Self {
-        Self {
-            budget: std::time::Duration::from_secs(DEFAULT_BUDGET_SECONDS),
-            max_pages: usize::MAX,
-            page_size: PAGE,
-        }
-    }
-}
-
 /// Stamps one segment from where it stopped, a page at a time, until it is done or `pace` says
 /// stop.
 pub async fn stamp(
@@ -381,60 +332,28 @@ pub async fn stamp(
     segment: u32,
     pace: Pace,
 ) -> Result<SunsetStatus, SunsetError> {
-    let started = std::time::Instant::now();
     let run = run(&ctx.store).await?.ok_or(SunsetError::NotBegun)?;
     if segment >= run.segments {
         return Err(SunsetError::NoSuchSegment(segment, run.segments));
     }
-    let mut item = ctx
-        .store
-        .get::<SegmentItem>(keys::SUNSET, &keys::sunset_segment(run.pass, segment))
-        .await?
-        .unwrap_or_else(|| SegmentItem::new(run.pass, segment));
     let deadline = run.deadline.timestamp();
-    let mut pages = 0;
-    while !item.progress.done && started.elapsed() < pace.budget && pages < pace.max_pages {
-        let (items, last) = ctx
-            .store
-            .scan_page(
-                segment,
-                run.segments,
-                item.start_after.as_ref(),
-                pace.page_size,
-                ScanProjection::KeysAndTtl,
-            )
-            .await?;
-        let outcomes: Vec<Result<Applied, StoreError>> = futures::stream::iter(
-            items
-                .iter()
-                .filter(|item| text(item, keys::PK) != Some(keys::SUNSET)),
-        )
-        .map(|item| stamp_one(&ctx.store, item, deadline))
-        .buffer_unordered(UPDATES_IN_FLIGHT)
-        .collect()
-        .await;
-        let at = &mut item.progress;
-        for outcome in outcomes {
-            at.scanned += 1;
-            match outcome? {
-                Applied::Yes => at.stamped += 1,
-                Applied::ConditionFailed => at.already += 1,
-            }
-        }
-        at.pages += 1;
-        item.start_after = last;
-        item.progress.done = item.start_after.is_none();
-        ctx.store.put(&item).await?;
-        pages += 1;
-    }
-    let done = item.progress.done;
-    Ok(status(&ctx.store, run, done).await?)
-}
-
-fn text<'a>(item: &'a Item, attribute: &str) -> Option<&'a str> {
-    item.get(attribute)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    let fresh = SegmentProgress {
+        pass: run.pass,
+        segment,
+        ..Default::default()
+    };
+    let progress = crate::sweep::segment(
+        &ctx.store,
+        (keys::SUNSET, &keys::sunset_segment(run.pass, segment)),
+        fresh,
+        (segment, run.segments),
+        pace,
+        ScanProjection::KeysAndTtl,
+        |item| crate::sweep::text(item, keys::PK) == Some(keys::SUNSET),
+        |item| async move { stamp_one(&ctx.store, &item, deadline).await },
+    )
+    .await?;
+    Ok(status(&ctx.store, run, progress.done).await?)
 }
 
 /// Sets the item's TTL to the deadline unless it leaves earlier already (or is gone): one
@@ -448,11 +367,7 @@ async fn stamp_one(store: &Store, item: &Item, deadline: i64) -> Result<Applied,
     if already {
         return Ok(Applied::ConditionFailed);
     }
-    let (Some(pk), Some(sk)) = (text(item, keys::PK), text(item, keys::SK)) else {
-        return Err(StoreError::Malformed(
-            "a scanned item without its key".into(),
-        ));
-    };
+    let (pk, sk) = crate::sweep::key_of(item)?;
     store
         .update(
             ItemUpdate::at(pk, sk).set(keys::TTL, deadline).when(

@@ -422,3 +422,71 @@ async fn names_that_look_like_formulas_are_exported_as_text() {
         assert!(!xlsx_text.iter().any(|n| n == name), "{name} left as is");
     }
 }
+
+/// A worker that stopped while handing the mail to SES (its Lambda timed out, say) leaves the
+/// job sending. Whether the mail went out is unknown, so once the lease runs out the next
+/// delivery of the message marks it unconfirmed, with an audit record, and sends nothing: the
+/// agent sees "发送结果未知" and may ask again. Never two mails of the same health data.
+#[tokio::test]
+async fn a_job_left_sending_is_never_mailed_again() {
+    use fangyitong::clock::Clock;
+    use fangyitong::export::JobMessage;
+    use fangyitong::export::repo::ExportJobs;
+    use fangyitong::export::worker::{self, Outcome};
+    let app = synced_app().await;
+    let to = recipient();
+    let r = request(
+        &app,
+        json!({"list": "nucleic", "group": "never", "email": to, "idempotency_key": "cut"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    let message = JobMessage {
+        uscc: demo::demo_uscc(),
+        job_id: r.body["job_id"].as_str().unwrap().to_string(),
+    };
+    // The stopped worker's steps, as far as it got: it claimed the job and said it was sending.
+    let store = &app.state.core.store;
+    let claimed = ExportJobs::claim(store, &message, app.clock.now())
+        .await
+        .unwrap()
+        .expect("claimed");
+    ExportJobs::mark_sending(store, &claimed).await.unwrap();
+    let services = app.exports();
+    let again = worker::process(&app.state.core, &services, &message)
+        .await
+        .unwrap();
+    assert_eq!(again, Outcome::Busy, "while its lease runs");
+    app.clock.advance(chrono::Duration::seconds(
+        fangyitong::export::repo::LEASE + 1,
+    ));
+    let settled = worker::process(&app.state.core, &services, &message)
+        .await
+        .unwrap();
+    assert!(matches!(settled, Outcome::Unconfirmed(_)), "{settled:?}");
+    assert!(!settled.redeliver());
+    let view = job(&app, &message.job_id).await;
+    assert_eq!(view["status"], "unconfirmed", "{view}");
+    assert!(view["finished_at"].is_string());
+    assert!(app.mails_to(&to).await.is_empty(), "not sent again");
+    // Done for good: another delivery does nothing.
+    let later = worker::process(&app.state.core, &services, &message)
+        .await
+        .unwrap();
+    assert_eq!(later, Outcome::AlreadyDone);
+    let audit = app
+        .get(
+            &format!("/authorize/enterprises/{}/audit", demo::demo_uscc()),
+            &app.cast.legal_rep,
+        )
+        .await;
+    assert!(
+        audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "export_unconfirmed"),
+        "{:?}",
+        audit.body
+    );
+}

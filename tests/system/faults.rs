@@ -1,7 +1,7 @@
 //! Faults injected into DynamoDB's answers (`local::faults`): after a request reached the engine,
 //! its answer is replaced by a 500 or throttling — alone, so the SDK sends a write that happened
 //! again, and in bursts longer than the SDK's own retries, so the code under test meets failures
-//! whose writes may or may not have happened. Sync, relabel,
+//! whose writes may or may not have happened; and S3 streams broken half-way. Sync, relabel,
 //! the sunset and the re-key are run under them, each started again after a failure as its state machine
 //! would, and the table they leave must equal the one a fault-free twin leaves: nothing lost,
 //! nothing doubled.
@@ -196,6 +196,25 @@ async fn sync_and_relabel_cut_at_random_points_leave_what_a_clean_run_leaves() {
     assert_same(&expected, &table(&app).await);
 }
 
+/// Deliveries whose S3 streams break half-way (three times): each broken run fails and the next
+/// resumes from its checkpoint; the table is the clean run's.
+#[tokio::test]
+async fn deliveries_cut_mid_stream_leave_what_a_clean_run_leaves() {
+    let twin = spawn_app().await;
+    let ctx = deliveries(&twin).await;
+    sync_and_relabel(&twin, &ctx, &twin.state.core.store, None).await;
+    let expected = table(&twin).await;
+
+    let app = spawn_app().await;
+    let cut = local::faults::S3StreamCut::new(3_000, 3);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let mut ctx = deliveries(&app).await;
+    ctx.s3 = cut.client(&aws);
+    sync_and_relabel(&app, &ctx, &app.state.core.store, None).await;
+    assert_eq!(cut.cuts(), 3);
+    assert_same(&expected, &table(&app).await);
+}
+
 #[tokio::test]
 async fn the_sunset_under_dynamodb_faults_stamps_every_item_once() {
     let app = spawn_app().await;
@@ -218,7 +237,7 @@ async fn the_sunset_under_dynamodb_faults_stamps_every_item_once() {
     };
     let pace = Pace {
         page_size: 25,
-        ..Pace::default()
+        ..Pace::pages_of(sunset::PAGE)
     };
     let mut failures = 0;
     let mut retry = |ok: bool| {
@@ -294,7 +313,7 @@ async fn the_rekey_under_dynamodb_faults_rewrites_every_item_once() {
     };
     let pace = Pace {
         page_size: 25,
-        ..Pace::default()
+        ..Pace::pages_of(rekey::PAGE)
     };
     let mut failures = 0;
     let mut retry = || {
@@ -341,4 +360,92 @@ async fn the_rekey_under_dynamodb_faults_rewrites_every_item_once() {
     let mut found = table(&app).await;
     found.retain(|(pk, _), _| pk != fangyitong::keys::REKEY);
     assert_same(&expected, &found);
+}
+
+/// The export worker under DynamoDB faults, each message delivered again until it is done (as
+/// SQS does), waiting out a lease when a job is held: every job ends sent, failed or
+/// unconfirmed, and no job is mailed twice; a sent job is mailed exactly once.
+#[tokio::test]
+async fn the_export_worker_under_dynamodb_faults_mails_each_job_at_most_once() {
+    let statuses = export_under(FaultInjector::new(5, 23, 3)).await;
+    assert!(statuses.contains("sent"), "{statuses:?}");
+}
+
+/// Six exports worked off under `faults`; checks each ends sent (one mail), failed (none) or
+/// unconfirmed (at most one), and answers the statuses seen.
+async fn export_under(faults: FaultInjector) -> std::collections::BTreeSet<String> {
+    use fangyitong::export::JobMessage;
+    use fangyitong::export::worker::{self, Outcome};
+    faults.arm(false);
+    let app = spawn_app().await;
+    app.seed_demo_enterprise(40).await;
+    let uscc = local::demo::demo_uscc();
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        let to = format!("faults-{run}-{i}@example.cn");
+        let r = app
+            .post(
+                &format!("/export/enterprises/{uscc}/exports"),
+                &app.cast.agent,
+                serde_json::json!({"list": "nucleic", "group": "never", "email": to,
+                    "idempotency_key": format!("faults-{i}")}),
+            )
+            .await;
+        assert_eq!(r.status, axum::http::StatusCode::ACCEPTED, "{r:?}");
+        let message = JobMessage {
+            uscc: uscc.clone(),
+            job_id: r.body["job_id"].as_str().unwrap().to_string(),
+        };
+        jobs.push((message, to));
+    }
+    faults.arm(true);
+    let aws = local::sdk_config(system_tests::endpoints()).await;
+    let core = fangyitong::app::Core {
+        store: Store::new(faults.client(&aws), app.state.core.store.table()),
+        ..app.state.core.clone()
+    };
+    let services = app.exports();
+    for (message, _) in &jobs {
+        let mut deliveries = 0;
+        loop {
+            deliveries += 1;
+            assert!(deliveries < ATTEMPTS, "{} never finished", message.job_id);
+            match worker::process(&core, &services, message).await {
+                Ok(outcome) if !outcome.redeliver() => break,
+                Ok(Outcome::Busy) | Err(_) => {
+                    // Held by an attempt whose answer was lost: its lease runs out first.
+                    app.clock.advance(chrono::Duration::seconds(
+                        fangyitong::export::repo::LEASE + 1,
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    faults.arm(false);
+    assert!(
+        faults.injected() > 5,
+        "faults were injected: {}",
+        faults.injected()
+    );
+    let mut statuses = std::collections::BTreeSet::new();
+    for (message, to) in &jobs {
+        let view = app
+            .get(
+                &format!("/export/enterprises/{uscc}/exports/{}", message.job_id),
+                &app.cast.agent,
+            )
+            .await;
+        let status = view.body["status"].as_str().unwrap().to_string();
+        let mails = app.mails_to(to).await.len();
+        match status.as_str() {
+            "sent" => assert_eq!(mails, 1, "{view:?}"),
+            "unconfirmed" => assert!(mails <= 1, "{view:?}"),
+            "failed" => assert_eq!(mails, 0, "{view:?}"),
+            other => panic!("a job left {other}: {view:?}"),
+        }
+        statuses.insert(status);
+    }
+    statuses
 }

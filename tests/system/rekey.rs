@@ -162,7 +162,7 @@ async fn every_segment(ctx: &RekeyContext, status: &RekeyStatus) -> RekeyStatus 
             let pace = Pace {
                 max_pages: 3,
                 page_size: 40,
-                ..Pace::default()
+                ..Pace::pages_of(rekey::PAGE)
             };
             let now = rekey::rewrite_segment(ctx, segment, pace)
                 .await
@@ -291,7 +291,7 @@ async fn rekeying_moves_every_key_once_even_after_a_cut_and_everyone_finds_their
     let cut = Pace {
         max_pages: 1,
         page_size: 10,
-        ..Pace::default()
+        ..Pace::pages_of(rekey::PAGE)
     };
     let partly = rekey::rewrite_segment(&ctx, 1, cut).await.unwrap();
     assert!(!partly.done);

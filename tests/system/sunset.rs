@@ -108,7 +108,7 @@ async fn the_sunset_gives_every_item_its_deadline_once_even_after_a_cut() {
     let cut = Pace {
         max_pages: 1,
         page_size: 40,
-        ..Pace::default()
+        ..Pace::pages_of(sunset::PAGE)
     };
     for segment in 0..4 {
         let status = sunset::stamp(&ctx, segment, cut).await.unwrap();

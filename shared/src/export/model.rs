@@ -122,8 +122,15 @@ impl ExportSpec {
 pub enum JobStatus {
     Queued,
     Running,
+    /// The files are made; the mail is being handed to SES, which cannot be undone or safely
+    /// repeated.
+    Sending,
     Sent,
     Failed,
+    /// The worker stopped while handing the mail to SES, so whether it went out is unknown. It
+    /// is not sent again (a second mail of health data is worse than asking again): the agent
+    /// sees this and requests the export again if nothing arrived.
+    Unconfirmed,
 }
 
 impl JobStatus {
@@ -131,8 +138,10 @@ impl JobStatus {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
+            Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Unconfirmed => "unconfirmed",
         }
     }
 }

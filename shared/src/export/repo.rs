@@ -111,12 +111,47 @@ impl ExportJobs {
             .transpose()
     }
 
-    /// The condition "this worker still holds the job": running, with the attempt it claimed.
+    /// The condition "this worker still holds the job": running or sending, with the attempt it
+    /// claimed.
     fn holding(update: ItemUpdate, job: &ExportJob) -> ItemUpdate {
+        let status = attr!(ExportJob, status);
         update.when(
-            Condition::equals(attr!(ExportJob, status), JobStatus::Running)
+            Condition::equals(status, JobStatus::Running)
+                .or(Condition::equals(status, JobStatus::Sending))
                 .and(Condition::equals(attr!(ExportJob, attempts), job.attempts)),
         )
+    }
+
+    /// Records that the mail is about to be handed to SES; `ConditionFailed`: the worker lost
+    /// its lease, and must not send.
+    pub async fn mark_sending(store: &Store, job: &ExportJob) -> Result<Applied, StoreError> {
+        let (pk, sk) = job.key();
+        let update = ItemUpdate::at(&pk, &sk).set(attr!(ExportJob, status), JobStatus::Sending);
+        store.update(Self::holding(update, job)).await
+    }
+
+    /// Marks a job unconfirmed, for the transaction that also writes its audit record: its
+    /// worker stopped while handing the mail to SES (`lease_ran_out`: the lease ran out before
+    /// `now`), or the hand-over ended without an answer. Whether the mail went out is unknown,
+    /// and it is not sent again. It fails if the job is not sending (any more).
+    pub fn mark_unconfirmed(
+        job: &ExportJob,
+        reason: &str,
+        lease_ran_out: bool,
+        now: DateTime<Utc>,
+    ) -> ItemUpdate {
+        let lease_until = attr!(ExportJob, lease_until);
+        let mut condition = Condition::equals(attr!(ExportJob, status), JobStatus::Sending);
+        if lease_ran_out {
+            condition = condition.and(Condition::below(lease_until, second(now)));
+        }
+        let (pk, sk) = job.key();
+        ItemUpdate::at(&pk, &sk)
+            .set(attr!(ExportJob, status), JobStatus::Unconfirmed)
+            .set(attr!(ExportJob, last_error), reason)
+            .set(attr!(ExportJob, finished_at), second(now))
+            .remove(lease_until)
+            .when(condition)
     }
 
     /// Marks a job sent, for the transaction that also writes its audit record; it fails if the

@@ -11,7 +11,7 @@ use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::freshness;
 use crate::keys;
 use crate::roster::{Membership, Source};
-use crate::store::{self, StoreError};
+use crate::store::{self, Applied, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use sha2::Digest;
 use std::io::{BufWriter, Read, Write};
@@ -33,6 +33,9 @@ pub enum Outcome {
     Retry(String),
     /// The last attempt failed: the job is marked failed with the reason.
     Failed(String),
+    /// Handing the mail to SES ended without an answer, or its worker stopped meanwhile: it may
+    /// have gone out, and is not sent again.
+    Unconfirmed(String),
 }
 
 impl Outcome {
@@ -57,16 +60,47 @@ pub async fn process(
                 &keys::export_job(&message.job_id),
             )
             .await?;
-        return Ok(match current.map(|j| j.status) {
-            Some(JobStatus::Running) => Outcome::Busy,
+        return Ok(match current {
+            Some(job) if job.status == JobStatus::Running => Outcome::Busy,
+            // Its worker stopped while handing the mail to SES (once the lease has run out).
+            Some(job) if job.status == JobStatus::Sending => {
+                let reason =
+                    "the worker stopped while handing the mail over: it may have been sent";
+                match unconfirmed(state, &job, reason, true).await? {
+                    true => Outcome::Unconfirmed(reason.into()),
+                    false => Outcome::Busy,
+                }
+            }
             _ => {
-                tracing::info!(job = %message.job_id, "export message for a job already sent or failed: nothing to do");
+                tracing::info!(job = %message.job_id, "export message for a job already done: nothing to do");
                 Outcome::AlreadyDone
             }
         });
     };
-    match produce_and_send(state, services, &job).await {
-        Ok((rows, delivery, files)) => {
+    let produced = match produce(state, services, &job).await {
+        Ok(produced) => produced,
+        Err(reason) => return give_back(state, services, &job, reason).await,
+    };
+    // Handing a mail to SES can be neither undone nor safely repeated: the job says it is being
+    // sent first, so a worker that stops from here on leaves a job nobody mails twice.
+    match ExportJobs::mark_sending(store, &job).await {
+        Ok(Applied::Yes) => {}
+        // The lease ran out and another worker took over: it sends its own mail.
+        Ok(Applied::ConditionFailed) => return Ok(Outcome::AlreadyDone),
+        // Marked or not, nothing was sent: the attempt goes back.
+        Err(e) => {
+            let reason = format!("recording the sending failed: {e}");
+            return give_back(state, services, &job, reason).await;
+        }
+    }
+    match send(services, &job, produced.mail).await {
+        Ok(()) => {
+            let Produced {
+                rows,
+                delivery,
+                files,
+                ..
+            } = produced;
             let finished = state.clock.now();
             let mark_sent = ExportJobs::mark_sent(&job, rows, delivery, &files, finished)
                 .into_transact(store.table())?;
@@ -74,46 +108,98 @@ pub async fn process(
                 .iter()
                 .map(|f| format!("{} sha256 {}", f.name, f.sha256))
                 .collect();
-            let mut audit = AuditEntry {
-                uscc: &job.uscc,
-                actor: &job.requested_by_person,
-                actor_name: &job.requested_by_name,
-                actor_role: ActorRole::Agent,
-                action: AuditAction::ExportSent,
-                subject: None,
-                subject_name: None,
-                detail: Some(format!(
-                    "job {}: {}; {rows} rows; {}; to {}",
-                    job.job_id,
-                    job.spec.describe(),
-                    hashes.join(", "),
-                    job.email.masked()
-                )),
-            }
-            .into_item(finished, state.settings.audit_retention)?;
-            // It names the requester by the job's key: of the job's generation during a re-key.
-            crate::rekey::rewrite::mark(&mut audit, job.key_generation);
+            let detail = format!(
+                "job {}: {}; {rows} rows; {}; to {}",
+                job.job_id,
+                job.spec.describe(),
+                hashes.join(", "),
+                job.email.masked()
+            );
+            let audit = audit(state, &job, AuditAction::ExportSent, detail, finished)?;
             match store
                 .transact(vec![mark_sent, store::put_new(store.table(), audit)?])
                 .await
             {
                 Ok(()) => Ok(Outcome::Sent { rows }),
-                // The lease ran out and another worker took over: it sends its own mail.
+                // Marked meanwhile by a worker that took the job over after the lease ran out.
                 Err(StoreError::ConditionFailed) => Ok(Outcome::AlreadyDone),
                 Err(e) => Err(e),
             }
         }
-        Err(reason) => {
-            tracing::warn!(job = %job.job_id, attempt = job.attempts, %reason, "export attempt failed");
-            let last = job.attempts >= services.max_attempts;
-            ExportJobs::release(store, &job, &reason, last, state.clock.now()).await?;
-            Ok(if last {
-                Outcome::Failed(reason)
-            } else {
-                Outcome::Retry(reason)
-            })
+        Err(SendFailure::Refused(reason)) => give_back(state, services, &job, reason).await,
+        Err(SendFailure::NoAnswer(reason)) => {
+            unconfirmed(state, &job, &reason, false).await?;
+            Ok(Outcome::Unconfirmed(reason))
         }
     }
+}
+
+/// Gives a failed attempt back to the queue (or fails the job on its last attempt).
+async fn give_back(
+    state: &crate::app::Core,
+    services: &ExportServices,
+    job: &ExportJob,
+    reason: String,
+) -> Result<Outcome, StoreError> {
+    tracing::warn!(job = %job.job_id, attempt = job.attempts, %reason, "export attempt failed");
+    let last = job.attempts >= services.max_attempts;
+    ExportJobs::release(&state.store, job, &reason, last, state.clock.now()).await?;
+    Ok(if last {
+        Outcome::Failed(reason)
+    } else {
+        Outcome::Retry(reason)
+    })
+}
+
+/// Marks a job whose mail may or may not have gone out, with an audit record saying so (the
+/// health data may have left); `false` if it is not such a job (any more).
+async fn unconfirmed(
+    state: &crate::app::Core,
+    job: &ExportJob,
+    reason: &str,
+    lease_ran_out: bool,
+) -> Result<bool, StoreError> {
+    let now = state.clock.now();
+    let store = &state.store;
+    let mark = ExportJobs::mark_unconfirmed(job, reason, lease_ran_out, now)
+        .into_transact(store.table())?;
+    let detail = format!("job {}: {reason}; to {}", job.job_id, job.email.masked());
+    let audit = audit(state, job, AuditAction::ExportUnconfirmed, detail, now)?;
+    match store
+        .transact(vec![mark, store::put_new(store.table(), audit)?])
+        .await
+    {
+        Ok(()) => {
+            tracing::warn!(job = %job.job_id, %reason, "export mail unconfirmed: not sent again");
+            Ok(true)
+        }
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The audit record of what became of `job`'s mail, naming the requester as the job does (of
+/// the job's key generation during a re-key).
+fn audit(
+    state: &crate::app::Core,
+    job: &ExportJob,
+    action: AuditAction,
+    detail: String,
+    at: DateTime<Utc>,
+) -> Result<store::Item, StoreError> {
+    let mut audit = AuditEntry {
+        uscc: &job.uscc,
+        actor: &job.requested_by_person,
+        actor_name: &job.requested_by_name,
+        actor_role: ActorRole::Agent,
+        action,
+        subject: None,
+        subject_name: None,
+        detail: Some(detail),
+    }
+    .into_item(at, state.settings.audit_retention)?;
+    crate::rekey::rewrite::mark(&mut audit, job.key_generation);
+    Ok(audit)
 }
 
 /// The columns of each list.
@@ -235,12 +321,21 @@ impl Drop for WorkDir {
     }
 }
 
-/// Writes the files, uploads them and mails them. Errors are reasons a person can read.
-async fn produce_and_send(
+/// What an attempt made before sending: the files (uploaded) and the mail.
+struct Produced {
+    rows: u64,
+    delivery: Delivery,
+    files: Vec<ExportFile>,
+    /// The raw MIME message.
+    mail: Vec<u8>,
+}
+
+/// Writes the files, uploads them and composes the mail. Errors are reasons a person can read.
+async fn produce(
     state: &crate::app::Core,
     services: &ExportServices,
     job: &ExportJob,
-) -> Result<(u64, Delivery, Vec<ExportFile>), String> {
+) -> Result<Produced, String> {
     let list = job
         .spec
         .employee_list(&job.uscc)
@@ -354,7 +449,7 @@ async fn produce_and_send(
         .await
         .map_err(|e| format!("reading the data's freshness failed: {e}"))?;
     let body = mail_body(job, rows, &freshness, delivery, &links, services.link_ttl);
-    let raw = mail::compose(&Mail {
+    let mail = mail::compose(&Mail {
         from: &services.sender,
         to: &job.email,
         subject: format!("【防疫通】{} {}", job.enterprise_name, job.spec.describe()),
@@ -362,6 +457,28 @@ async fn produce_and_send(
         attachments,
         date: state.clock.now(),
     });
+    Ok(Produced {
+        rows,
+        delivery,
+        files,
+        mail,
+    })
+}
+
+/// Why SES did not take a mail.
+enum SendFailure {
+    /// SES answered no (or the request was never made): nothing went out; another attempt may.
+    Refused(String),
+    /// No answer came (a timeout, a broken connection): it may have gone out.
+    NoAnswer(String),
+}
+
+/// Hands the mail to SES.
+async fn send(services: &ExportServices, job: &ExportJob, raw: Vec<u8>) -> Result<(), SendFailure> {
+    let message = aws_sdk_sesv2::types::RawMessage::builder()
+        .data(aws_sdk_sesv2::primitives::Blob::new(raw))
+        .build()
+        .map_err(|e| SendFailure::Refused(e.to_string()))?;
     services
         .ses
         .send_email()
@@ -373,12 +490,7 @@ async fn produce_and_send(
         )
         .content(
             aws_sdk_sesv2::types::EmailContent::builder()
-                .raw(
-                    aws_sdk_sesv2::types::RawMessage::builder()
-                        .data(aws_sdk_sesv2::primitives::Blob::new(raw))
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
+                .raw(message)
                 .build(),
         )
         .customize()
@@ -389,12 +501,19 @@ async fn produce_and_send(
         .send()
         .await
         .map_err(|e| {
-            format!(
+            use aws_sdk_sesv2::error::SdkError;
+            let reason = format!(
                 "the mail could not be sent: {}",
                 aws_sdk_sesv2::error::DisplayErrorContext(&e)
-            )
+            );
+            match e {
+                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => {
+                    SendFailure::Refused(reason)
+                }
+                _ => SendFailure::NoAnswer(reason),
+            }
         })?;
-    Ok((rows, delivery, files))
+    Ok(())
 }
 
 /// Streams the list into both files; returns the row count.

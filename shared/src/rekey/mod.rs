@@ -30,25 +30,21 @@ pub mod rewrite;
 
 pub use epoch::{EpochCache, KeyEpoch};
 
+use crate::attr;
 use crate::clock::SharedClock;
 use crate::ids::{KeyGeneration, PersonKeyer};
 use crate::keys;
-use crate::store::{
-    Condition, Item, ItemUpdate, QuerySpec, ScanPosition, ScanProjection, Store, StoreError, Value,
-};
+use crate::store::{Condition, Item, ItemUpdate, ScanProjection, Store, StoreError, Value};
+pub use crate::sweep::Pace;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use rewrite::{KEY_GENERATION, Rewrite};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Segments of the parallel Scan (Map iterations), unless the first step asks otherwise.
 pub const DEFAULT_SEGMENTS: u32 = 16;
-/// How long one rewrite invocation works before it hands back (the Lambda's timeout is 15 min).
-pub const DEFAULT_BUDGET_SECONDS: u64 = 600;
 /// Items per Scan page; the segment's position is saved after each.
 pub const PAGE: i32 = 500;
-const WRITES_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RekeyError {
@@ -155,6 +151,28 @@ impl RekeyProgress {
     }
 }
 
+impl crate::sweep::Progress for RekeyProgress {
+    type Outcome = Outcome;
+
+    fn count(&mut self, outcome: Outcome) {
+        self.scanned += 1;
+        match outcome {
+            Outcome::Rewritten => self.rewritten += 1,
+            Outcome::Moved => self.moved += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    fn page(&mut self, done: bool) {
+        self.pages += 1;
+        self.done = done;
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunItem {
     #[serde(rename = "PK")]
@@ -173,18 +191,6 @@ impl RunItem {
             run: run.clone(),
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SegmentItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(flatten)]
-    progress: RekeyProgress,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    start_after: Option<ScanPosition>,
 }
 
 /// A pass's totals over its segments.
@@ -245,16 +251,9 @@ async fn run(store: &Store) -> Result<Option<RekeyRun>, StoreError> {
         .map(|item| item.run))
 }
 
+/// Every segment's progress in the run's current pass.
 async fn progress(store: &Store, run: &RekeyRun) -> Result<Vec<RekeyProgress>, StoreError> {
-    let spec = QuerySpec::table(keys::REKEY.into())
-        .prefix(keys::rekey_pass(run.to, run.pass))
-        .limit(1_000);
-    Ok(store
-        .query_all::<SegmentItem>(&spec, 10_000)
-        .await?
-        .into_iter()
-        .map(|item| item.progress)
-        .collect())
+    crate::sweep::progress(store, keys::REKEY, keys::rekey_pass(run.to, run.pass)).await
 }
 
 async fn status(
@@ -310,15 +309,7 @@ pub async fn handle(ctx: &RekeyContext, request: RekeyRequest) -> Result<RekeySt
         RekeyRequest::Rewrite {
             segment,
             budget_seconds,
-        } => {
-            let pace = Pace {
-                budget: std::time::Duration::from_secs(
-                    budget_seconds.unwrap_or(DEFAULT_BUDGET_SECONDS),
-                ),
-                ..Pace::default()
-            };
-            rewrite_segment(ctx, segment, pace).await
-        }
+        } => rewrite_segment(ctx, segment, Pace::pages_of(PAGE).within(budget_seconds)).await,
         RekeyRequest::Finish { pass } => finish(ctx, pass).await,
     }
 }
@@ -352,7 +343,7 @@ async fn begin(ctx: &RekeyContext, options: RekeyOptions) -> Result<RekeyStatus,
     };
     let condition = match &previous {
         None => Condition::ItemAbsent,
-        Some(run) => Condition::equals("to", run.to),
+        Some(run) => Condition::equals(attr!(RekeyRun, to), run.to),
     };
     let item = Store::to_item(&RunItem::of(&next))?;
     match ctx.store.put_item_when(item, condition).await {
@@ -363,25 +354,6 @@ async fn begin(ctx: &RekeyContext, options: RekeyOptions) -> Result<RekeyStatus,
             Ok(status(&ctx.store, run, now, false).await?)
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-/// How one rewrite invocation works: for how long, how many pages at most (a test's cut), how
-/// large a page.
-#[derive(Debug, Clone, Copy)]
-pub struct Pace {
-    pub budget: std::time::Duration,
-    pub max_pages: usize,
-    pub page_size: i32,
-}
-
-impl Default for Pace {
-    fn default() -> Self {
-        Self {
-            budget: std::time::Duration::from_secs(DEFAULT_BUDGET_SECONDS),
-            max_pages: usize::MAX,
-            page_size: PAGE,
-        }
     }
 }
 
@@ -405,7 +377,6 @@ pub async fn rewrite_segment(
     segment: u32,
     pace: Pace,
 ) -> Result<RekeyStatus, RekeyError> {
-    let started = std::time::Instant::now();
     let (run, keyer) = migrating(ctx).await?;
     let now = ctx.clock.now();
     if now < run.rewrite_from {
@@ -414,69 +385,35 @@ pub async fn rewrite_segment(
     if segment >= run.segments {
         return Err(RekeyError::NoSuchSegment(segment, run.segments));
     }
-    let sk = keys::rekey_segment(run.to, run.pass, segment);
-    let mut item = ctx
-        .store
-        .get::<SegmentItem>(keys::REKEY, &sk)
-        .await?
-        .unwrap_or_else(|| SegmentItem {
-            pk: keys::REKEY.into(),
-            sk: sk.clone(),
-            progress: RekeyProgress {
-                pass: run.pass,
-                segment,
-                ..Default::default()
-            },
-            start_after: None,
-        });
-    let mut pages = 0;
-    while !item.progress.done && started.elapsed() < pace.budget && pages < pace.max_pages {
-        let (items, last) = ctx
-            .store
-            .scan_page(
-                segment,
-                run.segments,
-                item.start_after.as_ref(),
-                pace.page_size,
-                ScanProjection::Whole,
+    let fresh = RekeyProgress {
+        pass: run.pass,
+        segment,
+        ..Default::default()
+    };
+    let progress = crate::sweep::segment(
+        &ctx.store,
+        (keys::REKEY, &keys::rekey_segment(run.to, run.pass, segment)),
+        fresh,
+        (segment, run.segments),
+        pace,
+        ScanProjection::Whole,
+        |item| {
+            matches!(
+                crate::sweep::text(item, keys::PK),
+                Some(keys::REKEY | keys::SUNSET)
             )
-            .await?;
-        let outcomes: Vec<Result<Outcome, StoreError>> =
-            futures::stream::iter(items.iter().filter(|item| !is_job_item(item)))
-                .map(|item| rewrite_one(&ctx.store, item, &keyer))
-                .buffer_unordered(WRITES_IN_FLIGHT)
-                .collect()
-                .await;
-        let at = &mut item.progress;
-        for outcome in outcomes {
-            at.scanned += 1;
-            match outcome? {
-                Outcome::Rewritten => at.rewritten += 1,
-                Outcome::Moved => at.moved += 1,
-                Outcome::Unchanged => at.unchanged += 1,
-            }
-        }
-        at.pages += 1;
-        item.start_after = last;
-        item.progress.done = item.start_after.is_none();
-        ctx.store.put(&item).await?;
-        pages += 1;
-    }
-    let done = item.progress.done;
-    Ok(status(&ctx.store, run, now, done).await?)
-}
-
-/// The jobs' own items (runs and progress) name nobody.
-fn is_job_item(item: &Item) -> bool {
-    matches!(
-        item.get(keys::PK)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str),
-        Some(keys::REKEY | keys::SUNSET)
+        },
+        |item| {
+            let keyer = &keyer;
+            async move { rewrite_one(&ctx.store, &item, keyer).await }
+        },
     )
+    .await?;
+    Ok(status(&ctx.store, run, now, progress.done).await?)
 }
 
-enum Outcome {
+/// What became of one item.
+pub enum Outcome {
     Rewritten,
     Moved,
     Unchanged,
@@ -491,22 +428,13 @@ async fn rewrite_one(
     let generation = keyer.in_force();
     let not_yet =
         || Condition::absent(KEY_GENERATION).or(Condition::differs(KEY_GENERATION, generation));
-    let key_of = |item: &Item| -> Result<(String, String), StoreError> {
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .ok_or_else(|| StoreError::Malformed("a scanned item without its key".into()))
-        };
-        Ok((text(keys::PK)?, text(keys::SK)?))
-    };
-    let (pk, sk) = key_of(item)?;
+    let (pk, sk) = crate::sweep::key_of(item)?;
     match rewrite::plan(item, keyer) {
         Rewrite::Unchanged => Ok(Outcome::Unchanged),
         Rewrite::InPlace { changed } => {
             let update = changed
                 .into_iter()
-                .fold(ItemUpdate::at(&pk, &sk), |update, (name, value)| {
+                .fold(ItemUpdate::at(pk, sk), |update, (name, value)| {
                     update.set_value(&name, Value::raw(value))
                 })
                 .when(Condition::ItemExists.and(not_yet()));
@@ -518,7 +446,7 @@ async fn rewrite_one(
         Rewrite::Moved { item: moved } => {
             let delete = crate::store::delete_when(
                 store.table(),
-                Store::key(&pk, &sk),
+                Store::key(pk, sk),
                 Condition::ItemExists.and(not_yet()),
             )?;
             let put = crate::store::put_when(store.table(), moved, Condition::ItemAbsent)?;
@@ -563,7 +491,8 @@ async fn finish(ctx: &RekeyContext, pass: Option<u32>) -> Result<RekeyStatus, Re
         }
     };
     let item = Store::to_item(&RunItem::of(&next))?;
-    let condition = Condition::equals("pass", run.pass).and(Condition::absent("settled_at"));
+    let condition = Condition::equals(attr!(RekeyRun, pass), run.pass)
+        .and(Condition::absent(attr!(RekeyRun, settled_at)));
     let next = match ctx.store.put_item_when(item, condition).await {
         Ok(()) => next,
         // Finished at once by a retried step: the other one's answer stands.

@@ -99,3 +99,103 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FaultInjector {
         Ok(())
     }
 }
+
+/// Cuts the bodies of the first `times` S3 GetObject responses after `after` bytes with a broken
+/// connection, as a network failing half-way through a delivery's stream does.
+#[derive(Debug, Clone)]
+pub struct S3StreamCut {
+    after: u64,
+    times: u64,
+    /// GetObject responses seen.
+    seen: Arc<AtomicU64>,
+}
+
+impl S3StreamCut {
+    pub fn new(after: u64, times: u64) -> Self {
+        Self {
+            after,
+            times,
+            seen: Arc::default(),
+        }
+    }
+
+    /// An S3 client over `sdk` (path-style, as the local stack's) whose streams this cuts.
+    pub fn client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .interceptor(self.clone())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// How many streams were cut so far.
+    pub fn cuts(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed).min(self.times)
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for S3StreamCut {
+    fn name(&self) -> &'static str {
+        "S3StreamCut"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|metadata| metadata.name());
+        if operation != Some("GetObject") || !context.response().status().is_success() {
+            return Ok(());
+        }
+        if self.seen.fetch_add(1, Ordering::Relaxed) >= self.times {
+            return Ok(());
+        }
+        let body = context.response_mut().take_body();
+        *context.response_mut().body_mut() = SdkBody::from_body_1_x(CutBody {
+            inner: body,
+            left: self.after,
+        });
+        Ok(())
+    }
+}
+
+/// A body that ends in a broken connection after `left` more bytes.
+struct CutBody {
+    inner: SdkBody,
+    left: u64,
+}
+
+impl http_body::Body for CutBody {
+    type Data = bytes::Bytes;
+    type Error = aws_smithy_runtime_api::box_error::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if self.left == 0 {
+            let broken = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the connection broke (cut by the test)",
+            );
+            return Poll::Ready(Some(Err(broken.into())));
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) => {
+                    let keep = data.len().min(self.left as usize);
+                    data.truncate(keep);
+                    self.left -= keep as u64;
+                    Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+                }
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            other => other,
+        }
+    }
+}

@@ -25,6 +25,7 @@ const MESSAGES: Record<string, string> = {
   rate_limited: '操作过于频繁，请稍后再试',
   unavailable: '服务暂时不可用，请稍后重试',
   timeout: '服务响应超时，请稍后重试',
+  rekeying: '系统正在进行计划内的数据维护，暂时无法提交修改，查询不受影响；请稍后再试',
 }
 
 export function messageFor(code: string, apiMessage: string): string {
