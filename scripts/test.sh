@@ -15,8 +15,9 @@ trap 'rm -f "$out"' EXIT
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$out"
-# The state machines against the States Language schema.
+# The state machines against the States Language schema, and the jobs' executed by an engine.
 bash scripts/asl_check.sh || status=1
+bash scripts/state_machines.sh || status=1
 # The API's contract from outside: the OpenAPI document validates, and Schemathesis finds nothing.
 bash scripts/contract.sh || status=1
 # The H5 client: types match the API, it builds within budget, the browser specs pass.

@@ -839,7 +839,7 @@ export interface components {
             uscc: string;
         };
         /** @enum {string} */
-        AuditAction: "applied" | "share_link_created" | "granted" | "rejected" | "revoked" | "offline_granted" | "originals_received" | "vaccination_entered" | "invitation_created" | "invitation_revoked" | "employee_joined" | "consent_withdrawn" | "employee_added" | "employee_removed" | "export_requested" | "export_sent" | "detail_viewed" | "data_erased";
+        AuditAction: "applied" | "share_link_created" | "granted" | "rejected" | "revoked" | "offline_granted" | "originals_received" | "vaccination_entered" | "invitation_created" | "invitation_revoked" | "employee_joined" | "consent_withdrawn" | "employee_added" | "employee_removed" | "export_requested" | "export_sent" | "export_unconfirmed" | "detail_viewed" | "data_erased";
         AuditList: {
             items: components["schemas"]["AuditView"][];
             next_cursor?: string | null;
@@ -1139,7 +1139,7 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @enum {string} */
-        JobStatus: "queued" | "running" | "sent" | "failed";
+        JobStatus: "queued" | "running" | "sending" | "sent" | "failed" | "unconfirmed";
         /** @description A job as the requester reads it. */
         JobView: {
             /** Format: int32 */
@@ -1618,7 +1618,10 @@ export interface components {
          * @enum {string}
          */
         Section: "nucleic" | "vaccine";
-        /** @description One segment's progress in one pass, as operators read it (stored as [`SegmentItem`]). */
+        /**
+         * @description One segment's progress in one pass, as operators read it (stored under `SUNSET` /
+         *     `SEGMENT#{pass}#{segment}` by [`crate::sweep`]).
+         */
         SegmentProgress: {
             /** Format: int64 */
             already: number;

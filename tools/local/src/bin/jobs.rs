@@ -1,0 +1,137 @@
+//! The job Lambdas (sunset, rekey) over HTTP, so their state machines run locally in a States
+//! Language engine (`scripts/state_machines.sh`, with `web/scripts/state-machines.mjs`): each Task
+//! state's payload is posted to `/{function}` and answered as Lambda answers the state machine —
+//! the function's result, or (status 500) `{"errorType": "Retryable" | "Fatal", "errorMessage"}`,
+//! the error its `main.rs` reports (`fangyitong::app::job_failure`). The handlers are the
+//! Lambdas' own, over the local DynamoDB engine and moto, on the demo enterprise with 200
+//! employees, and a person-key secret with a second generation added.
+//!
+//! Time is a manual clock: `POST /tick?advance=N` moves it N seconds, standing in for a Wait
+//! state the engine is told to skip. Prints `listening on <port>` once ready.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::post};
+use fangyitong::app::Core;
+use fangyitong::clock::{Clock, ManualClock};
+use fangyitong::config::Settings;
+use fangyitong::ids::PersonKeyer;
+use fangyitong::rekey::{self, RekeyContext};
+use fangyitong::sunset::{self, SunsetContext};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone)]
+struct Jobs {
+    clock: ManualClock,
+    rekey: RekeyContext,
+    sunset: SunsetContext,
+}
+
+#[derive(Deserialize)]
+struct Call {
+    #[serde(default)]
+    advance: i64,
+}
+
+/// Moves the clock (a Wait state the engine skipped).
+async fn tick(State(jobs): State<Jobs>, Query(call): Query<Call>) -> Json<Value> {
+    jobs.clock.advance(chrono::Duration::seconds(call.advance));
+    Json(serde_json::json!({ "now": jobs.clock.now() }))
+}
+
+async fn invoke(
+    State(jobs): State<Jobs>,
+    Path(function): Path<String>,
+    Json(payload): Json<Value>,
+) -> Response {
+    let answer = match function.as_str() {
+        "rekey" => match serde_json::from_value(payload) {
+            Ok(request) => rekey::handle(&jobs.rekey, request)
+                .await
+                .map(|status| serde_json::to_value(status).expect("a status is JSON"))
+                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
+            Err(e) => Err(fangyitong::app::job_failure(false, e)),
+        },
+        "sunset" => match serde_json::from_value(payload) {
+            Ok(request) => sunset::handle(&jobs.sunset, request)
+                .await
+                .map(|status| serde_json::to_value(status).expect("a status is JSON"))
+                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
+            Err(e) => Err(fangyitong::app::job_failure(false, e)),
+        },
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match answer {
+        Ok(result) => Json(result).into_response(),
+        Err(failure) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({
+                "errorType": failure.error_type,
+                "errorMessage": failure.error_message,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let local_aws = local::LocalAws::start(&local::dynamo::Storage::Memory, 0)?;
+    let aws = local_aws.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let table = "fangyitong-jobs";
+    local::ensure_table(&dynamodb, table).await?;
+    let clock = ManualClock::new(chrono::Utc::now());
+    let core = Core::new(
+        dynamodb,
+        table,
+        Settings::default(),
+        Arc::new(clock.clone()),
+    );
+    let exports =
+        local::exports::setup(&aws, local::LOCAL_BUCKET, "fangyitong-jobs-exports").await?;
+    let state = local::Functions::start(core, exports, &aws).await?;
+    let cast = local::demo::Cast::new(clock.now());
+    local::demo::seed_registry(&state, &cast).await?;
+    local::demo::seed_agent(&state, &cast).await?;
+    local::demo::seed_employees(&state, &cast, 200).await?;
+    fangyitong::relabel::run(
+        &state.core.store,
+        clock.now(),
+        &state.core.settings.health_rules,
+    )
+    .await?;
+    let s3 = local::s3_client(&aws);
+    let bucket = "fangyitong-jobs-data";
+    s3.create_bucket().bucket(bucket).send().await?;
+    let secrets = serde_json::json!([
+        local::demo::DEV_PERSON_KEY_SECRET,
+        "the-second-generation-of-the-person-key-secret"
+    ]);
+    let jobs = Jobs {
+        rekey: RekeyContext {
+            store: state.core.store.clone(),
+            keyer: PersonKeyer::from_secret(&secrets.to_string())?,
+            clock: Arc::new(clock.clone()),
+        },
+        sunset: SunsetContext {
+            store: state.core.store.clone(),
+            s3,
+            bucket: bucket.into(),
+            clock: Arc::new(clock.clone()),
+        },
+        clock,
+    };
+    let app = Router::new()
+        .route("/tick", post(tick))
+        .route("/{function}", post(invoke))
+        .with_state(jobs);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening on {}", listener.local_addr()?.port());
+    axum::serve(listener, app).await?;
+    drop(local_aws);
+    Ok(())
+}
