@@ -204,10 +204,7 @@ impl SunsetContext {
     ) -> Result<Self, crate::config::ConfigError> {
         use crate::config;
         Ok(Self {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                config::required(env, "TABLE_NAME")?,
-            ),
+            store: Store::from_env(aws, env)?,
             s3: aws_sdk_s3::Client::new(aws),
             bucket: config::required(env, "DATA_BUCKET")?,
             clock: std::sync::Arc::new(crate::clock::SystemClock),

@@ -17,6 +17,7 @@ mod query_sites;
 mod rekey;
 mod retention;
 mod scheduled;
+mod state_machine;
 mod store;
 mod subject;
 mod sunset;

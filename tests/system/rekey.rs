@@ -456,11 +456,7 @@ async fn rekeying_moves_every_key_once_even_after_a_cut_and_everyone_finds_their
 /// that rewrote something is followed by another.
 #[tokio::test]
 async fn the_rekey_state_machine_matches_its_lambda_and_loops_until_settled() {
-    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let definition =
-        serde_json::to_value(&doc["Resources"]["RekeyStateMachine"]["Properties"]["Definition"])
-            .unwrap();
+    let definition = crate::state_machine::definition("RekeyStateMachine");
     let top = &definition["States"];
     let inner = &top["Segments"]["ItemProcessor"]["States"];
     let app = system_tests::spawn_app().await;
@@ -475,72 +471,18 @@ async fn the_rekey_state_machine_matches_its_lambda_and_loops_until_settled() {
             .unwrap(),
     )
     .unwrap();
-    let field = |path: &str| {
-        path.strip_prefix("$.Payload.")
-            .unwrap()
-            .split('.')
-            .fold(&status, |value, name| &value[name])
-            .clone()
-    };
-
-    let tasks = top
-        .as_object()
-        .unwrap()
-        .iter()
-        .chain(inner.as_object().unwrap())
-        .filter(|(_, s)| s["Type"] == "Task");
-    let mut steps = Vec::new();
-    for (name, state) in tasks {
-        let mut payload = serde_json::Map::new();
-        for (key, value) in state["Parameters"]["Payload"].as_object().unwrap() {
-            match key.strip_suffix(".$") {
-                Some("options") => payload.insert("options".into(), json!({})),
-                Some("segment") => payload.insert("segment".into(), json!(0)),
-                Some("pass") => payload.insert("pass".into(), json!(1)),
-                Some(other) => panic!("{name}: a path this test does not know: {other}"),
-                None => payload.insert(key.clone(), value.clone()),
-            };
-        }
-        let request: RekeyRequest = serde_json::from_value(payload.clone().into())
-            .unwrap_or_else(|e| panic!("{name}: {payload:?} is not a re-key step: {e}"));
-        steps.push(format!("{request:?}"));
-        for (_, path) in state["ResultSelector"].as_object().into_iter().flatten() {
-            let path = path.as_str().unwrap();
-            assert!(
-                !field(path).is_null(),
-                "{name} reads {path}, which no step answers"
-            );
-        }
-        let retried: Vec<&str> = state["Retry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
-            .map(|e| e.as_str().unwrap())
-            .collect();
-        for error in [
-            "Retryable",
-            "Lambda.TooManyRequestsException",
-            "Lambda.ServiceException",
-        ] {
-            assert!(retried.contains(&error), "{name} does not retry {error}");
-        }
-        for never in ["Fatal", "States.ALL", "States.TaskFailed"] {
-            assert!(!retried.contains(&never), "{name} retries {never}");
-        }
-    }
+    let steps =
+        crate::state_machine::check_tasks::<RekeyRequest>(
+            &definition,
+            &status,
+            |path| match path {
+                "options" => json!({}),
+                "segment" => json!(0),
+                "pass" => json!(1),
+                other => panic!("a path this test does not know: {other}"),
+            },
+        );
     assert_eq!(steps.len(), 3, "{steps:?}");
-    for (name, state) in top.as_object().unwrap() {
-        if matches!(state["Type"].as_str(), Some("Task" | "Map")) {
-            assert_eq!(
-                state["Catch"][0]["ErrorEquals"],
-                json!(["States.ALL"]),
-                "{name}"
-            );
-            assert_eq!(state["Catch"][0]["Next"], "Failed", "{name}");
-        }
-    }
-    assert!(top["Failed"]["Cause"].as_str().unwrap().contains("resumes"));
     assert_eq!(top["Begin"]["Next"], "WaitForEnvironments");
     assert_eq!(
         top["WaitForEnvironments"]["SecondsPath"],

@@ -249,11 +249,7 @@ fn every_sunset_event_file_is_exercised() {
 /// which tells the operator to start again (it resumes); a segment is stamped again until done.
 #[tokio::test]
 async fn the_sunset_state_machine_matches_its_lambda_and_retries_only_what_may_pass() {
-    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let definition =
-        serde_json::to_value(&doc["Resources"]["SunsetStateMachine"]["Properties"]["Definition"])
-            .unwrap();
+    let definition = crate::state_machine::definition("SunsetStateMachine");
     let top = &definition["States"];
     let inner = &top["Segments"]["ItemProcessor"]["States"];
 
@@ -273,65 +269,17 @@ async fn the_sunset_state_machine_matches_its_lambda_and_retries_only_what_may_p
     )
     .unwrap();
 
-    let tasks = top
-        .as_object()
-        .unwrap()
-        .iter()
-        .chain(inner.as_object().unwrap())
-        .filter(|(_, s)| s["Type"] == "Task");
-    let mut steps = Vec::new();
-    for (name, state) in tasks {
-        // The payload, with each path filled as the state machine would.
-        let mut payload = serde_json::Map::new();
-        for (key, value) in state["Parameters"]["Payload"].as_object().unwrap() {
-            match key.strip_suffix(".$") {
-                Some("options") => payload.insert("options".into(), json!({})),
-                Some("segment") => payload.insert("segment".into(), json!(0)),
-                Some(other) => panic!("{name}: a path this test does not know: {other}"),
-                None => payload.insert(key.clone(), value.clone()),
-            };
-        }
-        let request: SunsetRequest = serde_json::from_value(payload.clone().into())
-            .unwrap_or_else(|e| panic!("{name}: {payload:?} is not a sunset step: {e}"));
-        steps.push(format!("{request:?}"));
-        for (_, path) in state["ResultSelector"].as_object().into_iter().flatten() {
-            let field = path.as_str().unwrap().strip_prefix("$.Payload.").unwrap();
-            assert!(
-                !status[field].is_null(),
-                "{name} reads {field}, which no step answers"
-            );
-        }
-        let retried: Vec<&str> = state["Retry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r["ErrorEquals"].as_array().unwrap())
-            .map(|e| e.as_str().unwrap())
-            .collect();
-        for error in [
-            "Retryable",
-            "Lambda.TooManyRequestsException",
-            "Lambda.ServiceException",
-        ] {
-            assert!(retried.contains(&error), "{name} does not retry {error}");
-        }
-        for never in ["Fatal", "States.ALL", "States.TaskFailed"] {
-            assert!(!retried.contains(&never), "{name} retries {never}");
-        }
-    }
+    let steps =
+        crate::state_machine::check_tasks::<SunsetRequest>(
+            &definition,
+            &status,
+            |path| match path {
+                "options" => json!({}),
+                "segment" => json!(0),
+                other => panic!("a path this test does not know: {other}"),
+            },
+        );
     assert_eq!(steps.len(), 4, "{steps:?}");
-    for (name, state) in top.as_object().unwrap() {
-        if matches!(state["Type"].as_str(), Some("Task" | "Map")) {
-            assert_eq!(
-                state["Catch"][0]["ErrorEquals"],
-                json!(["States.ALL"]),
-                "{name}"
-            );
-            assert_eq!(state["Catch"][0]["Next"], "Failed", "{name}");
-        }
-    }
-    assert_eq!(top["Failed"]["Type"], "Fail");
-    assert!(top["Failed"]["Cause"].as_str().unwrap().contains("resumes"));
     // The loop: stamp, and stamp again until the segment is done.
     let choice = &inner["SegmentDone"];
     assert_eq!(choice["Choices"][0]["Variable"], "$.result.done");

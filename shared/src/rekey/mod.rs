@@ -7,10 +7,11 @@
 //!
 //! 1. **begin** — records the run (`REKEY` / `RUN`): the epoch is now *migrating* from the
 //!    settled generation to the next ([`epoch`]). From then on reads look a person up under both
-//!    keys, and nothing but this job writes an item that names a person: the API's writes and
-//!    detail views answer 503 `rekeying`, sync and relabel stop at their start, the export
-//!    worker leaves its messages queued. The answer says how long to wait before rewriting:
-//!    long enough for every execution environment's copy of the epoch to have run out.
+//!    keys; the API's writes answer 503 `rekeying`, and sync and relabel stop at their start.
+//!    What reads still write (a detail view's records, an export's sending) names people by the
+//!    keys of the item it was made from, with that item's mark ([`rewrite::mark`]), so the job
+//!    treats it alike. The answer says how long to wait before rewriting: long enough for every
+//!    execution environment's copy of the epoch to have run out.
 //! 2. **rewrite**, one Map iteration per segment of a parallel Scan — rewrites every item that
 //!    names a person for the new generation ([`rewrite::plan`]): in place, or moved to its new
 //!    key (delete and put in one transaction), a page at a time, saving the segment's position
@@ -234,10 +235,7 @@ impl RekeyContext {
         env: &dyn crate::config::Vars,
     ) -> Result<Self, crate::app::InitError> {
         Ok(Self {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                crate::config::required(env, "TABLE_NAME")?,
-            ),
+            store: Store::from_env(aws, env)?,
             keyer: crate::app::person_keyer_from_env(aws, env).await?,
             clock: std::sync::Arc::new(crate::clock::SystemClock),
         })

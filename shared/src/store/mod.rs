@@ -252,6 +252,17 @@ impl Store {
         }
     }
 
+    /// The table `TABLE_NAME` names, over a client of `aws`: what a function's init opens.
+    pub fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(
+            Client::new(aws),
+            crate::config::required(env, "TABLE_NAME")?,
+        ))
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

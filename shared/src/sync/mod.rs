@@ -749,10 +749,7 @@ impl SyncContext {
     ) -> Result<Self, crate::app::InitError> {
         use crate::config;
         Ok(Self {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                config::required(env, "TABLE_NAME")?,
-            ),
+            store: Store::from_env(aws, env)?,
             s3: aws_sdk_s3::Client::new(aws),
             bucket: config::required(env, "DATA_BUCKET")?,
             keyer: crate::app::person_keyer_from_env(aws, env).await?,
