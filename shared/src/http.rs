@@ -8,7 +8,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -506,4 +506,13 @@ mod tests {
         assert!(redacted.contains("agents[0].id_number: invalid type: integer `4403"));
         assert!(redacted.ends_with("line 1 column 80"));
     }
+}
+
+/// The query of a route that pages: the opaque cursor of the previous page (none for the first).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CursorQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }

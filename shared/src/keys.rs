@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `PK`, `SK` | table key |
 //! | `GSI1PK`, `GSI1SK` | GSI1 — look-ups by a second natural key (enterprise name, a person's own items) |
-//! | `GSI2PK`, `GSI2SK` | GSI2 — sparse: only items waiting for someone (pending applications, legal rep's enterprises) |
+//! | `GSI2PK`, `GSI2SK` | GSI2 — sparse: only items waiting for someone (pending applications, legal rep's enterprises, offline grants awaiting their paper originals) |
 //! | `GSI3PK`, `GSI3SK` | GSI3 — sparse transition index: persons whose derived health state is due for a relabel |
 //! | `GSI4PK`, `GSI4SK` | GSI4 — PCR lists: an enterprise's labelled employees by label, status, in Shenzhen, name |
 //! | `GSI5PK`, `GSI5SK` | GSI5 — vaccination lists: an enterprise's labelled employees by state, status, name |
@@ -19,7 +19,7 @@
 //! | item | PK | SK | GSI1 | GSI2 |
 //! |---|---|---|---|---|
 //! | enterprise profile | `ENT#{uscc}` | `PROFILE` | `ENTNAME#{full name}` / `ENT#{uscc}` | `LEGALREP#{person}` / `ENT#{uscc}` |
-//! | authorisation | `ENT#{uscc}` | `AGENT#{agent_id}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}` |
+//! | authorisation | `ENT#{uscc}` | `AGENT#{agent_id}` | `PER#{person}` / `AUTH#{uscc}` | while pending: `PENDING#{uscc}` / `{applied_at}#{person}`; an active offline grant while its originals are awaited: `ORIGINALS` / `{originals_due}#{uscc}#{person}` |
 //! | person health | `PER#{person}` | `HEALTH` | — | — (GSI3 while due: `DUE#{shard}` / `{due_at}#{person}`) |
 //! | enterprise summary | `ENT#{uscc}` | `SUMMARY` | — | — |
 //! | employee (membership) | `ENT#{uscc}` | `EMP#{employee_id}` | `PER#{person}` / `EMPAT#{uscc}` | — (GSI4 `PCRLIST#{uscc}#{label}` / `{C\|L}#{1\|0}#{name}#{employee_id}`, GSI5 `VAXLIST#{uscc}#{state}` / `{C\|L}#{name}#{employee_id}`, once labelled) |
@@ -46,6 +46,7 @@
 //! | a legal rep's enterprises | 1 Query GSI2 `LEGALREP#…` |
 //! | pending applications of one enterprise | 1 Query GSI2 `PENDING#…` per page (sparse: only pending items) |
 //! | agents of an enterprise | 1 Query `ENT#…` begins_with `AGENT#` per page |
+//! | offline grants awaiting their originals (due after now) or lapsed (due by now) | 1 Query GSI2 `ORIGINALS` `GSI2SK >= now` (soonest due first) or `GSI2SK <= now` (latest lapsed first) per page |
 //! | audit trail of an enterprise | 1 Query `ENT#…` begins_with `AUDIT#` per page, newest first |
 //! | persons due for relabel at T | 1 Query GSI3 `DUE#{shard}` `GSI3SK <= T` per shard per page |
 //! | relabel a batch of persons due (≤ 1,000) | 1 BatchGetItem per 100 keys (health items + the memberships their `employers` name) + 1 TransactWriteItems per ≤ 100 items (memberships, health items, one summary update per enterprise) |
@@ -69,6 +70,7 @@
 //! | sunset: stamp every item | 1 Scan page per 1,000 items per segment + 1 UpdateItem per item not yet stamped + 1 PutItem of progress per page |
 
 use crate::ids::{PersonKey, Uscc};
+use chrono::{DateTime, Utc};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -179,6 +181,23 @@ pub fn authorization_of(uscc: &Uscc) -> String {
 
 pub fn pending(uscc: &Uscc) -> String {
     format!("PENDING#{uscc}")
+}
+
+/// GSI2 partition of the active offline grants whose paper originals have not arrived (manual
+/// §9), for the operators' list. One partition for the city: offline grants are the exception
+/// path (a foreign legal rep, a lost phone), a few a day, written once or twice each and read only
+/// by operators, far below a partition's limits.
+pub const ORIGINALS_AWAITED: &str = "ORIGINALS";
+
+/// GSI2 sort key of an offline grant awaiting its originals: by due instant, so "due after now"
+/// and "lapsed by now" are each one key range.
+pub fn originals_awaited(due: DateTime<Utc>, uscc: &Uscc, person: &PersonKey) -> String {
+    format!("{}#{uscc}#{person}", instant(due))
+}
+
+/// An instant as sort keys hold it: UTC to the second, so that text order is time order.
+pub fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A membership, keyed by the employee's per-enterprise pseudonym (the `employee_id` the API

@@ -3,21 +3,14 @@
 
 use crate::app::Core;
 use crate::freshness::{self, Freshness};
-use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiQuery, CursorQuery};
 use crate::identity::PersonState;
 use crate::sync::{self, RunRecord};
 use crate::tenancy::OperatorAccess;
 use axum::extract::FromRef;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RunsQuery {
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncRuns {
@@ -28,13 +21,13 @@ pub struct SyncRuns {
 }
 
 /// Recent sync runs and the data's freshness (operators only).
-#[utoipa::path(get, path = "/ops/sync-runs", tag = "operations", params(RunsQuery),
+#[utoipa::path(get, path = "/ops/sync-runs", tag = "operations", params(CursorQuery),
     responses((status = 200, body = SyncRuns), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn sync_runs(
     axum::extract::State(state): axum::extract::State<Core>,
     _operator: OperatorAccess,
-    ApiQuery(query): ApiQuery<RunsQuery>,
+    ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<SyncRuns>, ApiError> {
     let page = sync::recent_runs(&state.store, query.cursor.as_deref()).await?;
     let freshness = freshness::get(&state.store).await?;

@@ -479,6 +479,17 @@ async fn offline_batch_grant_lapses_without_originals() {
     assert_eq!(originals.status, StatusCode::OK, "{originals:?}");
     assert!(originals.body["offline"]["originals_received_at"].is_string());
 
+    // The operators' list: only the grant still awaiting its originals, and nothing lapsed yet.
+    assert_eq!(
+        originals_listed(&app, "awaited").await,
+        vec![(c.applicant.name.clone(), "active".into())]
+    );
+    assert!(originals_listed(&app, "lapsed").await.is_empty());
+    let not_operator = app
+        .get("/authorize/offline-grants?originals=awaited", &c.legal_rep)
+        .await;
+    assert_eq!(not_operator.status, StatusCode::FORBIDDEN);
+
     app.clock.advance(Duration::days(15));
     assert_eq!(access_foreign(&c.agent).await.status, StatusCode::OK);
     let lapsed = access_foreign(&c.applicant).await;
@@ -487,6 +498,132 @@ async fn offline_batch_grant_lapses_without_originals() {
         status_of(&app, &c.applicant).await,
         vec![(foreign, "lapsed".into())]
     );
+    assert!(originals_listed(&app, "awaited").await.is_empty());
+    assert_eq!(
+        originals_listed(&app, "lapsed").await,
+        vec![(c.applicant.name.clone(), "lapsed".into())]
+    );
+
+    // Granted again, the agent leaves the lapsed list for the awaited one.
+    let regranted = app
+        .post(
+            "/authorize/offline-grants",
+            &c.operator,
+            offline_body(&app, json!([agents[1]])),
+        )
+        .await;
+    assert_eq!(regranted.body[0]["outcome"], "granted", "{regranted:?}");
+    assert!(originals_listed(&app, "lapsed").await.is_empty());
+    assert_eq!(
+        originals_listed(&app, "awaited").await,
+        vec![(c.applicant.name.clone(), "active".into())]
+    );
+}
+
+/// The operators' list of offline grants whose originals are `awaited` or `lapsed`, every page:
+/// (agent name, status).
+async fn originals_listed(app: &TestApp, which: &str) -> Vec<(String, String)> {
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/authorize/offline-grants?originals={which}{cursor}"),
+                &app.cast.operator,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        for item in page.body["items"].as_array().unwrap() {
+            assert!(item["offline"]["originals_due"].is_string());
+            listed.push((
+                item["agent_name"].as_str().unwrap().to_string(),
+                item["status"].as_str().unwrap().to_string(),
+            ));
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return listed,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_operators_page_offline_grants_soonest_due_first_and_lapsed_latest_first() {
+    let app = spawn_app().await;
+    let c = &app.cast;
+    // 60 agents over two approvals a day apart: more than one page (50) of each list.
+    let batch = |first: u16, approved_days_ago: i64| {
+        let agents: Vec<Value> = (first..first + 30)
+            .map(|n| {
+                let birth = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+                json!({"name": format!("经办{n}"), "id_type": "resident_id",
+                       "id_number": demo::resident_id("440304", birth, n)})
+            })
+            .collect();
+        let mut body = offline_body(&app, json!(agents));
+        body["email_approved_at"] = json!(app.clock.now() - Duration::days(approved_days_ago));
+        body
+    };
+    for (first, days_ago) in [(100, 2), (200, 1)] {
+        let granted = app
+            .post(
+                "/authorize/offline-grants",
+                &c.operator,
+                batch(first, days_ago),
+            )
+            .await;
+        assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
+    }
+    let first_page = app
+        .get("/authorize/offline-grants?originals=awaited", &c.operator)
+        .await;
+    let items = first_page.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50);
+    // Soonest due first: the earlier approval's agents lead.
+    assert!(
+        items[..30]
+            .iter()
+            .all(|i| i["agent_name"].as_str().unwrap() < "经办2")
+    );
+    let cursor = first_page.body["next_cursor"].as_str().unwrap().to_string();
+
+    // Every grant lapses before the next page is read: the page still goes on where the first
+    // stopped, and answers (not a 5xx for a start outside the new range).
+    app.clock.advance(Duration::days(15));
+    let next = app
+        .get(
+            &format!("/authorize/offline-grants?originals=awaited&cursor={cursor}"),
+            &c.operator,
+        )
+        .await;
+    assert_eq!(next.status, StatusCode::OK, "{next:?}");
+    assert_eq!(next.body["items"].as_array().unwrap().len(), 10);
+    assert!(originals_listed(&app, "awaited").await.is_empty());
+
+    let lapsed = originals_listed(&app, "lapsed").await;
+    assert_eq!(lapsed.len(), 60);
+    assert!(lapsed.iter().all(|(_, status)| status == "lapsed"));
+    // The latest lapsed first: the later approval's agents lead.
+    assert!(
+        lapsed[..30]
+            .iter()
+            .all(|(name, _)| name.as_str() >= "经办2")
+    );
+
+    // A forged cursor is a 400, never a 5xx; so is a list that does not exist.
+    for forged in ["e30", "not-a-cursor"] {
+        let answer = app
+            .get(
+                &format!("/authorize/offline-grants?originals=lapsed&cursor={forged}"),
+                &c.operator,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{answer:?}");
+    }
+    let unknown = app
+        .get("/authorize/offline-grants?originals=overdue", &c.operator)
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{unknown:?}");
 }
 
 #[tokio::test]

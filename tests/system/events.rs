@@ -28,6 +28,7 @@ const AUTHORIZE: &[(&str, u16)] = &[
     ("16-sync-runs.json", 200),
     ("17-sunset.json", 200),
     ("18-rekey.json", 200),
+    ("19-offline-grants-awaited.json", 200),
 ];
 
 const QUERY_NUCLEIC: &[(&str, u16)] = &[

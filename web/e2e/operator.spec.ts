@@ -1,6 +1,6 @@
 // Manual §9 and the operator's view: an offline grant for a foreign-led enterprise — a batch of
-// two agents with the e-mailed materials — the paper originals recorded, and the sync runs with
-// their counts.
+// two agents with the e-mailed materials — the paper originals recorded, the city's grants still
+// awaiting their originals and those that lapsed, and the sync runs with their counts.
 import { expect, test } from '@playwright/test'
 import { accessible, personas, shot, signInAs, residentId } from './helpers'
 
@@ -34,6 +34,36 @@ test('the operator grants two agents offline and records the originals', async (
   await results.first().getByRole('button', { name: '登记收到原件' }).click()
   await expect(results.first()).toContainText('已收到原件')
   await shot(page, 'operator-offline-result')
+})
+
+test('the operator chases the originals still awaited and sees the grants that lapsed', async ({ page, request }) => {
+  const people = await personas(request)
+  await page.goto('/')
+  await page.getByRole('button', { name: '请登录' }).click()
+  await signInAs(page, people.operator)
+  await page.getByText('线下授权原件').click()
+  // The batch above: one agent's originals were recorded there, the other's are still awaited.
+  const awaited = page.getByTestId('originals-awaited').filter({ hasText: '吴经办' })
+  await expect(awaited).toContainText('深圳市环球贸易有限公司')
+  await expect(awaited).toContainText('MAIL-2022-0415')
+  await expect(awaited).toContainText(/剩 1[45] 天/)
+  await expect(page.getByTestId('originals-awaited').filter({ hasText: '周经办' })).toHaveCount(0)
+  await accessible(page)
+  await shot(page, 'operator-originals-awaited')
+  await awaited.getByRole('button', { name: '登记收到原件' }).click()
+  await expect(awaited).toContainText('已收到原件')
+
+  // The demo's grant of 20 days ago whose originals never came.
+  await page.getByRole('tab', { name: '已失效' }).click()
+  const lapsed = page.getByTestId('originals-lapsed').filter({ hasText: '郑经办' })
+  await expect(lapsed).toContainText('已失效')
+  await expect(lapsed).toContainText('*')
+  await accessible(page)
+  await shot(page, 'operator-originals-lapsed')
+
+  // Recorded, the grant leaves the list of those awaited.
+  await page.reload()
+  await expect(page.getByText('没有待收原件的线下授权')).toBeVisible()
 })
 
 test('the operator reads the sync runs with their counts', async ({ page, request }) => {

@@ -22,6 +22,7 @@ export const router = createRouter({
     { path: '/e/:uscc/agents', component: () => import('./pages/Agents.vue') },
     { path: '/e/:uscc/audit', component: () => import('./pages/Audit.vue') },
     { path: '/ops/offline', component: () => import('./pages/OfflineGrant.vue') },
+    { path: '/ops/offline/originals', component: () => import('./pages/OfflineOriginals.vue') },
     { path: '/ops/sync-runs', component: () => import('./pages/SyncRuns.vue') },
     { path: '/sites', component: () => import('./pages/Sites.vue') },
     { path: '/zones', component: () => import('./pages/Zones.vue') },

@@ -113,11 +113,12 @@ pub struct Authorization {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
-    /// Only while pending: makes the item visible in the sparse pending index.
+    /// Only while someone must act on it (see [`Authorization::index_waiting`]): makes the item
+    /// visible in the sparse GSI2.
     #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
-    pending_pk: Option<String>,
+    waiting_pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
-    pending_sk: Option<String>,
+    waiting_sk: Option<String>,
     pub uscc: Uscc,
     pub enterprise_name: String,
     pub agent: PersonKey,
@@ -134,8 +135,9 @@ pub struct Authorization {
     pub decided_by: Option<PersonKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
+    /// Only for grants made offline; set through [`Authorization::set_offline`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offline: Option<OfflineGrant>,
+    offline: Option<OfflineGrant>,
     /// Optimistic-concurrency counter: every write is conditional on the version it read.
     pub version: u64,
     /// TTL, from [`Authorization::refresh_retention`]; see `docs/privacy.md`.
@@ -169,8 +171,8 @@ impl Authorization {
             sk: keys::agent(AgentId::of(applicant.uscc, applicant.agent).as_str()),
             gsi1pk: keys::person(applicant.agent),
             gsi1sk: keys::authorization_of(applicant.uscc),
-            pending_pk: None,
-            pending_sk: None,
+            waiting_pk: None,
+            waiting_sk: None,
             uscc: applicant.uscc.clone(),
             enterprise_name: applicant.enterprise_name.to_string(),
             agent: applicant.agent.clone(),
@@ -187,30 +189,56 @@ impl Authorization {
             version: 0,
             retention_until: None,
         };
-        item.index_pending();
+        item.index_waiting();
         item
     }
 
-    fn index_pending(&mut self) {
-        if self.status == Status::Pending {
-            self.pending_pk = Some(keys::pending(&self.uscc));
-            self.pending_sk = Some(format!("{}#{}", self.applied_at.to_rfc3339(), self.agent));
-        } else {
-            self.pending_pk = None;
-            self.pending_sk = None;
-        }
+    /// Keeps GSI2 in step with who must act: the legal rep on a pending application; the
+    /// operators on an active offline grant whose paper originals have not arrived (listed until
+    /// they arrive, the grant is revoked or granted again, or the record's retention ends).
+    fn index_waiting(&mut self) {
+        let awaited = self
+            .offline
+            .as_ref()
+            .filter(|o| self.status == Status::Active && o.originals_received_at.is_none());
+        (self.waiting_pk, self.waiting_sk) = match (self.status, awaited) {
+            (Status::Pending, _) => (
+                Some(keys::pending(&self.uscc)),
+                Some(format!("{}#{}", self.applied_at.to_rfc3339(), self.agent)),
+            ),
+            (_, Some(offline)) => (
+                Some(keys::ORIGINALS_AWAITED.to_string()),
+                Some(keys::originals_awaited(
+                    offline.originals_due,
+                    &self.uscc,
+                    &self.agent,
+                )),
+            ),
+            _ => (None, None),
+        };
     }
 
     pub fn agent_id(&self) -> AgentId {
         AgentId::of(&self.uscc, &self.agent)
     }
 
-    /// Moves to `status`, decided by `by` at `now`; keeps the pending index in step.
+    /// Moves to `status`, decided by `by` at `now`; keeps GSI2 in step.
     pub fn decide(&mut self, status: Status, by: &PersonKey, now: DateTime<Utc>) {
         self.status = status;
         self.decided_at = Some(now);
         self.decided_by = Some(by.clone());
-        self.index_pending();
+        self.index_waiting();
+    }
+
+    /// The offline grant it rests on, if it was granted offline.
+    pub fn offline(&self) -> Option<&OfflineGrant> {
+        self.offline.as_ref()
+    }
+
+    /// Sets (or clears) the offline grant it rests on; keeps GSI2 in step.
+    pub fn set_offline(&mut self, offline: Option<OfflineGrant>) {
+        self.offline = offline;
+        self.index_waiting();
     }
 
     /// Sets the TTL from the record's state: a record leaves the table `retention` after it stops

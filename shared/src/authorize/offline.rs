@@ -11,6 +11,8 @@ use crate::app::LinkState;
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::identity::Identity;
 use crate::ids::{IdDocument, IdType, PersonName, Uscc};
+use crate::keys;
+use crate::store::{Page, QuerySpec};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -135,7 +137,7 @@ pub async fn offline_grant(
         auth.method = Method::Offline;
         auth.decide(Status::Active, &operator.person, now);
         auth.valid_until = request.valid_until;
-        auth.offline = Some(OfflineGrant {
+        auth.set_offline(Some(OfflineGrant {
             operator: operator.person.clone(),
             operator_name: operator.name.clone(),
             materials: request.materials.clone(),
@@ -143,7 +145,7 @@ pub async fn offline_grant(
             originals_due: request.email_approved_at + state.core.settings.offline_originals_due,
             originals_received_at: None,
             originals_note: None,
-        });
+        }));
         let audit = AuditEntry {
             uscc: &uscc,
             actor: &operator.person,
@@ -193,8 +195,8 @@ pub async fn record_originals(
         .await?
         .ok_or_else(|| AuthorizeError::UnknownAgent)?;
     let Some(offline) = auth
-        .offline
-        .clone()
+        .offline()
+        .cloned()
         .filter(|_| auth.status == Status::Active)
     else {
         return Err(AuthorizeError::NotOffline);
@@ -212,11 +214,11 @@ pub async fn record_originals(
         return Err(AuthorizeError::OriginalsLate);
     }
     let mut next = auth.clone();
-    next.offline = Some(OfflineGrant {
+    next.set_offline(Some(OfflineGrant {
         originals_received_at: Some(request.received_at),
         originals_note: request.note.map(|n| n.trim().chars().take(200).collect()),
         ..offline
-    });
+    }));
     let audit = AuditEntry {
         uscc,
         actor: &operator.person,
@@ -228,6 +230,33 @@ pub async fn record_originals(
         detail: None,
     };
     commit(state, next, Some(auth.version), audit, None).await
+}
+
+/// Which of the offline grants still awaiting their paper originals an operator lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Originals {
+    /// Still in force: due after now, soonest due first (the ones to chase).
+    Awaited,
+    /// Lapsed: due by now and never received, the latest first (the agent must be granted again).
+    Lapsed,
+}
+
+/// A page of the offline grants whose originals have not arrived: one Query of GSI2's
+/// `ORIGINALS` partition, a key range on either side of now.
+pub async fn awaiting_originals(
+    state: &LinkState,
+    which: Originals,
+    cursor: Option<&str>,
+) -> Result<Page<Authorization>, AuthorizeError> {
+    // Any sort key due at this second sorts below it ('~' follows every key character).
+    let now = format!("{}#~", keys::instant(state.core.clock.now()));
+    let spec = QuerySpec::index(keys::Index::Gsi2, keys::ORIGINALS_AWAITED.into()).limit(50);
+    let spec = match which {
+        Originals::Awaited => spec.from(now),
+        Originals::Lapsed => spec.upto(now).newest_first(),
+    };
+    Ok(state.core.store.query(&spec, cursor).await?)
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 
 use super::error::AuthorizeError;
 use super::model::{AgentId, Authorization, EffectiveStatus, Materials, Method};
-use super::offline::{self, OfflineGrantRequest, OfflineResult, OriginalsRequest};
+use super::offline::{self, OfflineGrantRequest, OfflineResult, Originals, OriginalsRequest};
 use super::service::{self, DecisionRequest, ShareLinkCreated};
 use crate::app::LinkState;
 use crate::audit::{self, AuditView};
-use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, CursorQuery};
 use crate::identity::Identity;
 use crate::ids::Uscc;
 use crate::path::InPath;
@@ -102,6 +102,13 @@ pub struct OfflineView {
 impl AuthorizationView {
     fn new(auth: Authorization, now: DateTime<Utc>) -> Self {
         let agent_id = auth.agent_id();
+        let offline = auth.offline().map(|o| OfflineView {
+            operator_name: o.operator_name.clone(),
+            materials: o.materials.clone(),
+            email_approved_at: o.email_approved_at,
+            originals_due: o.originals_due,
+            originals_received_at: o.originals_received_at,
+        });
         Self {
             status: auth.effective_status(now),
             uscc: auth.uscc.to_string(),
@@ -114,13 +121,7 @@ impl AuthorizationView {
             applied_at: auth.applied_at,
             decided_at: auth.decided_at,
             valid_until: auth.valid_until,
-            offline: auth.offline.map(|o| OfflineView {
-                operator_name: o.operator_name,
-                materials: o.materials,
-                email_approved_at: o.email_approved_at,
-                originals_due: o.originals_due,
-                originals_received_at: o.originals_received_at,
-            }),
+            offline,
         }
     }
 }
@@ -141,13 +142,6 @@ fn list(page: crate::store::Page<Authorization>, now: DateTime<Utc>) -> Authoriz
             .collect(),
         next_cursor: page.next_cursor,
     }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CursorQuery {
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 fn uscc(state: &LinkState, raw: &str) -> Result<Uscc, ApiError> {
@@ -469,6 +463,46 @@ async fn offline_grant(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OriginalsQuery {
+    /// `awaited` (still in force, soonest due first) or `lapsed` (the latest first).
+    #[param(inline)]
+    pub originals: Originals,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineGrantList {
+    pub items: Vec<AuthorizationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The offline grants whose paper originals have not arrived, across the city (operators only,
+/// manual §9): those still awaited, to chase or record, and those that lapsed.
+#[utoipa::path(get, path = "/authorize/offline-grants", operation_id = "authorize_offline_grants", tag = "authorize",
+    params(OriginalsQuery),
+    responses((status = 200, body = OfflineGrantList), (status = 403, body = crate::http::ErrorBody)),
+    security(("bearer" = [])))]
+async fn offline_grants(
+    axum::extract::State(state): axum::extract::State<LinkState>,
+    OperatorAccess(_): OperatorAccess,
+    ApiQuery(query): ApiQuery<OriginalsQuery>,
+) -> Result<ApiJson<OfflineGrantList>, ApiError> {
+    let page =
+        offline::awaiting_originals(&state, query.originals, query.cursor.as_deref()).await?;
+    let now = state.core.clock.now();
+    Ok(ApiJson(OfflineGrantList {
+        items: page
+            .items
+            .into_iter()
+            .map(|a| AuthorizationView::new(a, now))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
 /// An operator records that the paper originals of an offline grant arrived.
 #[utoipa::path(post, path = "/authorize/offline-grants/{uscc}/{agent_id}/originals", tag = "authorize", request_body = OriginalsRequest,
     params(("uscc" = String, Path, description = "unified social credit code"), ("agent_id" = String, Path, description = "the agent's agent_id")),
@@ -509,6 +543,6 @@ pub fn routes() -> OpenApiRouter<LinkState> {
         .routes(routes!(decide_application))
         .routes(routes!(revoke))
         .routes(routes!(audit_trail))
-        .routes(routes!(offline_grant))
+        .routes(routes!(offline_grant, offline_grants))
         .routes(routes!(record_originals))
 }

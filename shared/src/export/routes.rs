@@ -4,14 +4,14 @@
 use super::ExportState;
 use super::model::{Delivery, ExportFilter, ExportJob, ExportSpec, JobId, JobStatus, ListKind};
 use super::service::{self, Asked, ExportError};
-use crate::http::{ApiError, ApiJson, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiQuery, CursorQuery};
 use crate::path::InPath;
 use crate::tenancy::TenantAccess;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 impl From<ExportError> for ApiError {
@@ -145,13 +145,6 @@ async fn status(
     Ok(ApiJson(JobView::from(&job)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct JobsQuery {
-    pub cursor: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobList {
     pub items: Vec<JobView>,
@@ -160,13 +153,13 @@ pub struct JobList {
 
 /// The enterprise's export jobs.
 #[utoipa::path(get, path = "/export/enterprises/{uscc}/exports", operation_id = "export_list", tag = "export",
-    params(("uscc" = String, Path, description = "unified social credit code"), JobsQuery),
+    params(("uscc" = String, Path, description = "unified social credit code"), CursorQuery),
     responses((status = 200, body = JobList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn list(
     State(state): State<ExportState>,
     access: TenantAccess,
-    ApiQuery(query): ApiQuery<JobsQuery>,
+    ApiQuery(query): ApiQuery<CursorQuery>,
 ) -> Result<ApiJson<JobList>, ApiError> {
     let page = service::list(&state, &access.enterprise.uscc, query.cursor.as_deref()).await?;
     Ok(ApiJson(JobList {

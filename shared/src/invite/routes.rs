@@ -7,7 +7,7 @@ use super::model::{
 use super::service::{self, HandAdded, InviteError};
 use crate::app::LinkState;
 use crate::health::RecordStatus;
-use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, CursorQuery};
 use crate::identity::Identity;
 use crate::ids::IdType;
 use crate::path::InPath;
@@ -147,13 +147,6 @@ async fn create(
 pub struct InvitationList {
     pub items: Vec<InvitationView>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct CursorQuery {
-    pub cursor: Option<String>,
 }
 
 /// The enterprise's invitations, newest first, with who made each and how often it was used.

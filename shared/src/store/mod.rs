@@ -134,6 +134,8 @@ pub struct QuerySpec {
     pub sort_prefix: Option<String>,
     /// Only items whose sort key is `<=` this (e.g. "due by now").
     pub sort_upto: Option<String>,
+    /// Only items whose sort key is `>=` this (e.g. "due after now").
+    pub sort_from: Option<String>,
     pub newest_first: bool,
     pub limit: i32,
 }
@@ -148,6 +150,7 @@ impl QuerySpec {
             sort_attr: keys::SK,
             sort_prefix: None,
             sort_upto: None,
+            sort_from: None,
             newest_first: false,
             limit: 50,
         }
@@ -171,6 +174,11 @@ impl QuerySpec {
 
     pub fn upto(mut self, upto: impl Into<String>) -> Self {
         self.sort_upto = Some(upto.into());
+        self
+    }
+
+    pub fn from(mut self, from: impl Into<String>) -> Self {
+        self.sort_from = Some(from.into());
         self
     }
 
@@ -211,10 +219,12 @@ pub fn decode_cursor(cursor: &str, spec: &QuerySpec) -> Result<Item, BadCursor> 
         return Err(BadCursor);
     }
     let sort = map.get(spec.sort_attr).ok_or(BadCursor)?;
+    // DynamoDB refuses a start key outside the key condition: refuse it here, as a bad cursor.
     if spec
         .sort_prefix
         .as_ref()
         .is_some_and(|prefix| !sort.starts_with(prefix.as_str()))
+        || spec.sort_upto.as_ref().is_some_and(|upto| sort > upto)
     {
         return Err(BadCursor);
     }
@@ -442,7 +452,20 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<Page<T>, BadCursorOr> {
         let start = cursor.map(|c| decode_cursor(c, spec)).transpose()?;
-        let (items, last_key) = self.query_items(spec, start, None).await?;
+        // A range that starts at "now" has moved on since the previous page: the next page still
+        // goes on from where that one stopped (the items passed over since come with it).
+        let mut spec = std::borrow::Cow::Borrowed(spec);
+        if let (Some(from), Some(at)) = (
+            spec.sort_from.clone(),
+            start
+                .as_ref()
+                .and_then(|key| key.get(spec.sort_attr))
+                .and_then(|v| v.as_s().ok()),
+        ) && at.as_str() < from.as_str()
+        {
+            spec.to_mut().sort_from = Some(at.clone());
+        }
+        let (items, last_key) = self.query_items(&spec, start, None).await?;
         let items = items
             .into_iter()
             .map(Self::from_item)
@@ -471,16 +494,25 @@ impl Store {
             .scan_index_forward(!spec.newest_first)
             .limit(spec.limit)
             .set_exclusive_start_key(start);
-        request = match (&spec.sort_prefix, &spec.sort_upto) {
-            (Some(prefix), _) => request
+        request = match (&spec.sort_prefix, &spec.sort_upto, &spec.sort_from) {
+            (Some(prefix), _, _) => request
                 .key_condition_expression("#p = :p AND begins_with(#s, :s)")
                 .expression_attribute_names("#s", spec.sort_attr)
                 .expression_attribute_values(":s", AttributeValue::S(prefix.clone())),
-            (None, Some(upto)) => request
+            (None, Some(upto), None) => request
                 .key_condition_expression("#p = :p AND #s <= :s")
                 .expression_attribute_names("#s", spec.sort_attr)
                 .expression_attribute_values(":s", AttributeValue::S(upto.clone())),
-            (None, None) => request.key_condition_expression("#p = :p"),
+            (None, None, Some(from)) => request
+                .key_condition_expression("#p = :p AND #s >= :s")
+                .expression_attribute_names("#s", spec.sort_attr)
+                .expression_attribute_values(":s", AttributeValue::S(from.clone())),
+            (None, Some(upto), Some(from)) => request
+                .key_condition_expression("#p = :p AND #s BETWEEN :f AND :s")
+                .expression_attribute_names("#s", spec.sort_attr)
+                .expression_attribute_values(":f", AttributeValue::S(from.clone()))
+                .expression_attribute_values(":s", AttributeValue::S(upto.clone())),
+            (None, None, None) => request.key_condition_expression("#p = :p"),
         };
         // A filter is applied by DynamoDB after the read: it saves bytes on the wire, not read
         // units. Its placeholders (`#n0`, `:v0`) never clash with the key condition's.

@@ -344,6 +344,65 @@ pub async fn authorize_agent(
     }
 }
 
+/// The agent of the demo's lapsed offline grant.
+pub const LAPSED_AGENT_NAME: &str = "郑经办";
+
+/// An offline grant for the foreign-led enterprise that the operator made 20 days ago on e-mailed
+/// materials, whose paper originals never came: lapsed, as the operators' list shows it. Made
+/// through the real flow on a clock set back, so its records are those a person leaves.
+/// Harmless when already done.
+pub async fn seed_lapsed_offline_grant(
+    state: &Functions,
+    cast: &Cast,
+) -> Result<(), fangyitong::http::ApiError> {
+    let now = state.core.clock.now();
+    let mut then = state.link_state();
+    let lapsed = authorize::awaiting_originals(&then, authorize::Originals::Lapsed, None).await?;
+    if lapsed
+        .items
+        .iter()
+        .any(|a| a.agent_name == LAPSED_AGENT_NAME)
+    {
+        return Ok(());
+    }
+    let at = now - Duration::days(20);
+    then.core.clock = std::sync::Arc::new(fangyitong::clock::ManualClock::new(at));
+    let operator = Persona {
+        face_verified_at: Some(at),
+        ..cast.operator.clone()
+    };
+    let operator = (state.verifier)
+        .identify(
+            &minter().mint(&operator, at, Duration::minutes(1)),
+            at,
+            &state.keyer,
+        )
+        .await?;
+    let request = authorize::OfflineGrantRequest {
+        uscc: foreign_uscc().to_string(),
+        agents: vec![authorize::OfflineAgent {
+            name: LAPSED_AGENT_NAME.into(),
+            id_type: IdType::ResidentId,
+            id_number: resident_id(
+                "440304",
+                NaiveDate::from_ymd_opt(1986, 6, 6).expect("a date"),
+                808,
+            ),
+        }],
+        materials: authorize::Materials {
+            application_form: true,
+            business_licence: true,
+            legal_rep_identity: true,
+            agent_identity: true,
+            email_reference: "MAIL-DEMO-0001".into(),
+        },
+        email_approved_at: at - Duration::hours(1),
+        valid_until: None,
+    };
+    authorize::offline_grant(&then, &operator, request).await?;
+    Ok(())
+}
+
 /// Tokens for the whole cast, minted and face-verified at `now`, valid 12 hours.
 pub fn fresh_tokens(now: DateTime<Utc>) -> serde_json::Value {
     let cast = Cast::new(now);

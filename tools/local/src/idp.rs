@@ -4,7 +4,11 @@
 //!   it runs: a key rotation, which the tests walk through;
 //! - OpenID Connect's authorization-code flow with PKCE for the H5 client: `/authorize` shows the
 //!   demo personas in place of the face verification, and `/token` exchanges the code (checking
-//!   the verifier) for a token of the chosen persona, face-verified just now.
+//!   the verifier) for a token of the chosen persona.
+//! - a sign-in session per browser, as a provider keeps one: choosing the persona this browser is
+//!   signed in as again carries on the session, whose face verification dates from its start;
+//!   a request with `max_age` older than that verifies the face afresh (OpenID Connect Core
+//!   §3.1.2.1). That is what a grant needing a recent verification meets.
 
 use crate::demo::{DEV_AUDIENCE, DEV_ISSUER, DEV_KEY_ID, DEV_PRIVATE_KEY};
 use crate::tokens::TokenMinter;
@@ -38,6 +42,8 @@ struct Published {
 /// What an authorization code stands for until it is exchanged.
 struct Grant {
     role: String,
+    /// When the person's face was verified: now, or when their session began.
+    face_verified_at: chrono::DateTime<chrono::Utc>,
     client_id: String,
     redirect_uri: String,
     code_challenge: String,
@@ -184,7 +190,7 @@ mod oidc {
     use super::{Grant, Published};
     use crate::demo;
     use axum::extract::{Form, Query, State};
-    use axum::http::{StatusCode, header};
+    use axum::http::{HeaderMap, StatusCode, header};
     use axum::response::{Html, IntoResponse, Redirect, Response};
     use axum::routing::{get, post};
     use axum::{Json, Router};
@@ -212,6 +218,24 @@ mod oidc {
         state: String,
         code_challenge: String,
         code_challenge_method: String,
+        /// Seconds: a face verification older than this must be done again.
+        max_age: Option<i64>,
+    }
+
+    /// The browser's sign-in session at this provider: who, and since when (the face
+    /// verification). A stand-in's cookie, unsigned: it serves loopback only.
+    pub const SESSION_COOKIE: &str = "dev_idp_session";
+
+    fn session(headers: &HeaderMap) -> Option<(String, chrono::DateTime<chrono::Utc>)> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        let value = cookies.split(';').find_map(|c| {
+            c.trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|rest| rest.strip_prefix('='))
+        })?;
+        let (role, since) = value.split_once('.')?;
+        let since = chrono::DateTime::from_timestamp(since.parse().ok()?, 0)?;
+        Some((role.to_string(), since))
     }
 
     fn escape(text: &str) -> String {
@@ -238,14 +262,18 @@ mod oidc {
             return refused("unknown client_id");
         }
         let cast = demo::Cast::new(chrono::Utc::now());
+        let max_age = q.max_age.map(|m| m.to_string());
         let carry = |role: &str| {
-            let pairs = [
+            let mut pairs = vec![
                 ("role", role),
                 ("client_id", q.client_id.as_str()),
                 ("redirect_uri", q.redirect_uri.as_str()),
                 ("state", q.state.as_str()),
                 ("code_challenge", q.code_challenge.as_str()),
             ];
+            if let Some(max_age) = &max_age {
+                pairs.push(("max_age", max_age));
+            }
             pairs
                 .iter()
                 .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -279,10 +307,28 @@ mod oidc {
         redirect_uri: String,
         state: String,
         code_challenge: String,
+        max_age: Option<i64>,
     }
 
-    /// The person chose (was verified): back to the client with a one-time code.
-    async fn choose(State(published): State<Arc<Published>>, Query(c): Query<Choice>) -> Response {
+    /// The person chose (was verified): back to the client with a one-time code. The browser's
+    /// session goes on when it is this person's and recent enough for `max_age`; otherwise the
+    /// face is verified now and a new session begins.
+    async fn choose(
+        State(published): State<Arc<Published>>,
+        headers: HeaderMap,
+        Query(c): Query<Choice>,
+    ) -> Response {
+        let now = chrono::Utc::now();
+        let face_verified_at = match session(&headers) {
+            Some((role, since))
+                if role == c.role
+                    && c.max_age
+                        .is_none_or(|max| (now - since).num_seconds() <= max) =>
+            {
+                since
+            }
+            _ => now,
+        };
         let code = ulid::Ulid::new().to_string();
         let separator = if c.redirect_uri.contains('?') {
             '&'
@@ -297,13 +343,23 @@ mod oidc {
         published.codes().insert(
             code,
             Grant {
-                role: c.role,
+                role: c.role.clone(),
+                face_verified_at,
                 client_id: c.client_id,
                 redirect_uri: c.redirect_uri,
                 code_challenge: c.code_challenge,
             },
         );
-        Redirect::to(&target).into_response()
+        let cookie = format!(
+            "{SESSION_COOKIE}={}.{}; Path=/; HttpOnly; SameSite=Lax",
+            c.role,
+            face_verified_at.timestamp()
+        );
+        let mut response = Redirect::to(&target).into_response();
+        if let Ok(cookie) = header::HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        response
     }
 
     #[derive(Deserialize)]
@@ -367,7 +423,12 @@ mod oidc {
             return token_error("invalid_grant");
         };
         let ttl = chrono::Duration::hours(12);
-        let token = demo::minter().mint(persona, now, ttl);
+        // A persona who cannot verify a face (a passport holder) still has none.
+        let persona = crate::tokens::Persona {
+            face_verified_at: persona.face_verified_at.map(|_| grant.face_verified_at),
+            ..persona.clone()
+        };
+        let token = demo::minter().mint(&persona, now, ttl);
         cors(Json(serde_json::json!({
             "access_token": token,
             "id_token": token,

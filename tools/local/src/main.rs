@@ -75,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cast = Cast::new(state.core.clock.now());
     demo::seed_registry(&state, &cast).await?;
     demo::seed_agent(&state, &cast).await?;
+    demo::seed_lapsed_offline_grant(&state, &cast).await?;
     // The data pipeline, as in production: deliveries into the bucket, a sync, a relabel.
     let now = state.core.clock.now();
     // The demo enterprise with its employees and a handful of others; or the city slice. The

@@ -184,7 +184,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The offline grants whose paper originals have not arrived, across the city (operators only,
+         *     manual §9): those still awaited, to chase or record, and those that lapsed.
+         */
+        get: operations["authorize_offline_grants"];
         put?: never;
         /** An operator grants agents offline, one or a batch (manual §9). */
         post: operations["offline_grant"];
@@ -1433,6 +1437,10 @@ export interface components {
             id_type: components["schemas"]["IdType"];
             name: string;
         };
+        OfflineGrantList: {
+            items: components["schemas"]["AuthorizationView"][];
+            next_cursor?: string | null;
+        };
         OfflineGrantRequest: {
             agents: components["schemas"]["OfflineAgent"][];
             /**
@@ -2560,6 +2568,67 @@ export interface operations {
             };
         };
     };
+    authorize_offline_grants: {
+        parameters: {
+            query: {
+                /** @description `awaited` (still in force, soonest due first) or `lapsed` (the latest first). */
+                originals: "awaited" | "lapsed";
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfflineGrantList"];
+                };
+            };
+            /** @description a path or query parameter is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no bearer token, or one that does not verify */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request took too long or the store is busy; try again after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     offline_grant: {
         parameters: {
             query?: never;
@@ -3017,6 +3086,7 @@ export interface operations {
     export_list: {
         parameters: {
             query?: {
+                /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
             };
             header?: never;
@@ -3444,6 +3514,7 @@ export interface operations {
     invite_list: {
         parameters: {
             query?: {
+                /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
             };
             header?: never;
