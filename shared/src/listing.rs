@@ -13,9 +13,10 @@
 
 use crate::attr;
 use crate::http::ApiError;
+use crate::ids::NameError;
 use crate::keys;
 use crate::roster::{Membership, Source};
-use crate::store::{self, Condition, Item, QuerySpec, Store};
+use crate::store::{self, Condition, Item, QuerySpec, Store, StoreError};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -26,6 +27,38 @@ pub const MAX_PAGE_SIZE: usize = 50;
 /// Items read per request when a source filter drops some after the read.
 const FILTERED_READ: i32 = 200;
 const MAX_NAME_CHARS: usize = 32;
+
+/// Why a list cannot be read as asked: each a 400, with its own code.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// A label or state that is none of them (an export names its list in its body).
+    #[error(transparent)]
+    UnknownGroup(#[from] crate::health::UnknownName),
+    #[error("limit must be between 1 and {MAX_PAGE_SIZE}, not {0}")]
+    InvalidLimit(usize),
+    #[error("in_shenzhen filters PCR lists, not vaccination lists")]
+    InShenzhenOnVaccination,
+    #[error("a name filter: {0}")]
+    InvalidName(NameError),
+    #[error("the cursor is not one this list issued (another enterprise, label or filter?)")]
+    InvalidCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        let code = match e {
+            ListError::UnknownGroup(unknown) => return unknown.into(),
+            ListError::InvalidLimit(_) => "invalid_limit",
+            ListError::InShenzhenOnVaccination => "invalid_query",
+            ListError::InvalidName(_) => "invalid_name",
+            ListError::InvalidCursor => "invalid_cursor",
+            ListError::Store(store) => return store.into(),
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
 
 /// Current employees (the default) or those who left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -59,13 +92,10 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    pub fn page_size(&self) -> Result<usize, ApiError> {
+    pub fn page_size(&self) -> Result<usize, ListError> {
         match self.limit.unwrap_or(MAX_PAGE_SIZE) {
             n @ 1..=MAX_PAGE_SIZE => Ok(n),
-            n => Err(ApiError::bad_request(
-                "invalid_limit",
-                format!("limit must be between 1 and {MAX_PAGE_SIZE}, not {n}"),
-            )),
+            n => Err(ListError::InvalidLimit(n)),
         }
     }
 }
@@ -85,7 +115,7 @@ impl EmployeeList {
         uscc: &crate::ids::Uscc,
         label: &str,
         filter: &ListParams,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ListError> {
         let shenzhen: Vec<bool> = match filter.in_shenzhen {
             Some(v) => vec![v],
             None => vec![false, true],
@@ -115,12 +145,9 @@ impl EmployeeList {
         uscc: &crate::ids::Uscc,
         state: &str,
         filter: &ListParams,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ListError> {
         if filter.in_shenzhen.is_some() {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "in_shenzhen filters PCR lists, not vaccination lists",
-            ));
+            return Err(ListError::InShenzhenOnVaccination);
         }
         let name = validated_name(filter)?;
         let prefix = format!(
@@ -174,7 +201,7 @@ impl EmployeeList {
         store: &Store,
         params: &ListParams,
         row: impl Fn(&Membership) -> Option<T>,
-    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+    ) -> Result<(Vec<T>, Option<String>), ListError> {
         let (members, next_cursor) = self
             .page(store, params.cursor.as_deref(), params.page_size()?)
             .await?;
@@ -186,7 +213,7 @@ impl EmployeeList {
         store: &Store,
         cursor: Option<&str>,
         size: usize,
-    ) -> Result<(Vec<Membership>, Option<String>), ApiError> {
+    ) -> Result<(Vec<Membership>, Option<String>), ListError> {
         let (mut segment, mut start) = match cursor {
             Some(c) => self.decode(c)?,
             None => (0, None),
@@ -246,13 +273,8 @@ impl EmployeeList {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
     }
 
-    fn decode(&self, cursor: &str) -> Result<(usize, Option<Item>), ApiError> {
-        let bad = || {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this list issued (another enterprise, label or filter?)",
-            )
-        };
+    fn decode(&self, cursor: &str) -> Result<(usize, Option<Item>), ListError> {
+        let bad = || ListError::InvalidCursor;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cursor)
             .map_err(|_| bad())?;
@@ -280,7 +302,7 @@ struct ListCursor {
     start: Option<String>,
 }
 
-fn validated_name(filter: &ListParams) -> Result<Option<String>, ApiError> {
+fn validated_name(filter: &ListParams) -> Result<Option<String>, ListError> {
     let Some(name) = filter
         .name
         .as_deref()
@@ -291,7 +313,7 @@ fn validated_name(filter: &ListParams) -> Result<Option<String>, ApiError> {
     };
     crate::ids::PersonName::parse(name, MAX_NAME_CHARS)
         .map(|name| Some(name.into_string()))
-        .map_err(|e| ApiError::bad_request("invalid_name", format!("a name filter: {e}")))
+        .map_err(ListError::InvalidName)
 }
 
 fn fingerprint(described: &str) -> String {
@@ -299,8 +321,114 @@ fn fingerprint(described: &str) -> String {
     hex::encode(&sha2::Sha256::digest(described.as_bytes())[..8])
 }
 
-fn decode_all(rows: Vec<Item>) -> Result<Vec<Membership>, ApiError> {
+fn decode_all(rows: Vec<Item>) -> Result<Vec<Membership>, ListError> {
     rows.into_iter()
-        .map(|item| Store::from_item(item).map_err(ApiError::from))
+        .map(|item| Ok(Store::from_item(item)?))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uscc() -> crate::ids::Uscc {
+        crate::ids::Uscc::parse("91440300MA5D3M0014").unwrap()
+    }
+
+    fn code(e: ListError) -> String {
+        ApiError::from(e).code.into_owned()
+    }
+
+    #[test]
+    fn a_page_holds_1_to_50_employees() {
+        let with = |limit| ListParams {
+            limit,
+            ..ListParams::default()
+        };
+        assert_eq!(with(None).page_size().unwrap(), MAX_PAGE_SIZE);
+        assert_eq!(with(Some(1)).page_size().unwrap(), 1);
+        for refused in [0, MAX_PAGE_SIZE + 1] {
+            let error = with(Some(refused)).page_size().unwrap_err();
+            assert_eq!(code(error), "invalid_limit");
+        }
+    }
+
+    #[test]
+    fn filters_are_keys_where_they_can_be() {
+        let all = EmployeeList::pcr(&uscc(), "24h", &ListParams::default()).unwrap();
+        assert_eq!(
+            all.segments.len(),
+            1,
+            "current employees, in and out of Shenzhen"
+        );
+        assert!(all.filter.is_none());
+        let named = ListParams {
+            name: Some(" 王 ".into()),
+            source: Some(Source::Invited),
+            ..ListParams::default()
+        };
+        let named = EmployeeList::pcr(&uscc(), "24h", &named).unwrap();
+        let prefixes: Vec<_> = named
+            .segments
+            .iter()
+            .map(|s| s.sort_prefix.clone())
+            .collect();
+        assert_eq!(
+            prefixes,
+            [Some("C#0#王".to_string()), Some("C#1#王".to_string())]
+        );
+        assert!(
+            named.filter.is_some(),
+            "the source is filtered after the read"
+        );
+    }
+
+    #[test]
+    fn refusals_say_which_rule() {
+        let in_shenzhen = ListParams {
+            in_shenzhen: Some(true),
+            ..ListParams::default()
+        };
+        let error = EmployeeList::vaccination(&uscc(), "boosted", &in_shenzhen).unwrap_err();
+        assert_eq!(code(error), "invalid_query");
+        let control = ListParams {
+            name: Some("王\u{0}".into()),
+            ..ListParams::default()
+        };
+        let error = EmployeeList::pcr(&uscc(), "24h", &control).unwrap_err();
+        assert_eq!(code(error), "invalid_name");
+        let blank = ListParams {
+            name: Some("  ".into()),
+            ..ListParams::default()
+        };
+        assert!(
+            EmployeeList::pcr(&uscc(), "24h", &blank).is_ok(),
+            "no name filter"
+        );
+        let unknown: Result<crate::health::PcrLabel, _> = "25h".parse();
+        assert_eq!(code(ListError::from(unknown.unwrap_err())), "invalid_label");
+    }
+
+    #[test]
+    fn a_cursor_opens_only_the_list_it_came_from() {
+        let list = EmployeeList::pcr(&uscc(), "24h", &ListParams::default()).unwrap();
+        let cursor = list.encode(0, None);
+        assert!(list.decode(&cursor).is_ok());
+        let left = ListParams {
+            status: Status::Left,
+            ..ListParams::default()
+        };
+        let other_filter = EmployeeList::pcr(&uscc(), "24h", &left).unwrap();
+        let other_label = EmployeeList::pcr(&uscc(), "48h", &ListParams::default()).unwrap();
+        for other in [&other_filter, &other_label] {
+            assert!(matches!(
+                other.decode(&cursor),
+                Err(ListError::InvalidCursor)
+            ));
+        }
+        for forged in ["", "e30", "not base64!", &cursor[1..]] {
+            let error = list.decode(forged).unwrap_err();
+            assert_eq!(code(error), "invalid_cursor", "{forged:?}");
+        }
+    }
 }

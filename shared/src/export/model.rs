@@ -2,10 +2,9 @@
 //! files, and the queue message naming it.
 
 use crate::health::{PcrLabel, VaxState};
-use crate::http::ApiError;
 use crate::ids::{Email, PersonKey, Uscc};
 use crate::keys;
-use crate::listing::{EmployeeList, ListParams, Status};
+use crate::listing::{EmployeeList, ListError, ListParams, Status};
 use crate::roster::Source;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,7 +66,7 @@ pub struct ExportSpec {
 
 impl ExportSpec {
     /// The list it reads, validated exactly as the query routes validate it.
-    pub fn employee_list(&self, uscc: &Uscc) -> Result<EmployeeList, ApiError> {
+    pub fn employee_list(&self, uscc: &Uscc) -> Result<EmployeeList, ListError> {
         let params = ListParams {
             name: self.filter.name.clone(),
             source: self.filter.source,

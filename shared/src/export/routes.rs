@@ -26,7 +26,7 @@ impl From<ExportError> for ApiError {
             E::DailyLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "daily_export_limit"),
             E::InvalidList(_) | E::NotQueued(_) | E::Cursor(_) | E::Store(_) => {
                 return match e {
-                    E::InvalidList(refused) => refused,
+                    E::InvalidList(refused) => refused.into(),
                     not_queued @ E::NotQueued(_) => ApiError::unavailable(not_queued),
                     E::Cursor(c) => crate::store::BadCursorOr::Cursor(c).into(),
                     E::Store(s) => s.into(),

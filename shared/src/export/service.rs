@@ -7,7 +7,6 @@ use super::ExportState;
 use super::model::{ExportFilter, ExportJob, ExportSpec, JobId, JobMessage, ListKind};
 use super::repo::{DailyQuota, ExportJobs};
 use crate::audit::{AuditAction, AuditEntry};
-use crate::http::ApiError;
 use crate::ids::{Email, EmailError, PersonKey, Uscc};
 use crate::store::{BadCursor, BadCursorOr, Page, StoreError};
 use crate::tenancy::TenantAccess;
@@ -22,7 +21,7 @@ pub enum ExportError {
     InvalidIdempotencyKey,
     /// The list or its filters, refused exactly as the query routes refuse them.
     #[error("{0}")]
-    InvalidList(ApiError),
+    InvalidList(crate::listing::ListError),
     #[error("no such export job in this enterprise")]
     UnknownJob,
     #[error("this enterprise has made its {0} exports for today; try again tomorrow")]
