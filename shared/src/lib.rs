@@ -63,6 +63,7 @@ pub mod path;
 pub mod query_nucleic;
 pub mod query_sites;
 pub mod query_vaccine;
+pub mod read_model;
 pub mod registry;
 pub mod rekey;
 pub mod relabel;

@@ -68,24 +68,51 @@ pub struct DoseReport {
     pub note: Option<String>,
 }
 
+/// Why a dose report is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("dose must be 1 to {MAX_DOSE}")]
+    DoseNumber,
+    #[error("date must be between {earliest} and today ({today})")]
+    Date {
+        earliest: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("product is 1 to {MAX_PRODUCT_CHARS} characters")]
+    Product,
+    #[error("note is up to {MAX_NOTE_CHARS} characters")]
+    Note,
+    #[error(
+        "this person already has the most vaccination reports kept; ask the health commission to correct the record"
+    )]
+    TooMany,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::TooMany => ApiError::conflict("too_many_reports", e.to_string()),
+            ReportError::Store(store) => store.into(),
+            invalid => ApiError::unprocessable("invalid_dose", invalid.to_string()),
+        }
+    }
+}
+
 impl DoseReport {
-    fn validated(self, today: NaiveDate) -> Result<(Dose, Option<String>), ApiError> {
-        let invalid = |message: String| ApiError::unprocessable("invalid_dose", message);
+    fn validated(self, today: NaiveDate) -> Result<(Dose, Option<String>), ReportError> {
         if !(1..=MAX_DOSE).contains(&self.dose) {
-            return Err(invalid(format!("dose must be 1 to {MAX_DOSE}")));
+            return Err(ReportError::DoseNumber);
         }
         let (y, m, d) = EARLIEST_DOSE;
         let earliest = NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
         if self.date < earliest || self.date > today {
-            return Err(invalid(format!(
-                "date must be between {earliest} and today ({today})"
-            )));
+            return Err(ReportError::Date { earliest, today });
         }
         let product = self.product.trim().to_string();
         if product.is_empty() || product.chars().count() > MAX_PRODUCT_CHARS {
-            return Err(invalid(format!(
-                "product is 1 to {MAX_PRODUCT_CHARS} characters"
-            )));
+            return Err(ReportError::Product);
         }
         let note = self
             .note
@@ -95,9 +122,7 @@ impl DoseReport {
             .as_ref()
             .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
         {
-            return Err(invalid(format!(
-                "note is up to {MAX_NOTE_CHARS} characters"
-            )));
+            return Err(ReportError::Note);
         }
         Ok((
             Dose {
@@ -179,7 +204,7 @@ impl VaccinationReport {
         report: DoseReport,
         reporter: Reporter,
         now: DateTime<Utc>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ReportError> {
         let today = crate::clock::business_time(now).date_naive();
         let (dose, note) = report.validated(today)?;
         let id = keys::sortable_id();
@@ -225,12 +250,9 @@ pub async fn save(
     store: &Store,
     report: &VaccinationReport,
     extra: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-) -> Result<(), ApiError> {
+) -> Result<(), ReportError> {
     if of_person(store, &report.person).await?.len() >= MAX_REPORTS_PER_PERSON {
-        return Err(ApiError::conflict(
-            "too_many_reports",
-            "this person already has the most vaccination reports kept; ask the health commission to correct the record",
-        ));
+        return Err(ReportError::TooMany);
     }
     let mut parts = vec![crate::store::put_new(
         store.table(),
@@ -258,14 +280,30 @@ mod tests {
     fn reports_are_checked() {
         let today: NaiveDate = "2022-04-01".parse().unwrap();
         assert!(report(1, "2021-05-01", "北京生物").validated(today).is_ok());
-        for bad in [
-            report(0, "2021-05-01", "北京生物"),
-            report(6, "2021-05-01", "北京生物"),
-            report(1, "2019-05-01", "北京生物"),
-            report(1, "2022-04-02", "北京生物"),
-            report(1, "2021-05-01", "  "),
+        let long_note = DoseReport {
+            note: Some("注".repeat(MAX_NOTE_CHARS + 1)),
+            ..report(1, "2021-05-01", "北京生物")
+        };
+        for (bad, why) in [
+            (report(0, "2021-05-01", "北京生物"), "dose must be 1 to 5"),
+            (report(6, "2021-05-01", "北京生物"), "dose must be 1 to 5"),
+            (report(1, "2019-05-01", "北京生物"), "date must be between"),
+            (report(1, "2022-04-02", "北京生物"), "today (2022-04-01)"),
+            (report(1, "2021-05-01", "  "), "product is 1 to"),
+            (long_note, "note is up to"),
         ] {
-            assert!(bad.validated(today).is_err());
+            let error = bad.validated(today).unwrap_err();
+            assert!(error.to_string().contains(why), "{error}");
+            let answer = ApiError::from(error);
+            assert_eq!(
+                (answer.status.as_u16(), answer.code.as_ref()),
+                (422, "invalid_dose")
+            );
         }
+        let too_many = ApiError::from(ReportError::TooMany);
+        assert_eq!(
+            (too_many.status.as_u16(), too_many.code.as_ref()),
+            (409, "too_many_reports")
+        );
     }
 }

@@ -5,9 +5,9 @@ use crate::app::Core;
 use crate::feeds::PcrOutcome;
 use crate::freshness::Freshness;
 use crate::health::PcrLabel;
-use crate::http::ApiError;
 use crate::ids::EmployeeId;
 use crate::listing::{EmployeeList, ListParams};
+use crate::read_model::ReadError;
 use crate::roster::{self, Membership, Source};
 use crate::summary;
 use crate::tenancy::TenantAccess;
@@ -36,7 +36,7 @@ pub struct NucleicSummary {
 }
 
 /// Counts per label, in Shenzhen, total and left: one read.
-pub async fn summary(state: &Core, access: &TenantAccess) -> Result<NucleicSummary, ApiError> {
+pub async fn summary(state: &Core, access: &TenantAccess) -> Result<NucleicSummary, ReadError> {
     let uscc = &access.enterprise.uscc;
     let counters = summary::get(&state.store, uscc).await?;
     let (labels, unlabelled) =
@@ -105,7 +105,7 @@ pub async fn page(
     access: &TenantAccess,
     label: PcrLabel,
     params: &ListParams,
-) -> Result<NucleicPage, ApiError> {
+) -> Result<NucleicPage, ReadError> {
     let list = EmployeeList::pcr(&access.enterprise.uscc, label.as_str(), params)?;
     let (items, next_cursor) = list.rows(&state.store, params, NucleicRow::of).await?;
     Ok(NucleicPage {
@@ -152,7 +152,7 @@ pub async fn detail(
     state: &Core,
     access: &TenantAccess,
     employee_id: &EmployeeId,
-) -> Result<NucleicDetail, ApiError> {
+) -> Result<NucleicDetail, ReadError> {
     let (m, health) =
         roster::employee_with_health(&state.store, &access.enterprise.uscc, employee_id).await?;
     crate::subject::record_view(state, access, &m, crate::subject::Section::Nucleic).await?;

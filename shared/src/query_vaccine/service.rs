@@ -8,11 +8,11 @@ use crate::authorize::AgentId;
 use crate::feeds::Dose;
 use crate::freshness::Freshness;
 use crate::health::{Health, RecordStatus, VaxState};
-use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::EmployeeId;
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams};
+use crate::read_model::ReadError;
 use crate::roster::{self, Membership, Source};
 use crate::store::Store;
 use crate::summary;
@@ -42,7 +42,7 @@ pub struct VaccineSummary {
 }
 
 /// Employees per state, and those whose primary series is complete: one read.
-pub async fn summary(state: &Core, access: &TenantAccess) -> Result<VaccineSummary, ApiError> {
+pub async fn summary(state: &Core, access: &TenantAccess) -> Result<VaccineSummary, ReadError> {
     let uscc = &access.enterprise.uscc;
     let counters = summary::get(&state.store, uscc).await?;
     let (states, unlabelled) =
@@ -110,7 +110,7 @@ pub async fn page(
     access: &TenantAccess,
     vax_state: VaxState,
     params: &ListParams,
-) -> Result<VaccinePage, ApiError> {
+) -> Result<VaccinePage, ReadError> {
     let list = EmployeeList::vaccination(&access.enterprise.uscc, vax_state.as_str(), params)?;
     let (items, next_cursor) = list.rows(&state.store, params, VaccineRow::of).await?;
     Ok(VaccinePage {
@@ -146,7 +146,7 @@ async fn detail_of(
     access: &TenantAccess,
     m: Membership,
     health: Health,
-) -> Result<VaccineDetail, ApiError> {
+) -> Result<VaccineDetail, ReadError> {
     let reports = vaccination::of_person(&state.store, &m.person).await?;
     Ok(VaccineDetail {
         employee_id: m.employee_id.clone(),
@@ -171,7 +171,7 @@ pub async fn detail(
     state: &Core,
     access: &TenantAccess,
     employee_id: &EmployeeId,
-) -> Result<VaccineDetail, ApiError> {
+) -> Result<VaccineDetail, ReadError> {
     let (m, health) =
         roster::employee_with_health(&state.store, &access.enterprise.uscc, employee_id).await?;
     crate::subject::record_view(state, access, &m, crate::subject::Section::Vaccine).await?;
@@ -185,7 +185,7 @@ pub async fn enter_dose(
     access: &TenantAccess,
     employee_id: &EmployeeId,
     dose: DoseReport,
-) -> Result<VaccineDetail, ApiError> {
+) -> Result<VaccineDetail, ReadError> {
     let (m, health) =
         roster::employee_with_health(&state.store, &access.enterprise.uscc, employee_id).await?;
     let now = state.clock.now();
@@ -228,7 +228,7 @@ pub struct MyVaccination {
     pub data_synced_at: Option<DateTime<Utc>>,
 }
 
-pub async fn my_vaccination(state: &Core, identity: &Identity) -> Result<MyVaccination, ApiError> {
+pub async fn my_vaccination(state: &Core, identity: &Identity) -> Result<MyVaccination, ReadError> {
     let now = state.clock.now();
     let health_keys: Vec<(String, String)> = identity
         .keys()
@@ -263,7 +263,7 @@ pub async fn correct(
     state: &Core,
     identity: &Identity,
     dose: DoseReport,
-) -> Result<MyVaccination, ApiError> {
+) -> Result<MyVaccination, ReadError> {
     let report = VaccinationReport::new(
         &identity.person,
         dose,
