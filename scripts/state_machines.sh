@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The job state machines (rekey, sunset) executed end to end by a States Language engine
-# (aws-local-stepfunctions, web/'s npm packages) whose Task states invoke the jobs' own handlers
-# over the local engines (the jobs bridge, tools/local/src/bin/jobs.rs): their paths, Retry and
-# Catch taken as Step Functions would (web/scripts/state-machines.mjs says what is expected).
+# The state machines of template.yaml (sync, relabel, rekey, sunset) executed end to end by a
+# States Language engine (aws-local-stepfunctions, web/'s npm packages) whose Task states invoke
+# the jobs' own handlers over the local engines (the jobs bridge, tools/local/src/bin/jobs.rs):
+# their paths, Retry and Catch taken as Step Functions would (web/scripts/state-machines.mjs says
+# what is expected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/web_setup.sh

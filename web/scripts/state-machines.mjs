@@ -1,6 +1,6 @@
-// The job state machines of template.yaml executed by a States Language engine
-// (aws-local-stepfunctions), each Task state invoking the job Lambdas' own handlers through the
-// jobs bridge (tools/local/src/bin/jobs.rs), as Step Functions invokes the Lambdas:
+// The state machines of template.yaml (sync, relabel, rekey, sunset) executed by a States
+// Language engine (aws-local-stepfunctions), each Task state invoking the Lambdas' own handlers
+// through the jobs bridge (tools/local/src/bin/jobs.rs), as Step Functions invokes the Lambdas:
 //   node scripts/state-machines.mjs <definitions dir> <bridge URL>
 // Every Task's first call fails with `Retryable` (a throttled Lambda), so each Retry is taken;
 // Waits are skipped and the bridge's clock moved instead; a `Fatal` error must end in the
@@ -39,7 +39,8 @@ async function call(path, body) {
 }
 
 // Local handlers for every Task state of `machine`, invoking `fn`; `fatal` names a state whose
-// calls fail for good. Counts the calls and the injected retryable failures.
+// calls fail for good. Counts the calls and the injected retryable failures, and keeps each
+// state's results.
 function tasks(machine, fn, fatal) {
   const states = {}
   const collect = (all) => {
@@ -49,7 +50,7 @@ function tasks(machine, fn, fatal) {
     }
   }
   collect(machine.States)
-  const stats = { calls: 0, injected: 0 }
+  const stats = { calls: 0, injected: 0, results: {} }
   const seen = new Set()
   const handlers = {}
   for (const name of Object.keys(states)) {
@@ -63,6 +64,7 @@ function tasks(machine, fn, fatal) {
       }
       if (name === fatal) throw lambdaError('Fatal', 'injected: this step fails for good')
       const result = await call(fn, input.Payload)
+      ;(stats.results[name] ??= []).push(result)
       // The Wait after it is skipped: the bridge's clock moves by what it would have waited.
       if (result.wait_seconds) await call(`tick?advance=${result.wait_seconds}`)
       return { Payload: result }
@@ -97,6 +99,32 @@ function expect(condition, what, detail) {
   }
   console.log(`ok - ${what}`)
 }
+
+const sum = (results, field) => (results ?? []).reduce((total, r) => total + (field(r) ?? 0), 0)
+const scheduled = { trigger: 'schedule (state machines test)', scheduled_time: new Date().toISOString() }
+
+// The sync: a plan, then every feed's deliveries applied (each retried after a throttled call);
+// run again, the plan finds nothing pending and nothing is applied twice.
+const sync = await execute('SyncStateMachine', 'sync', scheduled)
+const applied = sum(sync.stats.results.Apply, (r) => r.totals?.applied)
+expect(sync.output && sync.stats.results.Apply?.length === 2, 'SyncStateMachine applies both pending deliveries', sync)
+expect(applied === 2, 'their two lines are applied', { applied, results: sync.stats.results })
+expect(sync.stats.injected >= 3, 'every sync step was retried after a throttled call', sync.stats)
+const resync = await execute('SyncStateMachine', 'sync', scheduled)
+expect(
+  resync.output && resync.stats.results.Plan?.length === 1 && !resync.stats.results.Apply,
+  'a second sync plans, finds nothing pending and applies nothing',
+  resync,
+)
+
+// The relabel: all 16 shards in parallel, then labels_as_of recorded; the two persons the sync
+// changed were due, and their memberships moved.
+const shards = Array.from({ length: 16 }, (_, i) => i)
+const relabel = await execute('RelabelStateMachine', 'relabel', { ...scheduled, shards })
+const due = sum(relabel.stats.results.Relabel, (r) => r.persons_due)
+expect(relabel.stats.results.Relabel?.length === 16, 'RelabelStateMachine relabels every shard', relabel.stats)
+expect(due >= 2, 'the persons the sync changed were due', { due })
+expect(relabel.output?.Payload?.as_of, 'its last step records labels_as_of', relabel.output)
 
 // The re-key: begin, the wait, every segment rewritten, passes until one rewrites nothing.
 const rekey = await execute('RekeyStateMachine', 'rekey', { segments: 4 })

@@ -1,10 +1,11 @@
-//! The job Lambdas (sunset, rekey) over HTTP, so their state machines run locally in a States
-//! Language engine (`scripts/state_machines.sh`, with `web/scripts/state-machines.mjs`): each Task
-//! state's payload is posted to `/{function}` and answered as Lambda answers the state machine —
-//! the function's result, or (status 500) `{"errorType": "Retryable" | "Fatal", "errorMessage"}`,
-//! the error its `main.rs` reports (`fangyitong::app::job_failure`). The handlers are the
-//! Lambdas' own, over the local DynamoDB engine and moto, on the demo enterprise with 200
-//! employees, and a person-key secret with a second generation added.
+//! The job Lambdas (sync, relabel, rekey, sunset) over HTTP, so their state machines run locally
+//! in a States Language engine (`scripts/state_machines.sh`, with
+//! `web/scripts/state-machines.mjs`): each Task state's payload is posted to `/{function}` and
+//! answered as Lambda answers the state machine — the function's result, or (status 500)
+//! `{"errorType": "Retryable" | "Fatal", "errorMessage"}`, the error its `main.rs` reports
+//! (`fangyitong::app::job_failure`). The handlers are the Lambdas' own, over the local DynamoDB
+//! engine and moto, on the demo enterprise with 200 employees, two PCR deliveries waiting in the
+//! inbound bucket, and a person-key secret with a second generation added.
 //!
 //! Time is a manual clock: `POST /tick?advance=N` moves it N seconds, standing in for a Wait
 //! state the engine is told to skip. Prints `listening on <port>` once ready.
@@ -18,7 +19,9 @@ use fangyitong::clock::{Clock, ManualClock};
 use fangyitong::config::Settings;
 use fangyitong::ids::PersonKeyer;
 use fangyitong::rekey::{self, RekeyContext};
+use fangyitong::relabel;
 use fangyitong::sunset::{self, SunsetContext};
+use fangyitong::sync::{self, SyncContext};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -26,6 +29,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 struct Jobs {
     clock: ManualClock,
+    sync: SyncContext,
+    relabel: Core,
     rekey: RekeyContext,
     sunset: SunsetContext,
 }
@@ -48,6 +53,28 @@ async fn invoke(
     Json(payload): Json<Value>,
 ) -> Response {
     let answer = match function.as_str() {
+        "sync" => match serde_json::from_value(payload) {
+            Ok(request) => sync::handle(&jobs.sync, request)
+                .await
+                .map(|output| serde_json::to_value(output).expect("an output is JSON"))
+                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
+            Err(e) => Err(fangyitong::app::job_failure(false, e)),
+        },
+        "relabel" => match serde_json::from_value(payload) {
+            Ok(request) => {
+                let core = &jobs.relabel;
+                relabel::handle(
+                    &core.store,
+                    core.clock.now(),
+                    &core.settings.health_rules,
+                    request,
+                )
+                .await
+                .map(|report| serde_json::to_value(report).expect("a report is JSON"))
+                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e))
+            }
+            Err(e) => Err(fangyitong::app::job_failure(false, e)),
+        },
         "rekey" => match serde_json::from_value(payload) {
             Ok(request) => rekey::handle(&jobs.rekey, request)
                 .await
@@ -107,11 +134,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = local::s3_client(&aws);
     let bucket = "fangyitong-jobs-data";
     s3.create_bucket().bucket(bucket).send().await?;
+    // Two PCR deliveries for the sync to apply: the agent's and the employee's samplings.
+    let sampled = clock.now() - chrono::Duration::hours(3);
+    for (n, person) in [&cast.agent, &cast.employee].into_iter().enumerate() {
+        let line = serde_json::json!({"id_type": "resident_id", "id_number": person.id_number,
+            "sampled_at": sampled, "result_at": sampled + chrono::Duration::hours(1),
+            "result": "negative", "site": "福田区会展中心", "city": "深圳市"});
+        let key = format!(
+            "inbound/pcr/{}-{:04}.jsonl",
+            sampled.format("%Y%m%dT%H%M%SZ"),
+            n + 1
+        );
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(format!("{line}\n").into_bytes().into())
+            .send()
+            .await?;
+    }
     let secrets = serde_json::json!([
         local::demo::DEV_PERSON_KEY_SECRET,
         "the-second-generation-of-the-person-key-secret"
     ]);
     let jobs = Jobs {
+        sync: SyncContext {
+            store: state.core.store.clone(),
+            s3: s3.clone(),
+            bucket: bucket.into(),
+            keyer: state.keyer.clone(),
+            uscc_policy: state.core.uscc_policy.clone(),
+            clock: Arc::new(clock.clone()),
+        },
+        relabel: state.core.clone(),
         rekey: RekeyContext {
             store: state.core.store.clone(),
             keyer: PersonKeyer::from_secret(&secrets.to_string())?,
