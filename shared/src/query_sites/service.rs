@@ -5,6 +5,7 @@ use crate::app::Core;
 use crate::feeds::{Site, SiteStatus, Zone, ZoneLevel};
 use crate::http::ApiError;
 use crate::sites::{self, Kind};
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,27 +32,52 @@ pub struct PlaceQuery {
     pub street: Option<String>,
 }
 
+/// Why a look-up of sites or zones is refused (each a 400 with its own code).
+#[derive(Debug, thiserror::Error)]
+pub enum SitesError {
+    #[error("a street is looked up within its district")]
+    DistrictRequired,
+    #[error("not a district or street name")]
+    InvalidPlace,
+    #[error("give both district and street")]
+    PlaceRequired,
+    #[error("lng/lat must be a point in China (WGS-84 degrees)")]
+    InvalidCoordinates,
+    #[error("limit is 1 to {MAX_NEAREST}")]
+    InvalidLimit,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SitesError> for ApiError {
+    fn from(e: SitesError) -> Self {
+        let code = match e {
+            SitesError::DistrictRequired => "district_required",
+            SitesError::InvalidPlace => "invalid_place",
+            SitesError::PlaceRequired => "place_required",
+            SitesError::InvalidCoordinates => "invalid_coordinates",
+            SitesError::InvalidLimit => "invalid_limit",
+            SitesError::Store(e) => return e.into(),
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
 impl PlaceQuery {
-    fn validated(&self) -> Result<(Option<&str>, Option<&str>), ApiError> {
+    fn validated(&self) -> Result<(Option<&str>, Option<&str>), SitesError> {
         fn clean(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|v| !v.is_empty())
         }
         let (district, street) = (clean(&self.district), clean(&self.street));
         if street.is_some() && district.is_none() {
-            return Err(ApiError::bad_request(
-                "district_required",
-                "a street is looked up within its district",
-            ));
+            return Err(SitesError::DistrictRequired);
         }
         if [district, street]
             .iter()
             .flatten()
             .any(|v| v.chars().count() > 20 || v.contains('#'))
         {
-            return Err(ApiError::bad_request(
-                "invalid_place",
-                "not a district or street name",
-            ));
+            return Err(SitesError::InvalidPlace);
         }
         Ok((district, street))
     }
@@ -63,7 +89,7 @@ pub struct Snapshot {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-async fn snapshot(state: &Core, kind: Kind) -> Result<Snapshot, ApiError> {
+async fn snapshot(state: &Core, kind: Kind) -> Result<Snapshot, SitesError> {
     Ok(Snapshot {
         published_at: sites::current(&state.store, kind)
             .await?
@@ -188,7 +214,7 @@ async fn zones_in_effect(
     state: &Core,
     district: Option<&str>,
     street: Option<&str>,
-) -> Result<Vec<ZoneView>, ApiError> {
+) -> Result<Vec<ZoneView>, SitesError> {
     let now = state.clock.now();
     let mut zones: Vec<ZoneView> = sites::zones(&state.store, district, street)
         .await?
@@ -220,7 +246,7 @@ pub struct ZoneCheck {
 }
 
 /// Sampling sites with live status, filtered by district and street.
-pub async fn sites(state: &Core, query: &PlaceQuery) -> Result<SiteList, ApiError> {
+pub async fn sites(state: &Core, query: &PlaceQuery) -> Result<SiteList, SitesError> {
     let (district, street) = query.validated()?;
     let sites = sites::sites(&state.store, district, street).await?;
     Ok(SiteList {
@@ -230,7 +256,7 @@ pub async fn sites(state: &Core, query: &PlaceQuery) -> Result<SiteList, ApiErro
 }
 
 /// The districts and streets that have sampling sites.
-pub async fn districts(state: &Core) -> Result<Vec<District>, ApiError> {
+pub async fn districts(state: &Core) -> Result<Vec<District>, SitesError> {
     let mut by_district: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     for site in sites::sites(&state.store, None, None).await? {
         by_district
@@ -248,19 +274,13 @@ pub async fn districts(state: &Core) -> Result<Vec<District>, ApiError> {
 }
 
 /// The sampling sites nearest to a point, open ones first among equals.
-pub async fn nearest(state: &Core, query: &NearestQuery) -> Result<Vec<NearbySite>, ApiError> {
+pub async fn nearest(state: &Core, query: &NearestQuery) -> Result<Vec<NearbySite>, SitesError> {
     if !(73.0..=136.0).contains(&query.lng) || !(3.0..=54.0).contains(&query.lat) {
-        return Err(ApiError::bad_request(
-            "invalid_coordinates",
-            "lng/lat must be a point in China (WGS-84 degrees)",
-        ));
+        return Err(SitesError::InvalidCoordinates);
     }
     let limit = query.limit.unwrap_or(5);
     if !(1..=MAX_NEAREST).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit is 1 to {MAX_NEAREST}"),
-        ));
+        return Err(SitesError::InvalidLimit);
     }
     let mut nearby: Vec<NearbySite> = sites::sites(&state.store, None, None)
         .await?
@@ -276,7 +296,7 @@ pub async fn nearest(state: &Core, query: &NearestQuery) -> Result<Vec<NearbySit
 }
 
 /// The zones in effect now, by district and street.
-pub async fn zones(state: &Core, query: &PlaceQuery) -> Result<ZoneList, ApiError> {
+pub async fn zones(state: &Core, query: &PlaceQuery) -> Result<ZoneList, SitesError> {
     let (district, street) = query.validated()?;
     let zones = zones_in_effect(state, district, street).await?;
     Ok(ZoneList {
@@ -286,17 +306,14 @@ pub async fn zones(state: &Core, query: &PlaceQuery) -> Result<ZoneList, ApiErro
 }
 
 /// Whether a street (or an area of it) is in a zone now, and the strictest level.
-pub async fn check(state: &Core, query: CheckQuery) -> Result<ZoneCheck, ApiError> {
+pub async fn check(state: &Core, query: CheckQuery) -> Result<ZoneCheck, SitesError> {
     let place = PlaceQuery {
         district: Some(query.district),
         street: Some(query.street),
     };
     let (district, street) = place.validated()?;
     let (Some(district), Some(street)) = (district, street) else {
-        return Err(ApiError::bad_request(
-            "place_required",
-            "give both district and street",
-        ));
+        return Err(SitesError::PlaceRequired);
     };
     let area = query
         .area

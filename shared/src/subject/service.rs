@@ -8,7 +8,6 @@ use super::model::{
 use crate::app::{Core, LinkState};
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::health::Health;
-use crate::http::ApiError;
 use crate::identity::Identity;
 use crate::ids::{PersonKey, Uscc};
 use crate::invite::Consents;
@@ -116,7 +115,41 @@ pub async fn views(
 
 /// Everything held about the caller: six requests sent together, then one for the
 /// enterprises' names.
-pub async fn my_data(core: &Core, identity: &Identity) -> Result<MyData, ApiError> {
+/// Why a data subject's request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubjectError {
+    /// A consent could not be withdrawn (as `DELETE /invite/me/enterprises/{uscc}` refuses).
+    #[error(transparent)]
+    Withdrawal(#[from] crate::invite::service::InviteError),
+    #[error("your record changed meanwhile; ask again")]
+    ChangedMeanwhile,
+    #[error("the cursor is not one this list issued")]
+    InvalidCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<BadCursorOr> for SubjectError {
+    fn from(e: BadCursorOr) -> Self {
+        match e {
+            BadCursorOr::Cursor(_) => Self::InvalidCursor,
+            BadCursorOr::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<SubjectError> for crate::http::ApiError {
+    fn from(e: SubjectError) -> Self {
+        match e {
+            SubjectError::Withdrawal(e) => e.into(),
+            SubjectError::ChangedMeanwhile => Self::conflict("changed_meanwhile", e.to_string()),
+            SubjectError::InvalidCursor => Self::bad_request("invalid_cursor", e.to_string()),
+            SubjectError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub async fn my_data(core: &Core, identity: &Identity) -> Result<MyData, SubjectError> {
     let store = &core.store;
     let now = core.clock.now();
     let health_keys: Vec<(String, String)> = identity
@@ -129,7 +162,7 @@ pub async fn my_data(core: &Core, identity: &Identity) -> Result<MyData, ApiErro
                 .iter()
                 .map(|(pk, sk)| Store::key(pk, sk))
                 .collect();
-            Ok::<_, ApiError>(core.freshness.read_with(store, now, wanted).await?)
+            Ok::<_, SubjectError>(core.freshness.read_with(store, now, wanted).await?)
         },
         async {
             Ok(identity
@@ -190,7 +223,7 @@ fn erasable(source: &Source) -> bool {
 /// only on an invitation or a hand-add go (with their counts), others lose those sources, and
 /// the person's reports, consents and view copies are deleted. Each enterprise's audit trail
 /// records the deletion. Running it again deletes what appeared since, and nothing else.
-pub async fn erase(state: &LinkState, identity: &Identity) -> Result<Deletion, ApiError> {
+pub async fn erase(state: &LinkState, identity: &Identity) -> Result<Deletion, SubjectError> {
     let core = &state.core;
     let store = &core.store;
     let person = &identity.person;
@@ -218,10 +251,7 @@ pub async fn erase(state: &LinkState, identity: &Identity) -> Result<Deletion, A
         let now = core.clock.now();
         let (parts, removed) = erase_membership(core, identity, membership, now)?;
         store.transact(parts).await.map_err(|e| match e {
-            StoreError::ConditionFailed => ApiError::conflict(
-                "changed_meanwhile",
-                "your record changed meanwhile; ask again",
-            ),
+            StoreError::ConditionFailed => SubjectError::ChangedMeanwhile,
             e => e.into(),
         })?;
         if removed {
