@@ -342,4 +342,31 @@ mod tests {
         assert!((13_000.0..13_600.0).contains(&d), "{d}");
         assert_eq!(super::distance_m(114.0, 22.5, 114.0, 22.5), 0.0);
     }
+
+    #[test]
+    fn places_are_a_district_then_a_street() {
+        use super::{ApiError, PlaceQuery};
+        let place = |district: Option<&str>, street: Option<&str>| PlaceQuery {
+            district: district.map(Into::into),
+            street: street.map(Into::into),
+        };
+        assert_eq!(
+            place(Some(" 福田区 "), Some("华富街道"))
+                .validated()
+                .unwrap(),
+            (Some("福田区"), Some("华富街道"))
+        );
+        assert_eq!(place(Some("  "), None).validated().unwrap(), (None, None));
+        for (query, code) in [
+            (place(None, Some("华富街道")), "district_required"),
+            (place(Some("福田区#1"), None), "invalid_place"),
+            (place(Some(&"区".repeat(21)), None), "invalid_place"),
+        ] {
+            let refused = ApiError::from(query.validated().unwrap_err());
+            assert_eq!(
+                (refused.status.as_u16(), refused.code.as_ref()),
+                (400, code)
+            );
+        }
+    }
 }
