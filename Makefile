@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 VENV  := .venv
 
-.PHONY: dev dev-clean city test venv venv-package lint bench release package coldstart clean web deploy-web
+.PHONY: dev dev-clean city test venv venv-package lint bench release package coldstart crypto-bench clean web deploy-web
 
 venv: $(VENV)/.installed
 
@@ -86,6 +86,11 @@ package: venv-package
 	time $(PACKAGE_ENV) cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
 	time $(PACKAGE_ENV) sam build --beta-features
 	python3 scripts/package-sizes.py .aws-sam/build
+
+## The crypto provider, measured (docs/build.md, "TLS and crypto provider"): the client's CPU per TLS 1.3
+## handshake with each provider the SDK can use, and a token's signature check with each library.
+crypto-bench:
+	cargo run --release --quiet -p crypto-bench -- 2000
 
 ## Cold starts of every function and the baseline under a Runtime API emulator on loopback,
 ## against the local stack (figures and how to read them: docs/build.md). Builds the release
