@@ -226,6 +226,17 @@ impl Membership {
         self.left_at
     }
 
+    /// The employee as every view names them.
+    pub fn shown(&self) -> ShownEmployee {
+        ShownEmployee {
+            employee_id: self.employee_id.clone(),
+            name: self.name.clone(),
+            masked_id: self.masked_id.clone(),
+            masked_phone: self.masked_phone.clone(),
+            sources: self.sources.clone(),
+        }
+    }
+
     pub fn derived(&self) -> Option<&Derived> {
         self.derived.as_ref()
     }
@@ -562,6 +573,20 @@ pub async fn member(
             &keys::employee(employee_id.as_str()),
         )
         .await
+}
+
+/// An employee as every view of one names them (lists, details, a hand-add's answer, a person's
+/// own memberships): the enterprise's pseudonym, and only masked identifiers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ShownEmployee {
+    /// This enterprise's pseudonym for the person (never the ID number).
+    pub employee_id: EmployeeId,
+    pub name: String,
+    pub masked_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_phone: Option<String>,
+    /// Where the enterprise has them from: `roster` (social insurance), `invited`, `hand_added`.
+    pub sources: BTreeSet<Source>,
 }
 
 /// Why an enterprise cannot see one of its employees.

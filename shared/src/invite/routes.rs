@@ -11,7 +11,7 @@ use crate::http::{ApiError, ApiJson, ApiPath, ApiQuery, CursorQuery};
 use crate::identity::Identity;
 use crate::ids::IdType;
 use crate::path::InPath;
-use crate::roster::{Admitted, EmployeeId, Source};
+use crate::roster::{Admitted, EmployeeId, ShownEmployee, Source};
 use crate::tenancy::TenantAccess;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -387,12 +387,9 @@ pub struct HandAdd {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmployeeAdded {
-    pub employee_id: EmployeeId,
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     pub admitted: Admitted,
-    pub name: String,
-    pub masked_id: String,
-    pub masked_phone: Option<String>,
-    pub sources: BTreeSet<Source>,
     pub health_record: RecordStatus,
 }
 
@@ -415,8 +412,7 @@ async fn add_by_hand(
         id_number: &body.id_number,
         phone: &body.phone,
     };
-    let (employee_id, m, admitted, health_record) =
-        service::add_by_hand(&state, &access, input).await?;
+    let (m, admitted, health_record) = service::add_by_hand(&state, &access, input).await?;
     let status = match admitted {
         Admitted::New | Admitted::Returned => StatusCode::CREATED,
         Admitted::SourceAdded | Admitted::AlreadyThere => StatusCode::OK,
@@ -424,12 +420,8 @@ async fn add_by_hand(
     Ok((
         status,
         ApiJson(EmployeeAdded {
-            employee_id,
+            employee: m.shown(),
             admitted,
-            name: m.name().to_string(),
-            masked_id: m.masked_id.clone(),
-            masked_phone: m.masked_phone.clone(),
-            sources: m.sources.clone(),
             health_record,
         }),
     ))

@@ -466,7 +466,7 @@ pub async fn add_by_hand(
     state: &LinkState,
     access: &TenantAccess,
     input: HandAdded<'_>,
-) -> Result<(EmployeeId, Membership, Admitted, RecordStatus), InviteError> {
+) -> Result<(Membership, Admitted, RecordStatus), InviteError> {
     let name = validated_name(input.name)?;
     let document =
         IdDocument::parse(input.id_type, input.id_number).map_err(InviteError::InvalidIdNumber)?;
@@ -502,7 +502,7 @@ pub async fn add_by_hand(
     .map_err(changed_meanwhile(
         "this employee changed meanwhile; try again",
     ))?;
-    Ok((employee_id, membership, admitted, record))
+    Ok((membership, admitted, record))
 }
 
 /// Removes an employee: kept as left, with who and when, and out of the counts. Answers the

@@ -8,12 +8,12 @@ use crate::health::PcrLabel;
 use crate::ids::EmployeeId;
 use crate::listing::{EmployeeList, ListParams};
 use crate::read_model::ReadError;
-use crate::roster::{self, Membership, Source};
+use crate::roster::{self, Membership, ShownEmployee};
 use crate::summary;
 use crate::tenancy::TenantAccess;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,12 +56,8 @@ pub async fn summary(state: &Core, access: &TenantAccess) -> Result<NucleicSumma
 /// One employee in a PCR list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NucleicRow {
-    pub employee_id: EmployeeId,
-    pub name: String,
-    pub masked_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub masked_phone: Option<String>,
-    pub sources: BTreeSet<Source>,
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     pub label: PcrLabel,
     pub in_shenzhen: bool,
     /// Latest sampling time (absent: never tested).
@@ -76,11 +72,7 @@ impl NucleicRow {
     fn of(m: &Membership) -> Option<Self> {
         let d = m.derived()?;
         Some(Self {
-            employee_id: m.employee_id.clone(),
-            name: m.name().to_string(),
-            masked_id: m.masked_id.clone(),
-            masked_phone: m.masked_phone.clone(),
-            sources: m.sources.clone(),
+            employee: m.shown(),
             label: d.label,
             in_shenzhen: d.in_shenzhen,
             sampled_at: d.sampled_at,
@@ -124,12 +116,8 @@ pub struct Sampling {
 /// One employee's PCR picture (manual §4.1 detail).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NucleicDetail {
-    pub employee_id: EmployeeId,
-    pub name: String,
-    pub masked_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub masked_phone: Option<String>,
-    pub sources: BTreeSet<Source>,
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     pub since: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_at: Option<DateTime<Utc>>,
@@ -158,11 +146,7 @@ pub async fn detail(
     crate::subject::record_view(state, access, &m, crate::subject::Section::Nucleic).await?;
     let derived = m.derived();
     Ok(NucleicDetail {
-        employee_id: m.employee_id.clone(),
-        name: m.name().to_string(),
-        masked_id: m.masked_id.clone(),
-        masked_phone: m.masked_phone.clone(),
-        sources: m.sources.clone(),
+        employee: m.shown(),
         since: m.since,
         left_at: m.left_at(),
         label: derived.map(|d| d.label),

@@ -13,14 +13,14 @@ use crate::ids::EmployeeId;
 use crate::keys;
 use crate::listing::{EmployeeList, ListParams};
 use crate::read_model::ReadError;
-use crate::roster::{self, Membership, Source};
+use crate::roster::{self, Membership, ShownEmployee};
 use crate::store::Store;
 use crate::summary;
 use crate::tenancy::TenantAccess;
 use crate::vaccination::{self, DoseReport, ReportView, Reporter, VaccinationReport};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,12 +70,8 @@ pub async fn summary(state: &Core, access: &TenantAccess) -> Result<VaccineSumma
 /// One employee in a vaccination list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VaccineRow {
-    pub employee_id: EmployeeId,
-    pub name: String,
-    pub masked_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub masked_phone: Option<String>,
-    pub sources: BTreeSet<Source>,
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     pub state: VaxState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_at: Option<DateTime<Utc>>,
@@ -93,11 +89,7 @@ pub struct VaccinePage {
 impl VaccineRow {
     fn of(m: &Membership) -> Option<Self> {
         Some(Self {
-            employee_id: m.employee_id.clone(),
-            name: m.name().to_string(),
-            masked_id: m.masked_id.clone(),
-            masked_phone: m.masked_phone.clone(),
-            sources: m.sources.clone(),
+            employee: m.shown(),
             state: m.derived()?.vax,
             left_at: m.left_at(),
         })
@@ -123,10 +115,8 @@ pub async fn page(
 /// One employee's vaccination record as the enterprise sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VaccineDetail {
-    pub employee_id: EmployeeId,
-    pub name: String,
-    pub masked_id: String,
-    pub sources: BTreeSet<Source>,
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     /// From the official record, as of `labels_as_of` (absent before the first relabel).
     pub state: Option<VaxState>,
     /// `pending` while nothing of the health commission's record has been synced for this
@@ -149,10 +139,7 @@ async fn detail_of(
 ) -> Result<VaccineDetail, ReadError> {
     let reports = vaccination::of_person(&state.store, &m.person).await?;
     Ok(VaccineDetail {
-        employee_id: m.employee_id.clone(),
-        name: m.name().to_string(),
-        masked_id: m.masked_id.clone(),
-        sources: m.sources.clone(),
+        employee: m.shown(),
         state: m.derived().map(|d| d.vax),
         official_record: health.record_status(),
         official: health.doses,

@@ -8,12 +8,11 @@ use crate::ids::{PersonKey, Uscc};
 use crate::invite::model::Consent;
 use crate::keys;
 use crate::retention;
-use crate::roster::{EmployeeId, Membership, Source};
+use crate::roster::{Membership, ShownEmployee};
 use crate::tenancy::{Role, TenantAccess};
 use crate::vaccination::ReportView;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
 /// Which of an employee's details an enterprise opened.
@@ -157,13 +156,9 @@ impl MyHealth {
 pub struct MyMembership {
     pub uscc: String,
     pub enterprise_name: Option<String>,
-    /// How this enterprise names you in its lists.
-    pub employee_id: EmployeeId,
-    pub name: String,
-    pub masked_id: String,
-    pub masked_phone: Option<String>,
-    /// Where the enterprise has you from: `roster` (social insurance), `invited`, `hand_added`.
-    pub sources: BTreeSet<Source>,
+    /// How this enterprise names you in its lists, and where it has you from.
+    #[serde(flatten)]
+    pub employee: ShownEmployee,
     pub since: DateTime<Utc>,
     pub left_at: Option<DateTime<Utc>>,
     /// Whether the enterprise sees your health state (not after you withdrew your consent).
@@ -177,15 +172,11 @@ impl MyMembership {
         Self {
             uscc: m.uscc.to_string(),
             enterprise_name,
-            employee_id: m.employee_id.clone(),
-            name: m.name().to_string(),
-            masked_id: m.masked_id.clone(),
-            masked_phone: m.masked_phone.clone(),
+            employee: m.shown(),
             since: m.since,
             left_at: m.left_at(),
             health_shared: !m.health_withheld(),
             kept_until: at(m.retention_until()),
-            sources: m.sources,
         }
     }
 }

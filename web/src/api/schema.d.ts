@@ -1007,14 +1007,9 @@ export interface components {
          * @enum {string}
          */
         EffectiveStatus: "pending" | "active" | "rejected" | "revoked" | "expired" | "lapsed";
-        EmployeeAdded: {
+        EmployeeAdded: components["schemas"]["ShownEmployee"] & {
             admitted: components["schemas"]["Admitted"];
-            employee_id: components["schemas"]["EmployeeId"];
             health_record: components["schemas"]["RecordStatus"];
-            masked_id: string;
-            masked_phone?: string | null;
-            name: string;
-            sources: components["schemas"]["Source"][];
         };
         /** @description An employee as one enterprise's API shows them. */
         EmployeeId: string;
@@ -1295,9 +1290,7 @@ export interface components {
             vax?: null | components["schemas"]["VaxState"];
         };
         /** @description You as an employee of one enterprise, exactly as the enterprise holds it. */
-        MyMembership: {
-            /** @description How this enterprise names you in its lists. */
-            employee_id: components["schemas"]["EmployeeId"];
+        MyMembership: components["schemas"]["ShownEmployee"] & {
             enterprise_name?: string | null;
             /** @description Whether the enterprise sees your health state (not after you withdrew your consent). */
             health_shared: boolean;
@@ -1308,13 +1301,8 @@ export interface components {
             kept_until?: string | null;
             /** Format: date-time */
             left_at?: string | null;
-            masked_id: string;
-            masked_phone?: string | null;
-            name: string;
             /** Format: date-time */
             since: string;
-            /** @description Where the enterprise has you from: `roster` (social insurance), `invited`, `hand_added`. */
-            sources: components["schemas"]["Source"][];
             uscc: string;
         };
         /** @description A person's own vaccination record (manual §6 个人疫苗接种核查). */
@@ -1359,8 +1347,7 @@ export interface components {
             valid_days?: number | null;
         };
         /** @description One employee's PCR picture (manual §4.1 detail). */
-        NucleicDetail: components["schemas"]["Freshness"] & {
-            employee_id: components["schemas"]["EmployeeId"];
+        NucleicDetail: components["schemas"]["ShownEmployee"] & components["schemas"]["Freshness"] & {
             in_shenzhen?: boolean | null;
             label?: null | components["schemas"]["PcrLabel"];
             latest?: null | components["schemas"]["Sampling"];
@@ -1370,12 +1357,8 @@ export interface components {
             latest_result_at?: string | null;
             /** Format: date-time */
             left_at?: string | null;
-            masked_id: string;
-            masked_phone?: string | null;
-            name: string;
             /** Format: date-time */
             since: string;
-            sources: components["schemas"]["Source"][];
         };
         NucleicPage: components["schemas"]["Freshness"] & {
             items: components["schemas"]["NucleicRow"][];
@@ -1383,15 +1366,11 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One employee in a PCR list. */
-        NucleicRow: {
-            employee_id: components["schemas"]["EmployeeId"];
+        NucleicRow: components["schemas"]["ShownEmployee"] & {
             in_shenzhen: boolean;
             label: components["schemas"]["PcrLabel"];
             /** Format: date-time */
             left_at?: string | null;
-            masked_id: string;
-            masked_phone?: string | null;
-            name: string;
             /** @description The latest sample's result is still at the lab. */
             result_pending: boolean;
             /**
@@ -1399,7 +1378,6 @@ export interface components {
              * @description Latest sampling time (absent: never tested).
              */
             sampled_at?: string | null;
-            sources: components["schemas"]["Source"][];
         };
         NucleicSummary: components["schemas"]["Freshness"] & {
             enterprise_name: string;
@@ -1669,6 +1647,19 @@ export interface components {
             enterprise_name: string;
             uscc: string;
         };
+        /**
+         * @description An employee as every view of one names them (lists, details, a hand-add's answer, a person's
+         *     own memberships): the enterprise's pseudonym, and only masked identifiers.
+         */
+        ShownEmployee: {
+            /** @description This enterprise's pseudonym for the person (never the ID number). */
+            employee_id: components["schemas"]["EmployeeId"];
+            masked_id: string;
+            masked_phone?: string | null;
+            name: string;
+            /** @description Where the enterprise has them from: `roster` (social insurance), `invited`, `hand_added`. */
+            sources: components["schemas"]["Source"][];
+        };
         /** @description A PCR sampling site with its live status. */
         Site: {
             address: string;
@@ -1766,10 +1757,7 @@ export interface components {
             runs: components["schemas"]["RunRecord"][];
         };
         /** @description One employee's vaccination record as the enterprise sees it. */
-        VaccineDetail: components["schemas"]["Freshness"] & {
-            employee_id: components["schemas"]["EmployeeId"];
-            masked_id: string;
-            name: string;
+        VaccineDetail: components["schemas"]["ShownEmployee"] & components["schemas"]["Freshness"] & {
             /** @description The health commission's record. */
             official: components["schemas"]["Dose"][];
             /**
@@ -1782,7 +1770,6 @@ export interface components {
              *     enterprise's agents entered.
              */
             reported: components["schemas"]["ReportView"][];
-            sources: components["schemas"]["Source"][];
             state?: null | components["schemas"]["VaxState"];
         };
         VaccinePage: components["schemas"]["Freshness"] & {
@@ -1791,14 +1778,9 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description One employee in a vaccination list. */
-        VaccineRow: {
-            employee_id: components["schemas"]["EmployeeId"];
+        VaccineRow: components["schemas"]["ShownEmployee"] & {
             /** Format: date-time */
             left_at?: string | null;
-            masked_id: string;
-            masked_phone?: string | null;
-            name: string;
-            sources: components["schemas"]["Source"][];
             state: components["schemas"]["VaxState"];
         };
         VaccineSummary: components["schemas"]["Freshness"] & {
