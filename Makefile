@@ -68,7 +68,7 @@ release:
 ## The deployment artefacts: `sam validate --lint`, then `sam build` (cargo-lambda with zig, no
 ## Docker) of every function for provided.al2023 on arm64 into .aws-sam/build, each one's size
 ## and zipped size printed. Its own target directory (target/lambda-build), so it never waits on
-## another build's lock. Not part of `make test`: from nothing it takes about half an hour
+## another build's lock. Not part of `make test`: from a clean clone it took 13 min here
 ## (docs/build.md).
 venv-package: $(VENV)/.installed-package
 
