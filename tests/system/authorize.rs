@@ -586,6 +586,15 @@ async fn the_operators_page_offline_grants_soonest_due_first_and_lapsed_latest_f
             .all(|i| i["agent_name"].as_str().unwrap() < "经办2")
     );
     let cursor = first_page.body["next_cursor"].as_str().unwrap().to_string();
+    // A cursor of the awaited list lies beyond the lapsed list's range: refused as a cursor of
+    // another list, never passed on to DynamoDB (which would refuse the start key: a 5xx).
+    let crossed = app
+        .get(
+            &format!("/authorize/offline-grants?originals=lapsed&cursor={cursor}"),
+            &c.operator,
+        )
+        .await;
+    assert_eq!(crossed.status, StatusCode::BAD_REQUEST, "{crossed:?}");
 
     // Every grant lapses before the next page is read: the page still goes on where the first
     // stopped, and answers (not a 5xx for a start outside the new range).

@@ -473,34 +473,20 @@ pub struct OriginalsQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OfflineGrantList {
-    pub items: Vec<AuthorizationView>,
-    pub next_cursor: Option<String>,
-}
-
 /// The offline grants whose paper originals have not arrived, across the city (operators only,
 /// manual §9): those still awaited, to chase or record, and those that lapsed.
 #[utoipa::path(get, path = "/authorize/offline-grants", operation_id = "authorize_offline_grants", tag = "authorize",
     params(OriginalsQuery),
-    responses((status = 200, body = OfflineGrantList), (status = 403, body = crate::http::ErrorBody)),
+    responses((status = 200, body = AuthorizationList), (status = 403, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn offline_grants(
     axum::extract::State(state): axum::extract::State<LinkState>,
     OperatorAccess(_): OperatorAccess,
     ApiQuery(query): ApiQuery<OriginalsQuery>,
-) -> Result<ApiJson<OfflineGrantList>, ApiError> {
+) -> Result<ApiJson<AuthorizationList>, ApiError> {
     let page =
         offline::awaiting_originals(&state, query.originals, query.cursor.as_deref()).await?;
-    let now = state.core.clock.now();
-    Ok(ApiJson(OfflineGrantList {
-        items: page
-            .items
-            .into_iter()
-            .map(|a| AuthorizationView::new(a, now))
-            .collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(list(page, state.core.clock.now())))
 }
 
 /// An operator records that the paper originals of an offline grant arrived.

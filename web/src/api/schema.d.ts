@@ -1415,10 +1415,6 @@ export interface components {
             id_type: components["schemas"]["IdType"];
             name: string;
         };
-        OfflineGrantList: {
-            items: components["schemas"]["AuthorizationView"][];
-            next_cursor?: string | null;
-        };
         OfflineGrantRequest: {
             agents: components["schemas"]["OfflineAgent"][];
             /**
@@ -2569,7 +2565,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OfflineGrantList"];
+                    "application/json": components["schemas"]["AuthorizationList"];
                 };
             };
             /** @description a path or query parameter is not valid */

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::post};
 use fangyitong::app::Core;
+use fangyitong::app::job_failure;
 use fangyitong::clock::{Clock, ManualClock};
 use fangyitong::config::Settings;
 use fangyitong::ids::PersonKeyer;
@@ -22,7 +23,9 @@ use fangyitong::rekey::{self, RekeyContext};
 use fangyitong::relabel;
 use fangyitong::sunset::{self, SunsetContext};
 use fangyitong::sync::{self, SyncContext};
-use serde::Deserialize;
+use lambda_http::lambda_runtime::Diagnostic;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -47,52 +50,55 @@ async fn tick(State(jobs): State<Jobs>, Query(call): Query<Call>) -> Json<Value>
     Json(serde_json::json!({ "now": jobs.clock.now() }))
 }
 
+/// A Task's payload as the Lambda's request type (a payload it cannot read fails for good).
+fn request<R: DeserializeOwned>(payload: Value) -> Result<R, Diagnostic> {
+    serde_json::from_value(payload).map_err(|e| job_failure(false, e))
+}
+
+/// A handler's answer as its `main.rs` reports it: the result, or a retryable or fatal error.
+fn answer<T: Serialize, E: std::fmt::Display>(
+    result: Result<T, E>,
+    retryable: impl FnOnce(&E) -> bool,
+) -> Result<Value, Diagnostic> {
+    match result {
+        Ok(result) => Ok(serde_json::to_value(result).expect("a handler's answer is JSON")),
+        Err(e) => Err(job_failure(retryable(&e), e)),
+    }
+}
+
+/// Runs `function`'s handler on `payload` (`None`: no such function).
+async fn run(jobs: &Jobs, function: &str, payload: Value) -> Result<Option<Value>, Diagnostic> {
+    let relabel = &jobs.relabel;
+    Ok(Some(match function {
+        "sync" => answer(sync::handle(&jobs.sync, request(payload)?).await, |e| {
+            e.is_retryable()
+        })?,
+        "relabel" => {
+            let (now, rules) = (jobs.clock.now(), &relabel.settings.health_rules);
+            let request = request(payload)?;
+            answer(
+                relabel::handle(&relabel.store, now, rules, request).await,
+                |e| e.is_retryable(),
+            )?
+        }
+        "rekey" => answer(rekey::handle(&jobs.rekey, request(payload)?).await, |e| {
+            e.is_retryable()
+        })?,
+        "sunset" => answer(sunset::handle(&jobs.sunset, request(payload)?).await, |e| {
+            e.is_retryable()
+        })?,
+        _ => return Ok(None),
+    }))
+}
+
 async fn invoke(
     State(jobs): State<Jobs>,
     Path(function): Path<String>,
     Json(payload): Json<Value>,
 ) -> Response {
-    let answer = match function.as_str() {
-        "sync" => match serde_json::from_value(payload) {
-            Ok(request) => sync::handle(&jobs.sync, request)
-                .await
-                .map(|output| serde_json::to_value(output).expect("an output is JSON"))
-                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
-            Err(e) => Err(fangyitong::app::job_failure(false, e)),
-        },
-        "relabel" => match serde_json::from_value(payload) {
-            Ok(request) => {
-                let core = &jobs.relabel;
-                relabel::handle(
-                    &core.store,
-                    core.clock.now(),
-                    &core.settings.health_rules,
-                    request,
-                )
-                .await
-                .map(|report| serde_json::to_value(report).expect("a report is JSON"))
-                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e))
-            }
-            Err(e) => Err(fangyitong::app::job_failure(false, e)),
-        },
-        "rekey" => match serde_json::from_value(payload) {
-            Ok(request) => rekey::handle(&jobs.rekey, request)
-                .await
-                .map(|status| serde_json::to_value(status).expect("a status is JSON"))
-                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
-            Err(e) => Err(fangyitong::app::job_failure(false, e)),
-        },
-        "sunset" => match serde_json::from_value(payload) {
-            Ok(request) => sunset::handle(&jobs.sunset, request)
-                .await
-                .map(|status| serde_json::to_value(status).expect("a status is JSON"))
-                .map_err(|e| fangyitong::app::job_failure(e.is_retryable(), e)),
-            Err(e) => Err(fangyitong::app::job_failure(false, e)),
-        },
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match answer {
-        Ok(result) => Json(result).into_response(),
+    match run(&jobs, &function, payload).await {
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Some(result)) => Json(result).into_response(),
         Err(failure) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(serde_json::json!({
