@@ -147,10 +147,7 @@ impl AuditEntry<'_> {
     pub fn into_record(self, at: DateTime<Utc>, retention: Duration) -> AuditRecord {
         AuditRecord {
             pk: keys::enterprise(self.uscc),
-            sk: keys::audit(
-                &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                &keys::sortable_id(),
-            ),
+            sk: keys::audit(&keys::instant(at), &keys::sortable_id()),
             uscc: self.uscc.clone(),
             at,
             actor: self.actor.clone(),

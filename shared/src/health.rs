@@ -454,11 +454,7 @@ impl Health {
         match at {
             Some(at) => {
                 self.due_pk = Some(keys::due_shard(&self.person));
-                self.due_at = Some(format!(
-                    "{}#{}",
-                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    self.person
-                ));
+                self.due_at = Some(format!("{}#{}", keys::instant(at), self.person));
             }
             None => {
                 self.due_pk = None;

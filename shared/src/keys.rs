@@ -200,6 +200,12 @@ pub fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The bound that sorts after every `{instant}#…` sort key of `at`'s second ('~' follows every
+/// key character): "due by `at`" is `<=` it, "due after `at`" is `>=` it.
+pub fn through(at: DateTime<Utc>) -> String {
+    format!("{}#~", instant(at))
+}
+
 /// A membership, keyed by the employee's per-enterprise pseudonym (the `employee_id` the API
 /// shows), so a route naming an employee finds the item without knowing the person key.
 pub fn employee(employee_id: &str) -> String {

@@ -126,11 +126,8 @@ pub async fn run_shard(
         as_of: Some(now),
         ..Default::default()
     };
-    // "{now}#~" sorts after every "{now}#{person}", so the bound includes persons due exactly now.
-    let upto = format!(
-        "{}#~",
-        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    // Persons due exactly now are included.
+    let upto = keys::through(now);
     let spec = QuerySpec::index(keys::Index::Gsi3, keys::due_partition(shard))
         .upto(upto)
         .limit(PAGE);

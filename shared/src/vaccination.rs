@@ -210,10 +210,7 @@ impl VaccinationReport {
         let id = keys::sortable_id();
         Ok(Self {
             pk: keys::person(person),
-            sk: keys::vaccination_report(
-                &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                &id,
-            ),
+            sk: keys::vaccination_report(&keys::instant(now), &id),
             id,
             person: person.clone(),
             dose,

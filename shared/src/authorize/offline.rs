@@ -249,8 +249,7 @@ pub async fn awaiting_originals(
     which: Originals,
     cursor: Option<&str>,
 ) -> Result<Page<Authorization>, AuthorizeError> {
-    // Any sort key due at this second sorts below it ('~' follows every key character).
-    let now = format!("{}#~", keys::instant(state.core.clock.now()));
+    let now = keys::through(state.core.clock.now());
     let spec = QuerySpec::index(keys::Index::Gsi2, keys::ORIGINALS_AWAITED.into()).limit(50);
     let spec = match which {
         Originals::Awaited => spec.from(now),

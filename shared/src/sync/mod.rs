@@ -195,10 +195,7 @@ async fn finish_run(
     ctx.store
         .put(&RunItem {
             pk: RUN_PK.into(),
-            sk: format!(
-                "{}#{run_id}",
-                started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
+            sk: format!("{}#{run_id}", crate::keys::instant(started_at)),
             record: record.clone(),
             retention_until: crate::retention::SYNC_RUN.until(finished_at),
         })
