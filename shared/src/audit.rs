@@ -4,6 +4,7 @@
 
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::store::{Item, Page, QuerySpec, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,10 +59,8 @@ pub enum ActorRole {
 /// The stored audit item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub uscc: Uscc,
     pub at: DateTime<Utc>,
     pub actor: PersonKey,
@@ -146,8 +145,10 @@ impl<'a> AuditEntry<'a> {
 impl AuditEntry<'_> {
     pub fn into_record(self, at: DateTime<Utc>, retention: Duration) -> AuditRecord {
         AuditRecord {
-            pk: keys::enterprise(self.uscc),
-            sk: keys::audit(&keys::instant(at), &keys::sortable_id()),
+            key: ItemKey::new(
+                keys::enterprise(self.uscc),
+                keys::audit(&keys::instant(at), &keys::sortable_id()),
+            ),
             uscc: self.uscc.clone(),
             at,
             actor: self.actor.clone(),

@@ -11,6 +11,7 @@
 use crate::feeds::{Dose, PcrOutcome, PcrResult};
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -204,10 +205,8 @@ pub struct Derived {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub person: PersonKey,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pcr_sampled_at: Option<DateTime<Utc>>,
@@ -263,8 +262,7 @@ pub struct Health {
 impl Health {
     pub fn new(person: PersonKey) -> Self {
         Self {
-            pk: keys::person(&person),
-            sk: keys::HEALTH.into(),
+            key: ItemKey::new(keys::person(&person), keys::HEALTH),
             person,
             pcr_sampled_at: None,
             pcr_result: None,

@@ -5,6 +5,7 @@
 
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::store::{QuerySpec, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,10 +23,8 @@ pub struct EnterpriseRecord {
 /// The stored enterprise profile item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnterpriseProfile {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(rename = "GSI1PK")]
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
@@ -48,8 +47,7 @@ impl EnterpriseProfile {
     pub fn new(record: &EnterpriseRecord, keyer: &PersonKeyer, now: DateTime<Utc>) -> Self {
         let legal_rep = keyer.key(&record.legal_rep);
         Self {
-            pk: keys::enterprise(&record.uscc),
-            sk: keys::PROFILE.into(),
+            key: ItemKey::new(keys::enterprise(&record.uscc), keys::PROFILE),
             gsi1pk: keys::enterprise_name(&record.name),
             gsi1sk: keys::enterprise(&record.uscc),
             gsi2pk: keys::legal_rep(&legal_rep),
@@ -87,7 +85,7 @@ pub async fn apply_enterprise(
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     let profile = EnterpriseProfile::new(record, keyer, now);
-    let current: Option<EnterpriseProfile> = store.get(&profile.pk, keys::PROFILE).await?;
+    let current: Option<EnterpriseProfile> = store.get(&profile.key.pk, keys::PROFILE).await?;
     if current.is_some_and(|c| c.same_facts(&profile)) {
         return Ok(Applied::Unchanged);
     }

@@ -14,6 +14,7 @@ use crate::attr;
 use crate::health::{Derived, Health};
 use crate::ids::{IdDocument, PersonKey, PersonKeyer, Phone, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::retention;
 use crate::store::{self, ItemUpdate, Store, StoreError};
 use crate::summary;
@@ -79,10 +80,8 @@ pub fn membership_key(uscc: &Uscc, person: &PersonKey) -> (String, String) {
 /// the item it lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Membership {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     /// GSI1: a person's enterprises, so a relabel reaches every membership of the person.
     #[serde(rename = "GSI1PK")]
     gsi1pk: String,
@@ -151,8 +150,7 @@ impl Membership {
         let employee_id = EmployeeId::of(uscc, &person);
         let (pk, sk) = membership_key(uscc, &person);
         Self {
-            pk,
-            sk,
+            key: ItemKey::new(pk, sk),
             gsi1pk: keys::person(&person),
             gsi1sk: keys::employment_at(uscc),
             pcr_list_pk: None,
@@ -214,8 +212,8 @@ impl Membership {
         member
     }
 
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 
     pub fn name(&self) -> &str {
@@ -518,12 +516,12 @@ async fn absent<'m>(
 ) -> Result<Vec<&'m Membership>, StoreError> {
     let mut present = std::collections::HashSet::new();
     for chunk in members.chunks(100) {
-        let keys_ = chunk.iter().map(|m| Store::key(&m.pk, &m.sk)).collect();
+        let keys_ = chunk.iter().map(|m| m.key.item()).collect();
         present.extend(store.get_many(keys_).await?.into_keys());
     }
     Ok(members
         .into_iter()
-        .filter(|m| !present.contains(&(m.pk.clone(), m.sk.clone())))
+        .filter(|m| !present.contains(&m.key.pair()))
         .collect())
 }
 

@@ -6,6 +6,7 @@
 
 use crate::attr;
 use crate::feeds::{Site, Zone};
+use crate::keys::ItemKey;
 use crate::store::{self, Condition, Item, QuerySpec, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,36 +44,36 @@ pub fn sort_key(district: &str, street: &str, id: &str) -> String {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SiteItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     pub site: Site,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ZoneItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     pub zone: Zone,
 }
 
 pub fn site_item(delivery_key: &str, site: Site) -> Result<Item, StoreError> {
     Store::to_item(&SiteItem {
-        pk: partition(Kind::Sites, delivery_key),
-        sk: sort_key(&site.district, &site.street, &site.id),
+        key: ItemKey::new(
+            partition(Kind::Sites, delivery_key),
+            sort_key(&site.district, &site.street, &site.id),
+        ),
         site,
     })
 }
 
 pub fn zone_item(delivery_key: &str, zone: Zone) -> Result<Item, StoreError> {
     Store::to_item(&ZoneItem {
-        pk: partition(Kind::Zones, delivery_key),
-        sk: sort_key(&zone.district, &zone.street, &zone.id),
+        key: ItemKey::new(
+            partition(Kind::Zones, delivery_key),
+            sort_key(&zone.district, &zone.street, &zone.id),
+        ),
         zone,
     })
 }
@@ -129,15 +130,8 @@ pub async fn discard(store: &Store, kind: Kind, delivery_key: &str) -> Result<()
 
 async fn delete_partition(store: &Store, pk: &str) -> Result<(), StoreError> {
     let spec = QuerySpec::table(pk.to_string()).limit(1_000);
-    #[derive(Deserialize)]
-    struct KeyOnly {
-        #[serde(rename = "PK")]
-        pk: String,
-        #[serde(rename = "SK")]
-        sk: String,
-    }
-    let items: Vec<KeyOnly> = store.query_all(&spec, usize::MAX).await?;
-    let keys = items.iter().map(|i| Store::key(&i.pk, &i.sk)).collect();
+    let items: Vec<ItemKey> = store.query_all(&spec, usize::MAX).await?;
+    let keys = items.iter().map(ItemKey::item).collect();
     store::batch_delete(store, store.table(), keys).await?;
     Ok(())
 }

@@ -22,6 +22,7 @@
 
 use crate::clock::SharedClock;
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::store::{Applied, Condition, Item, ItemUpdate, ScanProjection, Store, StoreError};
 pub use crate::sweep::Pace;
 use chrono::{DateTime, Duration, Utc};
@@ -121,10 +122,8 @@ pub struct SegmentProgress {
 /// The stored run (`SUNSET` / `RUN`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     run: SunsetRun,
 }
@@ -132,8 +131,7 @@ struct RunItem {
 impl RunItem {
     fn of(run: &SunsetRun) -> Self {
         Self {
-            pk: keys::SUNSET.into(),
-            sk: keys::JOB_RUN.into(),
+            key: ItemKey::new(keys::SUNSET, keys::JOB_RUN),
             run: run.clone(),
         }
     }

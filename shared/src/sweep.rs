@@ -3,6 +3,7 @@
 //! every page the segment's position and counts are saved, so a cut loses at most one page of
 //! work, and the work on each item is conditional, so a page read again changes nothing twice.
 
+use crate::keys::ItemKey;
 use crate::store::{Item, QuerySpec, ScanPosition, ScanProjection, Store, StoreError};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
@@ -57,10 +58,8 @@ pub trait Progress: Clone + Serialize + DeserializeOwned {
 /// the job needs).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SegmentItem<P> {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     progress: P,
     /// `None` before the first page and once done.
@@ -92,8 +91,7 @@ where
         .get::<SegmentItem<P>>(pk, sk)
         .await?
         .unwrap_or_else(|| SegmentItem {
-            pk: pk.into(),
-            sk: sk.into(),
+            key: ItemKey::new(pk, sk),
             progress: fresh,
             start_after: None,
         });

@@ -10,6 +10,7 @@ use crate::feeds::Dose;
 use crate::http::ApiError;
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::store::{QuerySpec, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,10 +40,8 @@ pub enum Reporter {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VaccinationReport {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub id: String,
     pub person: PersonKey,
     pub dose: Dose,
@@ -194,8 +193,8 @@ impl From<&VaccinationReport> for ReportView {
 }
 
 impl VaccinationReport {
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 
     /// Validates `report` and stamps it; `today` is the business date.
@@ -209,8 +208,10 @@ impl VaccinationReport {
         let (dose, note) = report.validated(today)?;
         let id = keys::sortable_id();
         Ok(Self {
-            pk: keys::person(person),
-            sk: keys::vaccination_report(&keys::instant(now), &id),
+            key: ItemKey::new(
+                keys::person(person),
+                keys::vaccination_report(&keys::instant(now), &id),
+            ),
             id,
             person: person.clone(),
             dose,

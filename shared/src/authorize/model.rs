@@ -2,6 +2,7 @@
 
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -105,10 +106,8 @@ pub struct OfflineGrant {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Authorization {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(rename = "GSI1PK")]
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
@@ -167,8 +166,10 @@ impl Authorization {
         now: DateTime<Utc>,
     ) -> Self {
         let mut item = Self {
-            pk: keys::enterprise(applicant.uscc),
-            sk: keys::agent(AgentId::of(applicant.uscc, applicant.agent).as_str()),
+            key: ItemKey::new(
+                keys::enterprise(applicant.uscc),
+                keys::agent(AgentId::of(applicant.uscc, applicant.agent).as_str()),
+            ),
             gsi1pk: keys::person(applicant.agent),
             gsi1sk: keys::authorization_of(applicant.uscc),
             waiting_pk: None,

@@ -11,6 +11,7 @@ use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::identity::Identity;
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::registry::{self, EnterpriseProfile};
 use crate::store::{self, Page, QuerySpec, Store, StoreError};
 use crate::tenancy::TenantAccess;
@@ -173,10 +174,8 @@ pub async fn apply(
 /// The stored side of a share link: which application it decides, and whether it was used.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShareLink {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub uscc: Uscc,
     pub applicant: PersonKey,
     /// The version of the application this link decides: a link minted for an earlier
@@ -212,8 +211,7 @@ pub async fn create_share_link(
     let expires_at = now + state.core.settings.share_link_ttl;
     let id = ulid::Ulid::new().to_string();
     let link = ShareLink {
-        pk: keys::share_link(&id),
-        sk: LINK_SK.into(),
+        key: ItemKey::new(keys::share_link(&id), LINK_SK),
         uscc: uscc.clone(),
         applicant: auth.agent.clone(),
         application_version: auth.version,

@@ -4,6 +4,7 @@
 use crate::health::{PcrLabel, VaxState};
 use crate::ids::{Email, PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::listing::{EmployeeList, ListError, ListParams, Status};
 use crate::roster::Source;
 use chrono::{DateTime, Utc};
@@ -155,10 +156,8 @@ pub enum Delivery {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportJob {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub job_id: String,
     pub uscc: Uscc,
     pub enterprise_name: String,
@@ -217,8 +216,7 @@ impl ExportJob {
         now: DateTime<Utc>,
     ) -> Self {
         Self {
-            pk: keys::enterprise(uscc),
-            sk: keys::export_job(&job_id),
+            key: ItemKey::new(keys::enterprise(uscc), keys::export_job(&job_id)),
             requested_by: crate::ids::AgentId::of(uscc, requested_by).to_string(),
             requested_by_name: requested_by_name.to_string(),
             requested_by_person: requested_by.clone(),
@@ -241,8 +239,8 @@ impl ExportJob {
         }
     }
 
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 }
 

@@ -68,8 +68,7 @@ impl ExportJobs {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Applied, StoreError> {
-        let (pk, sk) = job.key();
-        let update = ItemUpdate::at(&pk, &sk)
+        let update = ItemUpdate::of(job.key())
             .set(attr!(ExportJob, status), JobStatus::Failed)
             .set(attr!(ExportJob, last_error), reason)
             .set(attr!(ExportJob, finished_at), second(now))
@@ -125,8 +124,7 @@ impl ExportJobs {
     /// Records that the mail is about to be handed to SES; `ConditionFailed`: the worker lost
     /// its lease, and must not send.
     pub async fn mark_sending(store: &Store, job: &ExportJob) -> Result<Applied, StoreError> {
-        let (pk, sk) = job.key();
-        let update = ItemUpdate::at(&pk, &sk).set(attr!(ExportJob, status), JobStatus::Sending);
+        let update = ItemUpdate::of(job.key()).set(attr!(ExportJob, status), JobStatus::Sending);
         store.update(Self::holding(update, job)).await
     }
 
@@ -145,8 +143,7 @@ impl ExportJobs {
         if lease_ran_out {
             condition = condition.and(Condition::below(lease_until, second(now)));
         }
-        let (pk, sk) = job.key();
-        ItemUpdate::at(&pk, &sk)
+        ItemUpdate::of(job.key())
             .set(attr!(ExportJob, status), JobStatus::Unconfirmed)
             .set(attr!(ExportJob, last_error), reason)
             .set(attr!(ExportJob, finished_at), second(now))
@@ -163,8 +160,7 @@ impl ExportJobs {
         files: &[ExportFile],
         finished: DateTime<Utc>,
     ) -> ItemUpdate {
-        let (pk, sk) = job.key();
-        let update = ItemUpdate::at(&pk, &sk)
+        let update = ItemUpdate::of(job.key())
             .set(attr!(ExportJob, status), JobStatus::Sent)
             .set(attr!(ExportJob, finished_at), second(finished))
             .set(attr!(ExportJob, rows), rows)
@@ -184,13 +180,12 @@ impl ExportJobs {
         last_attempt: bool,
         now: DateTime<Utc>,
     ) -> Result<Applied, StoreError> {
-        let (pk, sk) = job.key();
         let next = if last_attempt {
             JobStatus::Failed
         } else {
             JobStatus::Queued
         };
-        let mut update = ItemUpdate::at(&pk, &sk)
+        let mut update = ItemUpdate::of(job.key())
             .set(attr!(ExportJob, status), next)
             .set(attr!(ExportJob, last_error), reason)
             .remove(attr!(ExportJob, lease_until));

@@ -2,6 +2,7 @@
 
 use crate::ids::{PersonKey, Uscc};
 use crate::keys;
+use crate::keys::ItemKey;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -45,10 +46,8 @@ impl InvitationId {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Invitation {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub id: String,
     pub uscc: Uscc,
     /// Who made it: the agent's `agent_id` in this enterprise, and name.
@@ -78,8 +77,7 @@ impl Invitation {
         let id = ulid::Ulid::new().to_string();
         let valid_until = now + valid_for;
         Self {
-            pk: keys::enterprise(uscc),
-            sk: keys::invitation(&id),
+            key: ItemKey::new(keys::enterprise(uscc), keys::invitation(&id)),
             id,
             uscc: uscc.clone(),
             created_by,
@@ -93,8 +91,8 @@ impl Invitation {
         }
     }
 
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> InvitationStatus {
@@ -120,10 +118,8 @@ pub enum InvitationStatus {
 /// and its withdrawal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Consent {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub person: PersonKey,
     pub uscc: Uscc,
     pub enterprise_name: String,
@@ -144,8 +140,8 @@ pub struct Consent {
 }
 
 impl Consent {
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 
     /// The TTL (epoch seconds), once withdrawn.
@@ -162,8 +158,7 @@ impl Consent {
         previous: Option<&Consent>,
     ) -> Self {
         Self {
-            pk: keys::person(person),
-            sk: keys::consent(uscc),
+            key: ItemKey::new(keys::person(person), keys::consent(uscc)),
             person: person.clone(),
             uscc: uscc.clone(),
             enterprise_name: enterprise_name.to_string(),

@@ -92,8 +92,7 @@ impl Invitations {
         now: DateTime<Utc>,
         audit: Item,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = invitation.key();
-        let revocation = ItemUpdate::at(&pk, &sk)
+        let revocation = ItemUpdate::of(invitation.key())
             .set(attr!(Invitation, revoked_at), now)
             .set(attr!(Invitation, revoked_by), by)
             .when(Self::unrevoked());
@@ -109,8 +108,7 @@ impl Invitations {
     /// Counts one employee joining through it, for the joining transaction; it fails (and so
     /// does the joining) if the invitation was revoked meanwhile.
     pub fn count_use(invitation: &Invitation) -> ItemUpdate {
-        let (pk, sk) = invitation.key();
-        ItemUpdate::at(&pk, &sk)
+        ItemUpdate::of(invitation.key())
             .add(attr!(Invitation, uses), 1)
             .when(Self::unrevoked())
     }

@@ -35,6 +35,7 @@ use crate::attr;
 use crate::clock::SharedClock;
 use crate::ids::{KeyGeneration, PersonKeyer};
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::store::{Condition, Item, ItemUpdate, ScanProjection, Store, StoreError, Value};
 pub use crate::sweep::Pace;
 use chrono::{DateTime, Utc};
@@ -176,10 +177,8 @@ impl crate::sweep::Progress for RekeyProgress {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     run: RekeyRun,
 }
@@ -187,8 +186,7 @@ struct RunItem {
 impl RunItem {
     fn of(run: &RekeyRun) -> Self {
         Self {
-            pk: keys::REKEY.into(),
-            sk: keys::JOB_RUN.into(),
+            key: ItemKey::new(keys::REKEY, keys::JOB_RUN),
             run: run.clone(),
         }
     }

@@ -5,6 +5,7 @@
 //! spells an expression, and renaming a field either keeps storage working or fails to compile.
 
 use super::{Item, Store, StoreError};
+use crate::keys::ItemKey;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
@@ -202,6 +203,11 @@ impl ItemUpdate {
             condition: None,
             placeholders: Placeholders::default(),
         }
+    }
+
+    /// An update of the item an entity names by its key.
+    pub fn of(key: &ItemKey) -> Self {
+        Self::at(&key.pk, &key.sk)
     }
 
     pub fn set(self, attribute: &str, value: impl Serialize) -> Self {

@@ -7,6 +7,7 @@ use crate::health::{Health, PcrLabel, VaxState};
 use crate::ids::{PersonKey, Uscc};
 use crate::invite::model::Consent;
 use crate::keys;
+use crate::keys::ItemKey;
 use crate::retention;
 use crate::roster::{Membership, ShownEmployee};
 use crate::tenancy::{Role, TenantAccess};
@@ -37,10 +38,8 @@ impl Section {
 /// The viewed person's copy of one view (`PER#{person}` / `VIEW#{at}#{ulid}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetailView {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     pub uscc: Uscc,
     pub enterprise_name: String,
     pub viewer_role: ActorRole,
@@ -59,10 +58,12 @@ impl DetailView {
         at: DateTime<Utc>,
     ) -> Self {
         Self {
-            pk: keys::person(viewed),
-            sk: keys::detail_view(
-                &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                &keys::sortable_id(),
+            key: ItemKey::new(
+                keys::person(viewed),
+                keys::detail_view(
+                    &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    &keys::sortable_id(),
+                ),
             ),
             uscc: access.enterprise.uscc.clone(),
             enterprise_name: access.enterprise.name.clone(),
@@ -77,8 +78,8 @@ impl DetailView {
         }
     }
 
-    pub fn key(&self) -> (String, String) {
-        (self.pk.clone(), self.sk.clone())
+    pub fn key(&self) -> &ItemKey {
+        &self.key
     }
 }
 

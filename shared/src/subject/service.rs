@@ -11,7 +11,6 @@ use crate::health::Health;
 use crate::identity::Identity;
 use crate::ids::{PersonKey, Uscc};
 use crate::invite::Consents;
-use crate::invite::model::Consent;
 use crate::keys;
 use crate::retention::{self, Rule};
 use crate::roster::{self, Membership, Source};
@@ -272,10 +271,9 @@ pub async fn erase(state: &LinkState, identity: &Identity) -> Result<Deletion, S
     deleted.views = views.len() as u32;
     let keys_ = reports
         .iter()
-        .map(|r| r.key())
-        .chain(consents.iter().map(Consent::key))
-        .chain(views.iter().map(DetailView::key))
-        .map(|(pk, sk)| Store::key(&pk, &sk))
+        .map(|r| r.key().item())
+        .chain(consents.iter().map(|c| c.key().item()))
+        .chain(views.iter().map(|v| v.key().item()))
         .collect();
     store::batch_delete(store, store.table(), keys_).await?;
     Ok(Deletion {
@@ -311,10 +309,9 @@ fn erase_membership(
     next.sources.retain(|s| !erasable(s));
     let removed = next.sources.is_empty();
     if removed {
-        let (pk, sk) = membership.key();
         parts.push(store::delete_when(
             table,
-            Store::key(&pk, &sk),
+            membership.key().item(),
             Condition::version(Some(membership.version)),
         )?);
         let mut delta = if membership.is_current() {

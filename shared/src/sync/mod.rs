@@ -17,6 +17,7 @@ pub mod apply;
 use crate::clock::SharedClock;
 use crate::feeds::{self, Feed, ParseContext, Record, Rejection};
 use crate::ids::{PersonKeyer, UsccPolicy};
+use crate::keys::ItemKey;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -115,10 +116,8 @@ pub struct DeliveryReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LedgerItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     report: DeliveryReport,
     /// Outlives the delivery itself (the inbound prefix keeps deliveries 30 days), so a
@@ -130,10 +129,8 @@ struct LedgerItem {
 /// The stored run record (a year's retention).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
+    #[serde(flatten)]
+    key: ItemKey,
     #[serde(flatten)]
     record: RunRecord,
     #[serde(rename = "expires_at")]
@@ -194,8 +191,10 @@ async fn finish_run(
     };
     ctx.store
         .put(&RunItem {
-            pk: RUN_PK.into(),
-            sk: format!("{}#{run_id}", crate::keys::instant(started_at)),
+            key: ItemKey::new(
+                RUN_PK,
+                format!("{}#{run_id}", crate::keys::instant(started_at)),
+            ),
             record: record.clone(),
             retention_until: crate::retention::SYNC_RUN.until(finished_at),
         })
@@ -264,8 +263,7 @@ async fn ledger(ctx: &SyncContext, key: &str) -> Result<Option<DeliveryReport>, 
 async fn checkpoint(ctx: &SyncContext, report: &DeliveryReport) -> Result<(), StoreError> {
     ctx.store
         .put(&LedgerItem {
-            pk: LEDGER_PK.into(),
-            sk: report.key.clone(),
+            key: ItemKey::new(LEDGER_PK, report.key.clone()),
             report: report.clone(),
             retention_until: crate::retention::SYNC_LEDGER.until(ctx.clock.now()),
         })

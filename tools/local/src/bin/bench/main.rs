@@ -18,6 +18,9 @@
 //!                          over real HTTP, while a sync of R PCR records and a relabel run:
 //!                          latency per route, statuses, throughput, requests; then a check
 //!                          that every summary equals its lists (`load.rs`)
+//!   bench entities N       the two items every relabel and sync reads and writes (a labelled
+//!                          membership, a person's health item) through serde_dynamo N times:
+//!                          ns per item written (to_item) and read (from_item), one core, no I/O
 //!   bench export N         export the 24 h list of an enterprise of N employees: the worker's
 //!                          time and peak RSS (in a child process of its own), the mail
 //!
@@ -976,6 +979,75 @@ async fn pages(n: usize) {
     println!("peak RSS {:.1} MB", peak_rss_mb());
 }
 
+/// Serde cost of the hot path's items, per item: what a change of their layout (such as how the
+/// key attributes are declared) costs relabel and sync in CPU, apart from any I/O.
+fn entities(n: usize) {
+    use fangyitong::feeds::PcrOutcome;
+    use fangyitong::health::{Derived, PcrLabel, VaxState};
+    use fangyitong::ids::{IdDocument, IdType, PersonKeyer, Phone};
+    use fangyitong::roster::{MemberRecord, Membership, Source};
+    use std::hint::black_box;
+
+    let now = Utc::now();
+    let keyer = PersonKeyer::new(&[7u8; 32]).expect("a 32-byte secret");
+    let birth = chrono::NaiveDate::from_ymd_opt(1990, 3, 7).expect("a date");
+    let document = IdDocument::parse(IdType::ResidentId, &demo::resident_id("440305", birth, 447))
+        .expect("a computed check character is valid");
+    let uscc = demo::uscc("MA5EXAMPL");
+    let derived = Derived {
+        label: PcrLabel::Within48h,
+        in_shenzhen: true,
+        vax: VaxState::Boosted,
+        sampled_at: Some(now - Duration::hours(30)),
+        result_pending: false,
+    };
+    let mut member = Membership::new(
+        &uscc,
+        &MemberRecord {
+            document: document.clone(),
+            name: "张三丰".into(),
+            phone: Some(Phone::parse("13800138000").expect("valid")),
+        },
+        &keyer,
+        Source::Roster,
+        now,
+    );
+    member.set_derived(derived, now);
+    let mut health = Health::new(keyer.key(&document));
+    health.pcr_sampled_at = Some(now - Duration::hours(30));
+    health.pcr_result = Some(PcrOutcome::Negative);
+    health.pcr_result_at = Some(now - Duration::hours(20));
+    health.pcr_site = Some("福田区莲花街道核酸采样点".into());
+    health.derived = Some(derived);
+    health.derived_at = Some(now);
+
+    fn time<T: serde::Serialize + serde::de::DeserializeOwned>(what: &str, value: &T, n: usize) {
+        let item = Store::to_item(value).expect("serialises");
+        let started = Instant::now();
+        for _ in 0..n {
+            black_box(Store::to_item(black_box(value)).expect("serialises"));
+        }
+        let write = started.elapsed().as_nanos() as f64 / n as f64;
+        let started = Instant::now();
+        for _ in 0..n {
+            black_box(Store::from_item::<T>(black_box(item.clone())).expect("deserialises"));
+        }
+        let clone_started = Instant::now();
+        for _ in 0..n {
+            black_box(black_box(&item).clone());
+        }
+        let cloning = clone_started.elapsed();
+        let read = (clone_started - started).saturating_sub(cloning).as_nanos() as f64 / n as f64;
+        println!(
+            "{what:<11} {} attributes: to_item {write:>6.0} ns, from_item {read:>6.0} ns",
+            item.len()
+        );
+    }
+    println!("{n} times each, one core");
+    time("membership", &member, n);
+    time("health", &health, n);
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -989,6 +1061,7 @@ async fn main() {
         Some("export") => export(arg(2, 100_000)).await,
         Some("sunset") => sunset(arg(2, 100_000)).await,
         Some("rekey") => rekey(arg(2, 100_000)).await,
+        Some("entities") => entities(arg(2, 1_000_000)),
         Some("export-worker") => export_worker().await,
         Some("load") => {
             load::run(load::Size {
@@ -1002,7 +1075,7 @@ async fn main() {
         Some("engine") => engine(),
         _ => eprintln!(
             "usage: bench parse N | bench sync N | bench relabel N K | bench pages N | bench export N \
-             | bench sunset N | bench rekey N | bench load [SECONDS] [AGENTS] [ENTERPRISES] [PCR_RECORDS]"
+             | bench entities N | bench sunset N | bench rekey N | bench load [SECONDS] [AGENTS] [ENTERPRISES] [PCR_RECORDS]"
         ),
     }
 }
