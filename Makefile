@@ -61,7 +61,7 @@ bench: venv
 
 ## Release builds of the Lambda binaries for this machine (x86_64; `make package` builds the
 ## deployed ones).
-FUNCTIONS := authorize query-nucleic query-vaccine query-sites invite-join export sync relabel sunset rekey
+FUNCTIONS := authorize query-nucleic query-vaccine query-sites invite-join export export-worker sync relabel sunset rekey
 release:
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 

@@ -115,7 +115,7 @@ pub async fn spawn_app_with(identity: fangyitong::app::IdentityConfig) -> TestAp
 }
 
 /// Export services on a bucket and queue of this test's own.
-async fn export_services(aws: &aws_config::SdkConfig) -> fangyitong::export::ExportServices {
+async fn export_services(aws: &aws_config::SdkConfig) -> local::exports::Exports {
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
     let bucket = format!("test-exports-{suffix}");
     local::s3_client(aws)
@@ -165,7 +165,7 @@ impl TestApp {
     }
 
     /// The same app with these export services (e.g. a changed limit or sender).
-    pub fn with_export_services(self, services: fangyitong::export::ExportServices) -> Self {
+    pub fn with_export_services(self, services: local::exports::Exports) -> Self {
         let state = self.state.clone().with_exports(services);
         Self {
             router: local::api(&state),
@@ -189,7 +189,7 @@ impl TestApp {
     }
 
     /// The export services this app runs with.
-    pub fn exports(&self) -> fangyitong::export::ExportServices {
+    pub fn exports(&self) -> local::exports::Exports {
         self.state.exports.as_ref().clone()
     }
 

@@ -164,9 +164,10 @@ async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
     assert_eq!(first.body["job_id"], second.body["job_id"]);
     let services = app.exports();
     let received = services
+        .queue
         .sqs
         .receive_message()
-        .queue_url(&services.queue_url)
+        .queue_url(&services.queue.queue_url)
         .max_number_of_messages(10)
         .send()
         .await
@@ -179,14 +180,11 @@ async fn a_double_tap_and_a_redelivered_message_give_one_job_and_one_mail() {
         messages[0].receipt_handle().unwrap(),
         messages[0].body().unwrap(),
     );
+    let worker = app.state.worker_state();
     for _ in 0..2 {
-        let (router, _) =
-            fangyitong::openapi::build(fangyitong::export::routes(), app.state.export_state());
-        let out =
-            fangyitong::export::lambda::handle(&app.state.core, &services, router, event.clone())
-                .await
-                .unwrap();
-        assert_eq!(out["batchItemFailures"], json!([]));
+        let batch = local::exports::parse_sqs_event(event.clone()).unwrap();
+        let out = fangyitong::export::lambda::handle_batch(&worker, batch).await;
+        assert!(out.batch_item_failures.is_empty(), "{out:?}");
     }
     assert_eq!(app.mails_to(&to).await.len(), 1);
 }
@@ -225,7 +223,7 @@ async fn a_failing_send_is_retried_then_marked_failed_with_the_reason() {
     let app = synced_app().await;
     // A sender SES has not verified: every send is rejected.
     let mut services = app.exports();
-    services.sender = "unverified@elsewhere.example.cn".into();
+    services.mail.sender = "unverified@elsewhere.example.cn".into();
     let app = app.with_export_services(services);
     let to = recipient();
     let r = request(
@@ -307,7 +305,7 @@ async fn bad_requests_get_a_clear_4xx_and_the_daily_limit_holds() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     let mut services = app.exports();
-    services.daily_limit = 2;
+    services.queue.daily_limit = 2;
     let app = app.with_export_services(services);
     for key in ["d1", "d2"] {
         let r = request(&app, json!({"list": "nucleic", "group": "24h", "email": "hr@example.cn", "idempotency_key": key})).await;
@@ -453,14 +451,14 @@ async fn a_job_left_sending_is_never_mailed_again() {
         .expect("claimed");
     ExportJobs::mark_sending(store, &claimed).await.unwrap();
     let services = app.exports();
-    let again = worker::process(&app.state.core, &services, &message)
+    let again = worker::process(&app.state.core, &services.mail, &message)
         .await
         .unwrap();
     assert_eq!(again, Outcome::Busy, "while its lease runs");
     app.clock.advance(chrono::Duration::seconds(
         fangyitong::export::repo::LEASE + 1,
     ));
-    let settled = worker::process(&app.state.core, &services, &message)
+    let settled = worker::process(&app.state.core, &services.mail, &message)
         .await
         .unwrap();
     assert!(matches!(settled, Outcome::Unconfirmed(_)), "{settled:?}");
@@ -470,7 +468,7 @@ async fn a_job_left_sending_is_never_mailed_again() {
     assert!(view["finished_at"].is_string());
     assert!(app.mails_to(&to).await.is_empty(), "not sent again");
     // Done for good: another delivery does nothing.
-    let later = worker::process(&app.state.core, &services, &message)
+    let later = worker::process(&app.state.core, &services.mail, &message)
         .await
         .unwrap();
     assert_eq!(later, Outcome::AlreadyDone);

@@ -411,7 +411,7 @@ async fn export_under(faults: FaultInjector) -> std::collections::BTreeSet<Strin
         loop {
             deliveries += 1;
             assert!(deliveries < ATTEMPTS, "{} never finished", message.job_id);
-            match worker::process(&core, &services, message).await {
+            match worker::process(&core, &services.mail, message).await {
                 Ok(outcome) if !outcome.redeliver() => break,
                 Ok(Outcome::Busy) | Err(_) => {
                     // Held by an attempt whose answer was lost: its lease runs out first.

@@ -75,18 +75,14 @@ async fn an_employee_joins_by_invitation_and_is_seen_at_once() {
     );
     assert_eq!(made["created_by_name"], c.agent.name.as_str());
 
-    // The poster: a PNG with the QR code, fetched by an agent.
+    // The poster: an SVG with the enterprise's name and the QR code, fetched by an agent.
     let poster = app.get(made["poster"].as_str().unwrap(), &c.agent).await;
     assert_eq!(poster.status, StatusCode::OK);
-    assert_eq!(poster.content_type.as_deref(), Some("image/png"));
-    let decoder = png::Decoder::new(std::io::Cursor::new(&poster.bytes));
-    let info = decoder.read_info().unwrap().info().clone();
-    assert!(
-        info.width >= 720 && info.height > info.width,
-        "{}x{}",
-        info.width,
-        info.height
-    );
+    assert_eq!(poster.content_type.as_deref(), Some("image/svg+xml"));
+    let svg = String::from_utf8(poster.bytes.clone()).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width="));
+    assert!(svg.contains(demo::DEMO_ENTERPRISE_NAME), "{svg}");
+    assert!(svg.contains("h1v1h-1z") && !svg.contains("<script"));
 
     // The employee sees who asks and what it will see.
     let opened = app

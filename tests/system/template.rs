@@ -3,7 +3,7 @@
 
 use fangyitong::app::{ApiState, Core, LinkState, VerifiedState};
 use fangyitong::config::Vars;
-use fangyitong::export::ExportState;
+use fangyitong::export::{ExportState, WorkerState};
 use fangyitong::sync::SyncContext;
 use fangyitong::table;
 use serde_yaml::Value;
@@ -114,6 +114,7 @@ async fn init(binary: &str, env: &dyn Vars) -> Result<(), String> {
         "query-nucleic" | "query-vaccine" => ApiState::from_env(&aws, env).await.map(drop),
         "query-sites" => VerifiedState::from_env(&aws, env).await.map(drop),
         "export" => ExportState::from_env(&aws, env).await.map(drop),
+        "export-worker" => WorkerState::from_env(&aws, env).map(drop),
         "sync" => SyncContext::from_env(&aws, env).await.map(drop),
         "relabel" => Core::from_env(&aws, env).map(drop),
         "sunset" => fangyitong::sunset::SunsetContext::from_env(&aws, env)
@@ -134,6 +135,7 @@ fn init_call(binary: &str) -> &'static str {
         "query-nucleic" | "query-vaccine" => "ApiState::from_env(&aws, &ProcessEnv).await",
         "query-sites" => "VerifiedState::from_env(&aws, &ProcessEnv).await",
         "export" => "ExportState::from_env(&aws, &ProcessEnv).await",
+        "export-worker" => "WorkerState::from_env(&aws, &ProcessEnv)",
         "sync" => "SyncContext::from_env(&aws, &ProcessEnv).await",
         "relabel" => "Core::from_env(&aws, &ProcessEnv)",
         "sunset" => "SunsetContext::from_env(&aws, &ProcessEnv)",
@@ -231,7 +233,7 @@ async fn each_function_gets_only_the_variables_it_reads() {
             assert!(error.contains(secret.as_str()), "{binary}: {error}");
         }
     }
-    assert_eq!(functions, 10, "every function is checked");
+    assert_eq!(functions, 11, "every function is checked");
 }
 
 /// The request deadline answers before Lambda would cut a function off: every function API

@@ -2,6 +2,8 @@
 // the employee opens the link on their phone, reads exactly what the enterprise will see, joins,
 // finds the enterprise under 我的企业, and can withdraw the consent.
 import { expect, test } from '@playwright/test'
+import jsQR from 'jsqr'
+import { PNG } from 'pngjs'
 import { accessible, anotherPhone, personas, shot, signInAs } from './helpers'
 
 test('an employee joins by the agent’s invitation and can withdraw', async ({ page: agent, browser, request }) => {
@@ -14,7 +16,16 @@ test('an employee joins by the agent’s invitation and can withdraw', async ({ 
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#\/join\/[\w.-]+/)
   const poster = agent.getByTestId('poster')
   await expect(poster).toBeVisible()
-  expect(await poster.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(300)
+  // Drawn from the served SVG (at least 720 px wide, wider for a longer link's code) at twice
+  // its size.
+  expect(await poster.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThanOrEqual(1440)
+  // The PNG the agent saves scans to the invitation link.
+  const png = await poster.evaluate(async (img: HTMLImageElement) => {
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer())
+    return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''))
+  })
+  const image = PNG.sync.read(Buffer.from(png, 'base64'))
+  expect(jsQR(new Uint8ClampedArray(image.data), image.width, image.height)?.data).toBe(url)
   await expect(agent.getByRole('link', { name: '保存海报' })).toHaveAttribute('download', /\.png$/)
   await accessible(agent)
   await shot(agent, 'invite-poster')

@@ -1,27 +1,16 @@
-//! The export Lambda: the export routes (API Gateway) and the export worker (SQS) in one
-//! function. Behaviour lives in `fangyitong::export`; this only builds the state once and hands
-//! each event to `export::lambda::handle`, which tells the two kinds apart.
+//! The export Lambda: the export routes (manual §4, §5), which record a job and queue it.
+//! Behaviour lives in `fangyitong::export`; this only builds the state once and serves the
+//! router. The export worker Lambda makes and mails the files.
 
 use fangyitong::config::ProcessEnv;
 use fangyitong::export::{self, ExportState};
 use fangyitong::openapi;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
     let aws = fangyitong::aws::sdk_config().await;
     let state = ExportState::from_env(&aws, &ProcessEnv).await?;
-    let (router, _) = openapi::build(export::routes(), state.clone());
-    let (state, router) = (&state, &router);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        export::lambda::handle(&state.core, &state.services, router.clone(), event.payload)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: "UnrecognisedEvent".into(),
-                error_message: e.to_string(),
-            })
-    }))
-    .await
+    let (router, _) = openapi::build(export::routes(), state);
+    lambda_http::run(router).await
 }

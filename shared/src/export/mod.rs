@@ -30,84 +30,46 @@ use crate::identity::IdentityVerifier;
 use chrono::Duration;
 use std::sync::Arc;
 
-/// The AWS services and settings exports need beyond the table.
+/// What the export routes need beyond the table: the queue jobs go on, and the daily limit.
 #[derive(Debug, Clone)]
-pub struct ExportServices {
-    pub s3: aws_sdk_s3::Client,
+pub struct ExportQueue {
     pub sqs: aws_sdk_sqs::Client,
-    pub ses: aws_sdk_sesv2::Client,
-    /// Where the files go (`exports/{uscc}/{job_id}/…`).
-    pub bucket: String,
     pub queue_url: String,
-    /// The verified SES sender.
-    pub sender: String,
     /// Exports one enterprise may request per business day.
     pub daily_limit: u32,
-    /// Attach files up to this total size; larger ones are sent as links.
-    pub attach_limit_bytes: u64,
-    /// How long a download link works.
-    pub link_ttl: Duration,
-    /// Attempts before a job is marked failed.
-    pub max_attempts: u32,
 }
 
-impl ExportServices {
-    /// The clients and where things go, with the default limits: 20 exports per enterprise a
-    /// day, attachments up to 7 MB in all (SES takes 10 MB per raw message and base64 grows
-    /// files by a third), 72-hour links, 3 attempts.
-    pub fn new(
-        s3: aws_sdk_s3::Client,
-        sqs: aws_sdk_sqs::Client,
-        ses: aws_sdk_sesv2::Client,
-        bucket: String,
-        queue_url: String,
-        sender: String,
-    ) -> Self {
+impl ExportQueue {
+    /// The queue, with the default limit of 20 exports per enterprise a day.
+    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
         Self {
-            s3,
             sqs,
-            ses,
-            bucket,
             queue_url,
-            sender,
             daily_limit: 20,
-            attach_limit_bytes: 7 * 1024 * 1024,
-            link_ttl: Duration::hours(72),
-            max_attempts: 3,
         }
     }
 
-    /// From the environment (`EXPORT_BUCKET`, `EXPORT_QUEUE_URL`, `MAIL_SENDER`, optional
-    /// `SES_REGION`, `EXPORT_DAILY_LIMIT`), as a Lambda's init builds it.
-    pub async fn from_env(
+    /// From the environment (`EXPORT_QUEUE_URL`, optional `EXPORT_DAILY_LIMIT`), as the export
+    /// function's init builds it.
+    pub fn from_env(
         aws: &aws_config::SdkConfig,
         env: &dyn crate::config::Vars,
     ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::{optional, required};
-        let ses_config = match optional(env, "SES_REGION") {
-            Some(region) => aws_sdk_sesv2::config::Builder::from(aws)
-                .region(aws_sdk_sesv2::config::Region::new(region))
-                .build(),
-            None => aws_sdk_sesv2::config::Builder::from(aws).build(),
-        };
-        let mut services = Self::new(
-            aws_sdk_s3::Client::new(aws),
+        let mut queue = Self::new(
             aws_sdk_sqs::Client::new(aws),
-            aws_sdk_sesv2::Client::from_conf(ses_config),
-            required(env, "EXPORT_BUCKET")?,
             required(env, "EXPORT_QUEUE_URL")?,
-            required(env, "MAIL_SENDER")?,
         );
         if let Some(limit) = optional(env, "EXPORT_DAILY_LIMIT") {
-            services.daily_limit = limit.parse().map_err(|e: std::num::ParseIntError| {
+            queue.daily_limit = limit.parse().map_err(|e: std::num::ParseIntError| {
                 crate::config::ConfigError::Invalid("EXPORT_DAILY_LIMIT", e.to_string())
             })?;
         }
-        Ok(services)
+        Ok(queue)
     }
 
     /// Puts a job's message on the export queue.
-    pub async fn queue(&self, message: &JobMessage) -> Result<(), String> {
+    pub async fn send(&self, message: &JobMessage) -> Result<(), String> {
         let body = serde_json::to_string(message).map_err(|e| e.to_string())?;
         self.sqs
             .send_message()
@@ -120,31 +82,111 @@ impl ExportServices {
     }
 }
 
-/// The export function's state: the API state and the services exports need.
+/// What the export worker needs beyond the table: where the files go and how they are mailed.
+#[derive(Debug, Clone)]
+pub struct ExportMail {
+    pub s3: aws_sdk_s3::Client,
+    pub ses: aws_sdk_sesv2::Client,
+    /// Where the files go (`exports/{uscc}/{job_id}/…`).
+    pub bucket: String,
+    /// The verified SES sender.
+    pub sender: String,
+    /// Attach files up to this total size; larger ones are sent as links.
+    pub attach_limit_bytes: u64,
+    /// How long a download link works.
+    pub link_ttl: Duration,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+}
+
+impl ExportMail {
+    /// The clients and where things go, with the default limits: attachments up to 7 MB in all
+    /// (SES takes 10 MB per raw message and base64 grows files by a third), 72-hour links,
+    /// 3 attempts.
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        ses: aws_sdk_sesv2::Client,
+        bucket: String,
+        sender: String,
+    ) -> Self {
+        Self {
+            s3,
+            ses,
+            bucket,
+            sender,
+            attach_limit_bytes: 7 * 1024 * 1024,
+            link_ttl: Duration::hours(72),
+            max_attempts: 3,
+        }
+    }
+
+    /// From the environment (`EXPORT_BUCKET`, `MAIL_SENDER`, optional `SES_REGION`), as the
+    /// export worker's init builds it.
+    pub fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::{optional, required};
+        let ses_config = match optional(env, "SES_REGION") {
+            Some(region) => aws_sdk_sesv2::config::Builder::from(aws)
+                .region(aws_sdk_sesv2::config::Region::new(region))
+                .build(),
+            None => aws_sdk_sesv2::config::Builder::from(aws).build(),
+        };
+        Ok(Self::new(
+            aws_sdk_s3::Client::new(aws),
+            aws_sdk_sesv2::Client::from_conf(ses_config),
+            required(env, "EXPORT_BUCKET")?,
+            required(env, "MAIL_SENDER")?,
+        ))
+    }
+}
+
+/// The export function's state (the routes): the API state and the queue.
 #[derive(Clone, axum::extract::FromRef)]
 pub struct ExportState {
     pub core: Core,
     pub verifier: Arc<IdentityVerifier>,
     pub keyer: crate::ids::PersonKeyer,
-    pub services: Arc<ExportServices>,
+    pub queue: Arc<ExportQueue>,
 }
 
 impl ExportState {
-    pub fn new(api: ApiState, services: ExportServices) -> Self {
+    pub fn new(api: ApiState, queue: ExportQueue) -> Self {
         Self {
             core: api.core,
             verifier: api.verifier,
             keyer: api.keyer,
-            services: Arc::new(services),
+            queue: Arc::new(queue),
         }
     }
 
-    /// Everything from the environment, as a Lambda's init does it.
+    /// Everything from the environment, as the export function's init does it.
     pub async fn from_env(
         aws: &aws_config::SdkConfig,
         env: &dyn crate::config::Vars,
     ) -> Result<Self, crate::app::InitError> {
-        let api = ApiState::from_env(aws, env).await?;
-        Ok(Self::new(api, ExportServices::from_env(aws, env).await?))
+        let queue = ExportQueue::from_env(aws, env)?;
+        Ok(Self::new(ApiState::from_env(aws, env).await?, queue))
+    }
+}
+
+/// The export worker's state: the table and the mail services; no identity, no secrets.
+#[derive(Clone)]
+pub struct WorkerState {
+    pub core: Core,
+    pub mail: Arc<ExportMail>,
+}
+
+impl WorkerState {
+    /// Everything from the environment, as the export worker's init does it.
+    pub fn from_env(
+        aws: &aws_config::SdkConfig,
+        env: &dyn crate::config::Vars,
+    ) -> Result<Self, crate::app::InitError> {
+        Ok(Self {
+            core: Core::from_env(aws, env)?,
+            mail: Arc::new(ExportMail::from_env(aws, env)?),
+        })
     }
 }

@@ -77,7 +77,7 @@ pub async fn request(
     access: &TenantAccess,
     asked: Asked<'_>,
 ) -> Result<ExportJob, ExportError> {
-    let services = &state.services;
+    let queue = &state.queue;
     let store = &state.core.store;
     let email = Email::parse(asked.email).map_err(ExportError::InvalidEmail)?;
     let key = idempotency_key(asked.idempotency_key)?;
@@ -106,7 +106,7 @@ pub async fn request(
     let day = crate::clock::business_time(now)
         .format("%Y-%m-%d")
         .to_string();
-    let quota = DailyQuota::take(uscc, &day, services.daily_limit, now);
+    let quota = DailyQuota::take(uscc, &day, queue.daily_limit, now);
     let audit = AuditEntry::by(
         access,
         AuditAction::ExportRequested,
@@ -124,7 +124,7 @@ pub async fn request(
             // Either the same request raced us (then its job exists), or the limit is reached.
             return match ExportJobs::get(store, uscc, &job.job_id).await? {
                 Some(existing) => Ok(existing),
-                None => Err(ExportError::DailyLimit(services.daily_limit)),
+                None => Err(ExportError::DailyLimit(queue.daily_limit)),
             };
         }
         Err(e) => return Err(e.into()),
@@ -133,7 +133,7 @@ pub async fn request(
         uscc: uscc.clone(),
         job_id: job.job_id.clone(),
     };
-    if let Err(e) = services.queue(&message).await {
+    if let Err(e) = queue.send(&message).await {
         tracing::error!(job = %job.job_id, error = %e, "export job could not be queued");
         ExportJobs::mark_failed(
             store,

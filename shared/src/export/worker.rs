@@ -6,7 +6,7 @@
 
 use super::mail::{self, Attachment, Mail};
 use super::repo::ExportJobs;
-use super::{Delivery, ExportFile, ExportJob, ExportServices, JobMessage, JobStatus, ListKind};
+use super::{Delivery, ExportFile, ExportJob, ExportMail, JobMessage, JobStatus, ListKind};
 use crate::audit::{ActorRole, AuditAction, AuditEntry};
 use crate::freshness;
 use crate::keys;
@@ -48,7 +48,7 @@ impl Outcome {
 /// Processes one queue message.
 pub async fn process(
     state: &crate::app::Core,
-    services: &ExportServices,
+    services: &ExportMail,
     message: &JobMessage,
 ) -> Result<Outcome, StoreError> {
     let store = &state.store;
@@ -137,7 +137,7 @@ pub async fn process(
 /// Gives a failed attempt back to the queue (or fails the job on its last attempt).
 async fn give_back(
     state: &crate::app::Core,
-    services: &ExportServices,
+    services: &ExportMail,
     job: &ExportJob,
     reason: String,
 ) -> Result<Outcome, StoreError> {
@@ -333,7 +333,7 @@ struct Produced {
 /// Writes the files, uploads them and composes the mail. Errors are reasons a person can read.
 async fn produce(
     state: &crate::app::Core,
-    services: &ExportServices,
+    services: &ExportMail,
     job: &ExportJob,
 ) -> Result<Produced, String> {
     let list = job
@@ -474,7 +474,7 @@ enum SendFailure {
 }
 
 /// Hands the mail to SES.
-async fn send(services: &ExportServices, job: &ExportJob, raw: Vec<u8>) -> Result<(), SendFailure> {
+async fn send(services: &ExportMail, job: &ExportJob, raw: Vec<u8>) -> Result<(), SendFailure> {
     let message = aws_sdk_sesv2::types::RawMessage::builder()
         .data(aws_sdk_sesv2::primitives::Blob::new(raw))
         .build()

@@ -1,103 +1,80 @@
-//! The invitation poster (邀请海报): a PNG with the enterprise's name, a QR code of the invitation
-//! link and a short caption, for printing or forwarding in a chat group.
+//! The invitation poster (邀请海报): the enterprise's name, a QR code of the invitation link and a
+//! short caption, for printing or forwarding in a chat group.
 //!
-//! Text is drawn with GNU Unifont (a bitmap font covering all of Chinese in the Basic
-//! Multilingual Plane, embedded in the binary), so the poster needs no font files at run time.
+//! It is an SVG: the text is set in the phone's own CJK font, and the client draws it into the
+//! PNG the agent saves or forwards (`web/src/poster.ts`), sharp at any size. So the function
+//! embeds no font and no image encoder. Line breaks are computed here, by character width
+//! (CJK and full-width forms count two, the rest one), as a bitmap font would have set them.
 
 use chrono::NaiveDate;
 use qrcode::{Color, EcLevel, QrCode};
+use std::fmt::Write;
 
 const WIDTH: u32 = 720;
 const MARGIN: u32 = 48;
-/// Unifont glyphs are 16 px high; the title is drawn 3×, the caption 2×.
-const TITLE_SCALE: u32 = 3;
-const CAPTION_SCALE: u32 = 2;
+const TITLE_PX: u32 = 48;
+const CAPTION_PX: u32 = 32;
 const QR_MODULE_PX: u32 = 12;
+/// The fonts a phone has for Chinese, then any sans-serif.
+const FONT: &str =
+    "'PingFang SC','Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',sans-serif";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PosterError {
     #[error("the link does not fit in a QR code: {0}")]
     Qr(#[from] qrcode::types::QrError),
-    #[error("PNG encoding failed: {0}")]
-    Png(#[from] png::EncodingError),
 }
 
-/// An 8-bit greyscale canvas.
-struct Canvas {
-    width: u32,
-    height: u32,
-    pixels: Vec<u8>,
+/// Whether `c` takes two columns (East Asian wide or full-width), as CJK fonts set it.
+fn is_wide(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
 
-impl Canvas {
-    fn new(width: u32, height: u32) -> Self {
-        Self {
-            width,
-            height,
-            pixels: vec![255; (width * height) as usize],
-        }
-    }
-
-    fn fill(&mut self, x: u32, y: u32, w: u32, h: u32, shade: u8) {
-        for row in y..(y + h).min(self.height) {
-            let start = (row * self.width + x) as usize;
-            let end = (row * self.width + (x + w).min(self.width)) as usize;
-            self.pixels[start..end].fill(shade);
-        }
-    }
-
-    /// Draws `text` from (x, y), `scale` pixels per font pixel; returns the width drawn.
-    fn text(&mut self, x: u32, y: u32, text: &str, scale: u32) -> u32 {
-        let mut pen = x;
-        for c in text.chars() {
-            let Some(glyph) = unifont::get_glyph(c).or_else(|| unifont::get_glyph('?')) else {
-                continue;
-            };
-            let w = glyph.get_width() as u32;
-            for gy in 0..16u32 {
-                for gx in 0..w {
-                    if glyph.get_pixel(gx as usize, gy as usize) {
-                        self.fill(pen + gx * scale, y + gy * scale, scale, scale, 0);
-                    }
-                }
-            }
-            pen += w * scale;
-        }
-        pen - x
-    }
-
-    fn png(&self) -> Result<Vec<u8>, png::EncodingError> {
-        let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, self.width, self.height);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Best);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(&self.pixels)?;
-        writer.finish()?;
-        Ok(out)
-    }
-}
-
-/// Width of `text` in font pixels (halfwidth 8, fullwidth 16).
-fn text_width(text: &str) -> u32 {
-    text.chars()
-        .map(|c| unifont::get_glyph(c).map_or(8, |g| g.get_width() as u32))
-        .sum()
-}
-
-/// Breaks `text` into lines no wider than `max` font pixels.
+/// Breaks `text` into lines of at most `max` columns (half a font size each).
 fn wrap(text: &str, max: u32) -> Vec<String> {
     let mut lines = vec![String::new()];
+    let mut used = 0;
     for c in text.chars() {
-        let line = lines.last_mut().expect("never empty");
-        if text_width(line) + text_width(&c.to_string()) > max {
-            lines.push(c.to_string());
-        } else {
-            line.push(c);
+        let width = if is_wide(c) { 2 } else { 1 };
+        if used + width > max && used > 0 {
+            lines.push(String::new());
+            used = 0;
         }
+        lines.last_mut().expect("never empty").push(c);
+        used += width;
     }
     lines
+}
+
+/// `text` as XML character data or an attribute value.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The QR code's dark modules as one path, in module units.
+fn modules_path(code: &QrCode) -> String {
+    let width = code.width();
+    let mut path = String::new();
+    for (i, color) in code.to_colors().iter().enumerate() {
+        if *color == Color::Dark {
+            let _ = write!(path, "M{} {}h1v1h-1z", i % width, i / width);
+        }
+    }
+    path
 }
 
 /// The poster for `enterprise_name`'s invitation `url`, valid until `valid_until`.
@@ -105,50 +82,61 @@ pub fn render(
     enterprise_name: &str,
     url: &str,
     valid_until: NaiveDate,
-) -> Result<Vec<u8>, PosterError> {
+) -> Result<String, PosterError> {
     let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)?;
     let modules = code.width() as u32;
     // A 4-module quiet zone round the code, as scanners expect.
     let qr_px = (modules + 8) * QR_MODULE_PX;
-    let title_lines = wrap(enterprise_name, (WIDTH - 2 * MARGIN) / TITLE_SCALE);
+    let width = WIDTH.max(qr_px + 2 * MARGIN);
+    let title_lines = wrap(enterprise_name, 2 * (width - 2 * MARGIN) / TITLE_PX);
     let captions = [
         "扫码加入企业 · 深i企 防疫通".to_string(),
         format!("有效期至 {valid_until}"),
     ];
-    let title_h = title_lines.len() as u32 * 16 * TITLE_SCALE + 8 * (title_lines.len() as u32 - 1);
-    let caption_h = captions.len() as u32 * (16 * CAPTION_SCALE + 12);
-    let height = MARGIN + title_h + 24 + qr_px + 16 + caption_h + MARGIN;
-    let width = WIDTH.max(qr_px + 2 * MARGIN);
-    let mut canvas = Canvas::new(width, height);
+    let title_line_px = TITLE_PX + 8;
+    let caption_line_px = CAPTION_PX + 12;
+    let height = MARGIN
+        + title_lines.len() as u32 * title_line_px
+        + 16
+        + qr_px
+        + 16
+        + captions.len() as u32 * caption_line_px
+        + MARGIN;
+    let centre = width / 2;
 
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" text-anchor="middle"><rect width="100%" height="100%" fill="white"/>"#
+    );
     let mut y = MARGIN;
     for line in &title_lines {
-        let w = text_width(line) * TITLE_SCALE;
-        canvas.text((width - w) / 2, y, line, TITLE_SCALE);
-        y += 16 * TITLE_SCALE + 8;
+        let _ = write!(
+            svg,
+            r#"<text x="{centre}" y="{}" font-size="{TITLE_PX}" font-weight="bold">{}</text>"#,
+            y + TITLE_PX * 7 / 8,
+            escaped(line)
+        );
+        y += title_line_px;
     }
     y += 16;
-    let qr_x = (width - qr_px) / 2;
-    let colors = code.to_colors();
-    for (i, color) in colors.iter().enumerate() {
-        if *color == Color::Dark {
-            let (mx, my) = (i as u32 % modules, i as u32 / modules);
-            canvas.fill(
-                qr_x + (mx + 4) * QR_MODULE_PX,
-                y + (my + 4) * QR_MODULE_PX,
-                QR_MODULE_PX,
-                QR_MODULE_PX,
-                0,
-            );
-        }
-    }
+    let _ = write!(
+        svg,
+        r#"<g transform="translate({} {}) scale({QR_MODULE_PX})"><path d="{}" fill="black" shape-rendering="crispEdges"/></g>"#,
+        (width - qr_px) / 2 + 4 * QR_MODULE_PX,
+        y + 4 * QR_MODULE_PX,
+        modules_path(&code)
+    );
     y += qr_px + 16;
     for caption in &captions {
-        let w = text_width(caption) * CAPTION_SCALE;
-        canvas.text((width - w) / 2, y, caption, CAPTION_SCALE);
-        y += 16 * CAPTION_SCALE + 12;
+        let _ = write!(
+            svg,
+            r#"<text x="{centre}" y="{}" font-size="{CAPTION_PX}">{}</text>"#,
+            y + CAPTION_PX * 7 / 8,
+            escaped(caption)
+        );
+        y += caption_line_px;
     }
-    Ok(canvas.png()?)
+    svg.push_str("</svg>");
+    Ok(svg)
 }
 
 #[cfg(test)]
@@ -156,26 +144,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_poster_is_a_png_with_the_code_and_the_name() {
-        let png = render(
+    fn a_poster_is_an_svg_with_the_code_and_the_name() {
+        let url = "https://fangyitong.example.cn/#/join/abc.def";
+        let svg = render(
             "深圳市示例科技有限公司（南山分公司）",
-            "https://fangyitong.example.cn/#/join/abc.def",
+            url,
             NaiveDate::from_ymd_opt(2022, 4, 8).unwrap(),
         )
         .unwrap();
-        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
-        let mut reader = decoder.read_info().unwrap();
-        let mut pixels = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!(info.width, WIDTH);
-        let dark = pixels[..info.buffer_size()]
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\""));
+        assert!(svg.ends_with("</svg>"));
+        // 18 wide characters at 48 px in 624 px: 13 on the first line, the rest on the second.
+        assert!(svg.contains(">深圳市示例科技有限公司（南<"), "{svg}");
+        assert!(svg.contains(">山分公司）<"), "{svg}");
+        assert!(svg.contains(">有效期至 2022-04-08<"));
+        // Every dark module of the link's code is drawn, and nothing else.
+        let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).unwrap();
+        let dark = code
+            .to_colors()
             .iter()
-            .filter(|p| **p == 0)
+            .filter(|c| **c == Color::Dark)
             .count();
+        assert_eq!(svg.matches("h1v1h-1z").count(), dark);
+    }
+
+    #[test]
+    fn names_are_escaped_and_wrapped_by_width() {
+        let svg = render(
+            "A&B <Trading> \"HK\" Ltd",
+            "https://x.example/#/join/t",
+            NaiveDate::from_ymd_opt(2022, 4, 8).unwrap(),
+        )
+        .unwrap();
         assert!(
-            dark > 10_000,
-            "QR modules and text are drawn: {dark} dark pixels"
+            svg.contains("A&amp;B &lt;Trading&gt; &quot;HK&quot; Ltd"),
+            "{svg}"
         );
-        assert_eq!(wrap("一二三四五", 32), vec!["一二", "三四", "五"]);
+        assert!(!svg.contains("<Trading>"));
+        assert_eq!(wrap("一二三四五", 4), vec!["一二", "三四", "五"]);
+        assert_eq!(wrap("ab一cd", 3), vec!["ab", "一c", "d"]);
     }
 }

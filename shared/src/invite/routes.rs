@@ -105,7 +105,7 @@ pub struct InvitationCreated {
     /// The link employees open (also in the poster's QR code).
     pub url: String,
     pub token: String,
-    /// Where the poster PNG is.
+    /// Where the poster (SVG) is.
     pub poster: String,
 }
 
@@ -188,23 +188,30 @@ async fn revoke(
     )))
 }
 
-/// The invitation's poster: a PNG with the enterprise's name and the link's QR code.
+/// The invitation's poster: an SVG with the enterprise's name and the link's QR code, which the
+/// client draws into a PNG in the phone's own font. It holds no script; the headers also forbid
+/// any, should it be opened on its own.
 #[utoipa::path(get, path = "/invite/enterprises/{uscc}/invitations/{invitation_id}/poster", tag = "invite-join",
     params(("uscc" = String, Path, description = "unified social credit code"), ("invitation_id" = String, Path)),
-    responses((status = 200, content_type = "image/png", description = "the poster"), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
+    responses((status = 200, content_type = "image/svg+xml", body = String, description = "the poster"), (status = 403, body = crate::http::ErrorBody), (status = 410, body = crate::http::ErrorBody)),
     security(("bearer" = [])))]
 async fn poster(
     State(state): State<LinkState>,
     access: TenantAccess,
     InPath(id): InPath<InvitationId>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let png = service::poster(&state, &access, &id).await?;
+    let svg = service::poster(&state, &access, &id).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, "image/png"),
+            (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "private, max-age=300"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        png,
+        svg,
     ))
 }
 

@@ -223,12 +223,12 @@ pub async fn revoke(
     find(state, uscc, id).await
 }
 
-/// The poster of an active invitation: a PNG with the enterprise's name and the link's QR code.
+/// The poster of an active invitation: an SVG with the enterprise's name and the link's QR code.
 pub async fn poster(
     state: &LinkState,
     access: &TenantAccess,
     id: &InvitationId,
-) -> Result<Vec<u8>, InviteError> {
+) -> Result<String, InviteError> {
     let invitation = find(state, &access.enterprise.uscc, id).await?;
     if invitation.status(state.core.clock.now()) != InvitationStatus::Active {
         return Err(InviteError::Inactive);

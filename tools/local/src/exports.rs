@@ -1,20 +1,28 @@
 //! Exports on the local stack: the queue, the SES sender identity, a worker that feeds queued
-//! messages through the export Lambda's own event handling, and the mails moto's SES "sent".
+//! messages through the export worker Lambda's own event handling, and the mails moto's SES
+//! "sent".
 
 use crate::functions::Functions;
-use fangyitong::export::{self, ExportServices};
+use fangyitong::export::{self, ExportMail, ExportQueue};
 use mail_parser::MimeHeaders;
 use serde_json::{Value, json};
 
 /// The sender the local stack verifies in SES.
 pub const LOCAL_SENDER: &str = "noreply@fangyitong.example.cn";
 
-/// Creates a queue (and its dead-letter queue) and verifies the sender; `bucket` must exist.
+/// What the two export functions use: the routes' queue and the worker's mail services.
+#[derive(Debug, Clone)]
+pub struct Exports {
+    pub queue: ExportQueue,
+    pub mail: ExportMail,
+}
+
+/// Creates a queue and verifies the sender; `bucket` must exist.
 pub async fn setup(
     aws: &aws_config::SdkConfig,
     bucket: &str,
     queue_name: &str,
-) -> Result<ExportServices, String> {
+) -> Result<Exports, String> {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let ses = aws_sdk_sesv2::Client::new(aws);
     let queue_url = sqs
@@ -52,25 +60,27 @@ pub async fn setup(
             ));
         }
     }
-    Ok(ExportServices::new(
-        crate::s3_client(aws),
-        sqs,
-        ses,
-        bucket.to_string(),
-        queue_url,
-        LOCAL_SENDER.to_string(),
-    ))
+    Ok(Exports {
+        queue: ExportQueue::new(sqs, queue_url),
+        mail: ExportMail::new(
+            crate::s3_client(aws),
+            ses,
+            bucket.to_string(),
+            LOCAL_SENDER.to_string(),
+        ),
+    })
 }
 
-/// Receives what is on the queue and hands it to the export Lambda's handler as the SQS event
-/// Lambda would deliver; deletes what succeeded and makes failures visible again at once (on
+/// Receives what is on the queue and hands it to the export worker Lambda's handler as the SQS
+/// event Lambda would deliver; deletes what succeeded and makes failures visible again at once (on
 /// AWS they would come back after the visibility timeout). Returns how many were handled.
 pub async fn drain(functions: &Functions) -> Result<usize, String> {
-    let services = &functions.exports;
-    let received = services
+    let queue = &functions.exports.queue;
+    let worker = functions.worker_state();
+    let received = queue
         .sqs
         .receive_message()
-        .queue_url(&services.queue_url)
+        .queue_url(&queue.queue_url)
         .max_number_of_messages(10)
         .send()
         .await
@@ -82,34 +92,34 @@ pub async fn drain(functions: &Functions) -> Result<usize, String> {
             message.receipt_handle().unwrap_or_default(),
             message.body().unwrap_or_default(),
         );
-        let (router, _) = fangyitong::openapi::build(export::routes(), functions.export_state());
-        let response = export::lambda::handle(&functions.core, services, router, event)
-            .await
-            .map_err(|e| e.to_string())?;
-        let failed = response["batchItemFailures"]
-            .as_array()
-            .is_some_and(|f| !f.is_empty());
+        let response = export::lambda::handle_batch(&worker, parse_sqs_event(event)?).await;
+        let failed = !response.batch_item_failures.is_empty();
         let handle = message.receipt_handle().unwrap_or_default();
         if failed {
-            let _ = services
+            let _ = queue
                 .sqs
                 .change_message_visibility()
-                .queue_url(&services.queue_url)
+                .queue_url(&queue.queue_url)
                 .receipt_handle(handle)
                 .visibility_timeout(0)
                 .send()
                 .await;
         } else {
-            let _ = services
+            let _ = queue
                 .sqs
                 .delete_message()
-                .queue_url(&services.queue_url)
+                .queue_url(&queue.queue_url)
                 .receipt_handle(handle)
                 .send()
                 .await;
         }
     }
     Ok(messages.len())
+}
+
+/// An SQS event's JSON read as the Lambda runtime reads it for the worker (`LambdaEvent<SqsEvent>`).
+pub fn parse_sqs_event(event: Value) -> Result<aws_lambda_events::sqs::SqsEvent, String> {
+    serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))
 }
 
 /// An SQS event for one message, shaped as Lambda's SQS integration delivers it.

@@ -5,11 +5,12 @@
 //! the secrets from Secrets Manager on moto's server, the provider's keys from its JWKS URL.
 
 use crate::demo;
+use crate::exports::Exports;
 use axum::routing::get;
 use axum::{Json, Router};
 use fangyitong::app::{self, ApiState, Core, IdentityConfig, LinkState, VerifiedState};
 use fangyitong::authorize::LinkSigner;
-use fangyitong::export::{ExportServices, ExportState};
+use fangyitong::export::{ExportState, WorkerState};
 use fangyitong::identity::IdentityVerifier;
 use fangyitong::ids::PersonKeyer;
 use fangyitong::openapi;
@@ -23,7 +24,7 @@ pub struct Functions {
     pub verifier: Arc<IdentityVerifier>,
     pub keyer: PersonKeyer,
     pub links: Arc<LinkSigner>,
-    pub exports: Arc<ExportServices>,
+    pub exports: Arc<Exports>,
 }
 
 impl Functions {
@@ -31,7 +32,7 @@ impl Functions {
     /// secrets.
     pub async fn start(
         core: Core,
-        exports: ExportServices,
+        exports: Exports,
         aws: &aws_config::SdkConfig,
     ) -> Result<Self, String> {
         Self::start_with(core, exports, aws, demo::dev_identity()).await
@@ -42,7 +43,7 @@ impl Functions {
     /// JWKS URL.
     pub async fn start_with(
         core: Core,
-        exports: ExportServices,
+        exports: Exports,
         aws: &aws_config::SdkConfig,
         identity: IdentityConfig,
     ) -> Result<Self, String> {
@@ -69,7 +70,7 @@ impl Functions {
     }
 
     /// The same functions with other export services (e.g. a changed limit).
-    pub fn with_exports(self, exports: ExportServices) -> Self {
+    pub fn with_exports(self, exports: Exports) -> Self {
         Self {
             exports: Arc::new(exports),
             ..self
@@ -103,13 +104,21 @@ impl Functions {
         }
     }
 
-    /// The state of export.
+    /// The state of export (the routes).
     pub fn export_state(&self) -> ExportState {
         ExportState {
             core: self.core.clone(),
             verifier: self.verifier.clone(),
             keyer: self.keyer.clone(),
-            services: self.exports.clone(),
+            queue: Arc::new(self.exports.queue.clone()),
+        }
+    }
+
+    /// The state of the export worker.
+    pub fn worker_state(&self) -> WorkerState {
+        WorkerState {
+            core: self.core.clone(),
+            mail: Arc::new(self.exports.mail.clone()),
         }
     }
 

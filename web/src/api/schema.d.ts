@@ -380,7 +380,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The invitation's poster: a PNG with the enterprise's name and the link's QR code. */
+        /**
+         * The invitation's poster: an SVG with the enterprise's name and the link's QR code, which the
+         *     client draws into a PNG in the phone's own font. It holds no script; the headers also forbid
+         *     any, should it be opened on its own.
+         */
         get: operations["poster"];
         put?: never;
         post?: never;
@@ -1093,7 +1097,7 @@ export interface components {
          */
         IdType: "resident_id" | "hmt_residence_permit" | "home_return_permit" | "taiwan_compatriot_permit" | "foreign_permanent_residence" | "passport";
         InvitationCreated: components["schemas"]["InvitationView"] & {
-            /** @description Where the poster PNG is. */
+            /** @description Where the poster (SVG) is. */
             poster: string;
             token: string;
             /** @description The link employees open (also in the poster's QR code). */
@@ -3745,7 +3749,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/png": unknown;
+                    "image/svg+xml": string;
                 };
             };
             /** @description a path or query parameter is not valid */

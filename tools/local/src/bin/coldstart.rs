@@ -47,6 +47,7 @@ const FIRST_EVENTS: &[(&str, &str)] = &[
     ("query-sites", "query-sites/01-districts.json"),
     ("invite-join", "invite-join/02-list-invitations.json"),
     ("export", "export/02-list-exports.json"),
+    ("export-worker", "export-worker/04-unknown-job.json"),
     ("sync", "sync/scheduled.json"),
     ("relabel", "relabel/scheduled.json"),
 ];
@@ -221,7 +222,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let s3 = local::s3_client(&aws);
     local::bucket::ensure(&s3, local::LOCAL_BUCKET, &BucketSettings::from_template()?).await?;
     let services = local::exports::setup(&aws, local::LOCAL_BUCKET, QUEUE).await?;
-    let queue_url = services.queue_url.clone();
+    let queue_url = services.queue.queue_url.clone();
     let core = Core::new(dynamodb, TABLE, Settings::default(), Arc::new(SystemClock));
     let state = local::Functions::start(core, services, &aws).await?;
     let cast = Cast::new(state.core.clock.now());

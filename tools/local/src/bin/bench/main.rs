@@ -803,7 +803,7 @@ async fn export(n: usize) {
     demo::seed_agent(&state, &cast).await.unwrap();
     seed_labelled_enterprise(&state, n, false).await;
     let services = state.exports.clone();
-    let bucket = services.bucket.clone();
+    let bucket = services.mail.bucket.clone();
     let router = local::api(&state);
     let token = demo::minter().mint(&cast.agent, now, Duration::hours(1));
     let recipient = format!("{bucket}@example.cn");
@@ -822,7 +822,7 @@ async fn export(n: usize) {
         .env("AWS_ENDPOINT_URL", &endpoints.others)
         .env("BENCH_TABLE", state.core.store.table())
         .env("EXPORT_BUCKET", &bucket)
-        .env("EXPORT_QUEUE_URL", &services.queue_url)
+        .env("EXPORT_QUEUE_URL", &services.queue.queue_url)
         .output()
         .unwrap();
     print!("{}", String::from_utf8_lossy(&child.stdout));
@@ -857,7 +857,7 @@ async fn export_worker() {
     let mut services = local::exports::setup(&aws, &bucket, "bench-unused")
         .await
         .unwrap();
-    services.queue_url = std::env::var("EXPORT_QUEUE_URL").unwrap();
+    services.queue.queue_url = std::env::var("EXPORT_QUEUE_URL").unwrap();
     let state = Functions::start(core, services, &aws)
         .await
         .expect("the functions start on the local stack");
