@@ -7,7 +7,8 @@
 //! | [`VerifiedState`] | the core and the verifier of callers' tokens (the provider's public keys) | query-sites |
 //! | [`ApiState`] | the same and the person keyer (the person-key secret) | query-nucleic, query-vaccine |
 //! | [`LinkState`] | the API state, the person keyer and the link signer (the link-signing secret) | authorize, invite-join |
-//! | [`crate::export::ExportState`] | the API state and S3, SQS and SES | export |
+//! | [`crate::export::ExportState`] | the API state and the export queue (SQS) | export |
+//! | [`crate::export::WorkerState`] | the core, S3 and SES (nothing secret) | export-worker |
 //! | [`crate::sync::SyncContext`] | the core's table and clock, the person keyer, S3 | sync |
 //! | [`crate::rekey::RekeyContext`] | the table, the clock, the person keyer (every generation) | rekey |
 //!

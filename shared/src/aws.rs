@@ -34,13 +34,20 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// For uploading an export file or mailing it (megabytes, by a worker that may run 5 minutes):
-/// the same connect timeout, a minute per attempt, two in all.
+/// How many transfers one export makes, one after another: the CSV and the XLSX uploaded, then
+/// the mail.
+pub const EXPORT_TRANSFERS: u32 = 3;
+
+/// For uploading an export file or mailing it (at most megabytes, within the region): the same
+/// connect timeout, 30 s per attempt, a minute in all. The worker's timeout (`template.yaml`)
+/// leaves room for [`EXPORT_TRANSFERS`] of them after the files are made, so a stalled transfer
+/// fails the attempt (the job goes back to the queue) rather than Lambda cutting the worker off
+/// while it sends (the job would end `unconfirmed`).
 pub fn transfer_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(Duration::from_secs(60))
-        .operation_timeout(Duration::from_secs(120))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(60))
         .build()
 }
 

@@ -496,6 +496,35 @@ pub fn save_part(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The item as the table holds it: the key flattened to `PK`/`SK`, the enterprises a string
+    /// set (which the writes that create a membership `ADD` to), and back again.
+    #[test]
+    fn a_health_item_round_trips_with_its_key_and_its_employers_as_a_string_set() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let person = PersonKey::try_from("ab".repeat(32)).unwrap();
+        let mut health = Health::new(person.clone());
+        health
+            .employers
+            .insert(Uscc::parse("91440300MA5D3M0014").unwrap());
+        let item = crate::store::Store::to_item(&health).unwrap();
+        assert_eq!(
+            item.get(crate::keys::PK),
+            Some(&AttributeValue::S(crate::keys::person(&person)))
+        );
+        assert_eq!(
+            item.get(crate::keys::SK),
+            Some(&AttributeValue::S(crate::keys::HEALTH.into()))
+        );
+        assert_eq!(
+            item.get("employers"),
+            Some(&AttributeValue::Ss(vec!["91440300MA5D3M0014".into()]))
+        );
+        assert_eq!(
+            crate::store::Store::from_item::<Health>(item).unwrap(),
+            health
+        );
+    }
     use chrono::{NaiveDate, TimeZone};
 
     fn person() -> PersonKey {

@@ -1,6 +1,8 @@
 //! Every file in `events/` goes through the real Lambda event parsing
 //! (`lambda_http::request::from_str`) and then the function's router, in file-name order over
-//! one app, and must answer as listed here. A file without an expectation fails the test.
+//! one app, and must answer as listed here; the export worker's SQS events go through serde into
+//! `SqsEvent`, as the runtime reads them, and its batch handler. A file without an expectation
+//! fails the test.
 //!
 //! Events carry `{{token:ROLE}}`, `{{agent_id:ROLE:USCC}}` and `{{employee_id:ROLE:USCC}}`
 //! placeholders for the demo cast: tokens must be fresh, and ids depend on the person-key secret.

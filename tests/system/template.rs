@@ -264,6 +264,31 @@ fn the_request_deadline_is_below_every_http_functions_timeout() {
     assert!(checked >= 5, "only {checked} HTTP functions found");
 }
 
+/// The export worker can finish what it starts: its timeout leaves two minutes to make the files
+/// after the longest its transfers (uploads and the mail) may take, and the queue hides a message
+/// longer than the worker may run (six times, as Lambda's SQS integration advises).
+#[test]
+fn the_export_worker_outlasts_its_transfers_and_the_queue_outlasts_the_worker() {
+    let text = std::fs::read_to_string(local::repo_root().join("template.yaml")).unwrap();
+    let doc: Value = serde_yaml::from_str(&text).unwrap();
+    let worker = strip_tags(&doc["Resources"]["ExportWorkerFunction"]["Properties"]);
+    let timeout = std::time::Duration::from_secs(worker["Timeout"].as_u64().unwrap());
+    let transfer = fangyitong::aws::transfer_timeouts()
+        .operation_timeout()
+        .unwrap();
+    assert!(
+        transfer * fangyitong::aws::EXPORT_TRANSFERS + std::time::Duration::from_secs(120)
+            <= timeout,
+        "the worker runs {timeout:?}; its transfers may take {transfer:?} each"
+    );
+    let queue = &doc["Resources"]["ExportQueue"]["Properties"];
+    let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
+    assert!(
+        visibility >= 6 * timeout.as_secs(),
+        "visibility {visibility} s"
+    );
+}
+
 /// The alarms an operator is paged by exist, and those that watch the service's own metrics
 /// watch the names the code emits.
 #[test]

@@ -3,8 +3,8 @@
 //!
 //! It is an SVG: the text is set in the phone's own CJK font, and the client draws it into the
 //! PNG the agent saves or forwards (`web/src/poster.ts`), sharp at any size. So the function
-//! embeds no font and no image encoder. Line breaks are computed here, by character width
-//! (CJK and full-width forms count two, the rest one), as a bitmap font would have set them.
+//! embeds no font and no image encoder. Line breaks are computed here from each character's
+//! widest likely advance ([`advance`]), so a line fits whatever font the phone sets it in.
 
 use chrono::NaiveDate;
 use qrcode::{Color, EcLevel, QrCode};
@@ -33,20 +33,70 @@ fn is_wide(c: char) -> bool {
         | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
 
-/// Breaks `text` into lines of at most `max` columns (half a font size each).
+/// A character's advance in tenths of the font size: a CJK or full-width character takes a whole
+/// em; Latin letters and digits in a phone's bold sans-serif take at most about 0.7 em (a few
+/// capitals more, offset by the narrow ones), a space about 0.3.
+fn advance(c: char) -> u32 {
+    if is_wide(c) {
+        10
+    } else if c == ' ' {
+        3
+    } else {
+        7
+    }
+}
+
+fn advance_of(text: &str) -> u32 {
+    text.chars().map(advance).sum()
+}
+
+/// Where a line may break: after any wide character and at spaces, so a Latin word stays whole.
+fn pieces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if is_wide(c) || c == ' ' {
+            if start < i {
+                out.push(&text[start..i]);
+            }
+            out.push(&text[i..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// Breaks `text` into lines whose advance is at most `max` tenths of an em; a word longer than a
+/// line is broken between its letters.
 fn wrap(text: &str, max: u32) -> Vec<String> {
     let mut lines = vec![String::new()];
     let mut used = 0;
-    for c in text.chars() {
-        let width = if is_wide(c) { 2 } else { 1 };
-        if used + width > max && used > 0 {
+    let add = |lines: &mut Vec<String>, used: &mut u32, piece: &str| {
+        let width = advance_of(piece);
+        if *used + width > max && *used > 0 {
             lines.push(String::new());
-            used = 0;
+            *used = 0;
+            if piece == " " {
+                return;
+            }
         }
-        lines.last_mut().expect("never empty").push(c);
-        used += width;
+        lines.last_mut().expect("never empty").push_str(piece);
+        *used += width;
+    };
+    for piece in pieces(text) {
+        if advance_of(piece) > max {
+            let mut buf = [0; 4];
+            for c in piece.chars() {
+                add(&mut lines, &mut used, c.encode_utf8(&mut buf));
+            }
+        } else {
+            add(&mut lines, &mut used, piece);
+        }
     }
-    lines
+    lines.iter().map(|l| l.trim_end().to_string()).collect()
 }
 
 /// `text` as XML character data or an attribute value.
@@ -88,7 +138,7 @@ pub fn render(
     // A 4-module quiet zone round the code, as scanners expect.
     let qr_px = (modules + 8) * QR_MODULE_PX;
     let width = WIDTH.max(qr_px + 2 * MARGIN);
-    let title_lines = wrap(enterprise_name, 2 * (width - 2 * MARGIN) / TITLE_PX);
+    let title_lines = wrap(enterprise_name, 10 * (width - 2 * MARGIN) / TITLE_PX);
     let captions = [
         "扫码加入企业 · 深i企 防疫通".to_string(),
         format!("有效期至 {valid_until}"),
@@ -176,12 +226,21 @@ mod tests {
             NaiveDate::from_ymd_opt(2022, 4, 8).unwrap(),
         )
         .unwrap();
+        // 22 characters at 0.7 em are more than a line: the last word goes to the next.
         assert!(
-            svg.contains("A&amp;B &lt;Trading&gt; &quot;HK&quot; Ltd"),
+            svg.contains(">A&amp;B &lt;Trading&gt; &quot;HK&quot;</text>"),
             "{svg}"
         );
+        assert!(svg.contains(">Ltd</text>"), "{svg}");
         assert!(!svg.contains("<Trading>"));
-        assert_eq!(wrap("一二三四五", 4), vec!["一二", "三四", "五"]);
-        assert_eq!(wrap("ab一cd", 3), vec!["ab", "一c", "d"]);
+        assert_eq!(wrap("一二三四五", 20), vec!["一二", "三四", "五"]);
+        // Latin words stay whole; no line starts or ends with a space.
+        let max = 10 * (WIDTH - 2 * MARGIN) / TITLE_PX;
+        let lines = wrap("Shenzhen Global Trading Company Limited", max);
+        assert_eq!(lines, ["Shenzhen Global", "Trading Company", "Limited"]);
+        assert!(lines.iter().all(|l| advance_of(l) <= max));
+        // A word longer than a line is broken between its letters.
+        assert_eq!(wrap("ABCDEFGH", 30), ["ABCD", "EFGH"]);
+        assert_eq!(wrap("深圳ABC公司", 40), ["深圳", "ABC公", "司"]);
     }
 }

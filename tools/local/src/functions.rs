@@ -1,8 +1,9 @@
 //! Every function's state at once, from the development secrets. The local API serves each
 //! function's routes on that function's own state ([`VerifiedState`], [`ApiState`],
-//! [`LinkState`], [`ExportState`]), exactly as the deployed functions are built, and merges
-//! them under one port. Their init reads the same things a Lambda's does, from the local stack:
-//! the secrets from Secrets Manager on moto's server, the provider's keys from its JWKS URL.
+//! [`LinkState`], [`ExportState`]), and the local export worker runs on [`WorkerState`], exactly
+//! as the deployed functions are built; the routes are merged under one port. Their init reads
+//! the same things a Lambda's does, from the local stack: the secrets from Secrets Manager on
+//! moto's server, the provider's keys from its JWKS URL.
 
 use crate::demo;
 use crate::exports::Exports;

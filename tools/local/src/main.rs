@@ -249,7 +249,7 @@ Vaccination overview, lists, doses; the personal check and a correction:
 
 Invitations (link + QR poster), joining, hand-adding:
   curl -s -XPOST {base}/invite/enterprises/{demo}/invitations -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{}}'
-  curl -s {base}/invite/enterprises/{demo}/invitations/<id>/poster -H "Authorization: Bearer $(T agent)" -o poster.png
+  curl -s {base}/invite/enterprises/{demo}/invitations/<id>/poster -H "Authorization: Bearer $(T agent)" -o poster.svg
   curl -s "{base}/invite/open?token=<token>" -H "Authorization: Bearer $(T second_applicant)"
   curl -s -XPOST {base}/invite/join -H "Authorization: Bearer $(T second_applicant)" -H 'content-type: application/json' -d '{{"token":"<token>","notice_version":"2022-04-01","consent":true}}'
   curl -s -XPOST {base}/invite/enterprises/{demo}/employees -H "Authorization: Bearer $(T agent)" -H 'content-type: application/json' -d '{{"name":"林小梅","id_type":"resident_id","id_number":"440305199001011256","phone":"13800138000"}}'

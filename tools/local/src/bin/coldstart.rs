@@ -50,12 +50,21 @@ const FIRST_EVENTS: &[(&str, &str)] = &[
     ("export-worker", "export-worker/04-unknown-job.json"),
     ("sync", "sync/scheduled.json"),
     ("relabel", "relabel/scheduled.json"),
+    // The first start begins a sunset of the harness's scratch table; the later ones read it
+    // and answer its status. Last of the functions, so nothing else runs on a table sunset.
+    ("sunset", "sunset/begin.json"),
+    ("rekey", "rekey/begin.json"),
 ];
+
+/// Functions whose first event is answered with a handled error after its table read, timed
+/// like an answer: the re-key's begin reads the run and refuses, as the development secret has
+/// no new generation (a re-key that began would rewrite the table under the next functions).
+const ANSWERED_WITH_ERROR: &[&str] = &["rekey"];
 
 /// What the emulator saw of one start.
 enum Outcome {
     Response { at: Duration, body: String },
-    Error { body: String },
+    Error { at: Duration, body: String },
     InitError { body: String },
 }
 
@@ -132,7 +141,7 @@ async fn error(
     Path(_id): Path<String>,
     body: String,
 ) -> StatusCode {
-    emulator.finish(|_| Outcome::Error { body });
+    emulator.finish(|at| Outcome::Error { at, body });
     StatusCode::ACCEPTED
 }
 
@@ -369,7 +378,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     figures.init.push(first_next.unwrap_or(at));
                     figures.first.push(at);
                 }
-                Ok(Ok(Outcome::Error { body })) => {
+                Ok(Ok(Outcome::Error { at, body })) if ANSWERED_WITH_ERROR.contains(&function) => {
+                    if run == 0 {
+                        let shown: String = body.chars().take(160).collect();
+                        eprintln!("{function} (a handled refusal): {shown}");
+                    }
+                    figures.init.push(first_next.unwrap_or(at));
+                    figures.first.push(at);
+                }
+                Ok(Ok(Outcome::Error { body, .. })) => {
                     return Err(format!("{function}: the invocation failed: {body}").into());
                 }
                 Ok(Ok(Outcome::InitError { body })) => {
