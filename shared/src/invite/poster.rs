@@ -25,7 +25,7 @@ pub enum PosterError {
     Qr(#[from] qrcode::types::QrError),
 }
 
-/// Whether `c` takes two columns (East Asian wide or full-width), as CJK fonts set it.
+/// Whether `c` is set a whole em wide (East Asian wide or full-width), as CJK fonts set it.
 fn is_wide(c: char) -> bool {
     matches!(u32::from(c),
         0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
