@@ -12,6 +12,9 @@
 //! aws-lc-rs or with RustCrypto (`p256`, `rsa`); both are timed as jsonwebtoken calls them, the
 //! public key parsed on each check, for ES256 and RS256 (2048-bit).
 //!
+//! **CA bundle.** What the JWKS reader's HTTPS client spends at a function's init loading the
+//! system's CA bundle into trust anchors (docs/build.md, "Cold start").
+//!
 //! Figures: docs/build.md, "TLS and crypto provider".
 
 use rustls::crypto::CryptoProvider;
@@ -128,6 +131,37 @@ fn main() {
     handshakes(n);
     println!();
     token_checks(n);
+    println!();
+    ca_bundle();
+}
+
+/// What an HTTP function's init spends on the system's CA bundle for its JWKS reader:
+/// hyper-rustls's `with_native_roots` reads and parses it, then builds the trust anchors. The
+/// first load is shown apart (the page cache may be cold); the rest are 50 more.
+fn ca_bundle() {
+    let load = || {
+        let loaded = rustls_native_certs::load_native_certs();
+        let mut roots = rustls::RootCertStore::empty();
+        let (valid, _) = roots.add_parsable_certificates(loaded.certs);
+        valid
+    };
+    let started = Instant::now();
+    let certificates = load();
+    let first = started.elapsed();
+    let [median, p90, _] = quantiles(
+        (0..50)
+            .map(|_| {
+                let started = Instant::now();
+                load();
+                started.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "system CA bundle into trust anchors ({certificates} certificates): first {:.0} µs, \
+         then median {median:.0} µs, p90 {p90:.0} µs",
+        first.as_secs_f64() * 1e6
+    );
 }
 
 /// Median, p90 and p99 of `times`, in µs.
